@@ -1,0 +1,32 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { APP_CONFIG, type AppConfig } from './config/config.js';
+import { dataSourceOptions } from './database/data-source.js';
+import { DatabaseModule } from './database/database.module.js';
+import { EventsModule } from './events/events.module.js';
+import { HealthController } from './health/health.controller.js';
+import { OrdersModule } from './orders/orders.module.js';
+import { ShipmentsModule } from './shipments/shipments.module.js';
+import { TenancyModule } from './tenancy/tenancy.module.js';
+
+@Module({})
+export class AppModule {
+  /** `databaseUrl` is resolved before the app starts (the embedded cluster, or DATABASE_URL). */
+  static forRoot(config: AppConfig, databaseUrl: string): DynamicModule {
+    return {
+      module: AppModule,
+      global: true,
+      imports: [
+        TypeOrmModule.forRoot(dataSourceOptions(databaseUrl)),
+        DatabaseModule,
+        TenancyModule,
+        EventsModule,
+        OrdersModule,
+        ShipmentsModule,
+      ],
+      controllers: [HealthController],
+      providers: [{ provide: APP_CONFIG, useValue: config }],
+      exports: [APP_CONFIG],
+    };
+  }
+}

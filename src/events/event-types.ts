@@ -1,0 +1,36 @@
+export const API_VERSION = '2026-11-01';
+
+export const DOMAIN_EVENT_TYPES = [
+  'order.created',
+  'order.updated',
+  'order.status_changed',
+  'shipment.created',
+  'shipment.updated',
+  'shipment.status_changed',
+  'shipment.tracking_updated',
+  'shipment.delivered',
+  'shipment.exception',
+] as const;
+export type DomainEventType = (typeof DOMAIN_EVENT_TYPES)[number];
+
+/** `webhook.test` is never emitted by a change: it is sent only when asked for. */
+export const EVENT_TYPES = [...DOMAIN_EVENT_TYPES, 'webhook.test'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const AGGREGATE_TYPES = ['order', 'shipment'] as const;
+export type AggregateType = (typeof AGGREGATE_TYPES)[number];
+
+export function isEventType(value: string): value is EventType {
+  return (EVENT_TYPES as readonly string[]).includes(value);
+}
+
+/** The body of every push (the `envelope` format). */
+export interface Envelope {
+  id: string;
+  type: EventType;
+  apiVersion: string;
+  createdAt: string;
+  tenantId: string;
+  sequence: number;
+  data: Record<string, unknown>;
+}

@@ -1,0 +1,89 @@
+import { Injectable } from '@nestjs/common';
+import { monotonicFactory } from 'ulid';
+import type { Tx } from '../database/transaction.js';
+import { API_VERSION, type AggregateType, type DomainEventType, type Envelope } from './event-types.js';
+
+/** A change's event, before it is recorded. */
+export interface DomainEvent {
+  type: DomainEventType;
+  aggregateType: AggregateType;
+  aggregateId: string;
+  data: Record<string, unknown>;
+}
+
+export interface RecordedEvent extends DomainEvent {
+  id: string;
+  tenantId: string;
+  sequence: number;
+  apiVersion: string;
+  createdAt: Date;
+}
+
+/** Runs inside the recording transaction (e.g. webhook fan-out): what it writes commits or rolls back with the change. */
+export type OutboxListener = (tx: Tx, events: RecordedEvent[]) => Promise<void>;
+
+const nextUlid = monotonicFactory();
+export const newEventId = () => `evt_${nextUlid()}`;
+
+export function toEnvelope(event: RecordedEvent): Envelope {
+  return {
+    id: event.id,
+    type: event.type,
+    apiVersion: event.apiVersion,
+    createdAt: event.createdAt.toISOString(),
+    tenantId: event.tenantId,
+    sequence: event.sequence,
+    data: event.data,
+  };
+}
+
+@Injectable()
+export class OutboxService {
+  private readonly listeners: OutboxListener[] = [];
+  private readonly committedListeners: Array<(events: RecordedEvent[]) => void> = [];
+
+  addListener(listener: OutboxListener): void {
+    this.listeners.push(listener);
+  }
+
+  onCommitted(listener: (events: RecordedEvent[]) => void): void {
+    this.committedListeners.push(listener);
+  }
+
+  /**
+   * Records a change's events, in order, in the transaction that made the change. The caller
+   * holds the aggregate's row lock, so reading the last sequence here cannot race.
+   */
+  async record(tx: Tx, tenantId: string, changes: DomainEvent[]): Promise<RecordedEvent[]> {
+    if (changes.length === 0) return [];
+    const aggregateIds = [...new Set(changes.map((c) => c.aggregateId))];
+    const rows: Array<{ aggregate_id: string; last: number }> = await tx.manager.query(
+      `SELECT aggregate_id, max(sequence)::int AS last FROM event WHERE aggregate_id = ANY($1::uuid[]) GROUP BY aggregate_id`,
+      [aggregateIds],
+    );
+    const last = new Map(rows.map((r) => [r.aggregate_id, r.last]));
+    const createdAt = new Date();
+    const events: RecordedEvent[] = changes.map((change) => {
+      const sequence = (last.get(change.aggregateId) ?? 0) + 1;
+      last.set(change.aggregateId, sequence);
+      return { ...change, id: newEventId(), tenantId, sequence, apiVersion: API_VERSION, createdAt };
+    });
+
+    const params: unknown[] = [];
+    const values = events.map((e) => {
+      const base = params.length;
+      params.push(e.id, tenantId, e.type, e.aggregateType, e.aggregateId, e.sequence, e.apiVersion, JSON.stringify(e.data), createdAt);
+      return `(${Array.from({ length: 9 }, (_, i) => `$${base + i + 1}`).join(', ')})`;
+    });
+    await tx.manager.query(
+      `INSERT INTO event (id, tenant_id, type, aggregate_type, aggregate_id, sequence, api_version, data, created_at)
+       VALUES ${values.join(', ')}`,
+      params,
+    );
+    for (const listener of this.listeners) await listener(tx, events);
+    tx.afterCommit(() => {
+      for (const listener of this.committedListeners) listener(events);
+    });
+    return events;
+  }
+}

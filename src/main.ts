@@ -1,0 +1,66 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { configureApp } from './app.js';
+import { AppModule } from './app.module.js';
+import { type AppConfig, ConfigError, loadConfig } from './config/config.js';
+import { createLogger } from './config/logger.js';
+import { prepareDatabase } from './database/database-url.js';
+import { TenancyService } from './tenancy/tenancy.service.js';
+
+function readConfig(): AppConfig {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+async function bootstrap(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config);
+  const database = await prepareDatabase(config, logger);
+  const app = await NestFactory.create(AppModule.forRoot(config, database.url), { logger });
+  configureApp(app);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal}: shutting down`, 'Waybill');
+    try {
+      await app.close();
+    } finally {
+      await database.stop();
+      process.exit(0);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  await app.listen(config.port, config.host);
+
+  if (database.embedded && (await app.get(TenancyService).countTenants()) === 0) {
+    const { tenant, apiKey } = await app.get(TenancyService).createTenant('Demo');
+    logger.log(
+      [
+        'First start on an empty embedded database: created a demo tenant.',
+        `  tenant:  ${tenant.id} (${tenant.name})`,
+        `  API key: ${apiKey}   (shown once; create more with POST /v1/api-keys)`,
+        `  API:     ${config.publicUrl}/v1`,
+        `  Docs:    ${config.publicUrl}/docs`,
+        `  Try:     curl -H "Authorization: Bearer ${apiKey}" ${config.publicUrl}/v1/event-types`,
+      ].join('\n'),
+      'Waybill',
+    );
+  }
+  logger.log(`listening on ${config.publicUrl} (role ${config.role})`, 'Waybill');
+}
+
+bootstrap().catch((error: unknown) => {
+  console.error(`Waybill failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { EventsModule } from '../events/events.module.js';
+import { OrdersModule } from '../orders/orders.module.js';
+import { ShipmentsController } from './shipments.controller.js';
+import { ShipmentsService } from './shipments.service.js';
+
+@Module({
+  imports: [EventsModule, OrdersModule],
+  controllers: [ShipmentsController],
+  providers: [ShipmentsService],
+})
+export class ShipmentsModule {}

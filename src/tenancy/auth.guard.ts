@@ -1,0 +1,46 @@
+import { type CanActivate, type ExecutionContext, ForbiddenException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { safeEqual } from './api-key-secret.js';
+import { TenancyService } from './tenancy.service.js';
+import { type Access, ACCESS_KEY, type AuthenticatedRequest } from './tenant-context.js';
+
+function bearerToken(request: AuthenticatedRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+/** Every route needs a tenant API key unless marked @Public() or @OperatorOnly(). */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly tenancy: TenancyService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const access = this.reflector.getAllAndOverride<Access | undefined>(ACCESS_KEY, [context.getHandler(), context.getClass()]);
+    if (access === 'public') return true;
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const token = bearerToken(request);
+
+    if (access === 'operator') {
+      if (!this.config.adminToken) {
+        throw new ForbiddenException('tenant creation is off: the operator has not set ADMIN_TOKEN');
+      }
+      if (!token || !safeEqual(token, this.config.adminToken)) {
+        throw new UnauthorizedException('this route needs Authorization: Bearer <ADMIN_TOKEN>');
+      }
+      return true;
+    }
+
+    if (!token) throw new UnauthorizedException('missing API key: send Authorization: Bearer <key>');
+    const tenant = await this.tenancy.authenticate(token);
+    if (!tenant) throw new UnauthorizedException('invalid or revoked API key');
+    request.tenant = tenant;
+    return true;
+  }
+}

@@ -1,0 +1,82 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { IsNull, type Repository } from 'typeorm';
+import { notFound } from '../common/ids.js';
+import { ApiKey } from './api-key.entity.js';
+import { generateApiKey, hashApiKey } from './api-key-secret.js';
+import { Tenant } from './tenant.entity.js';
+import type { TenantContext } from './tenant-context.js';
+
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+const present = (key: ApiKey): ApiKeyView => ({
+  id: key.id,
+  name: key.name,
+  prefix: key.keyPrefix,
+  createdAt: key.createdAt.toISOString(),
+  lastUsedAt: key.lastUsedAt?.toISOString() ?? null,
+});
+
+/** Touch last-used at most this often, so authentication stays one read per request. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+@Injectable()
+export class TenancyService {
+  private readonly logger = new Logger(TenancyService.name);
+
+  constructor(
+    @InjectRepository(Tenant) private readonly tenants: Repository<Tenant>,
+    @InjectRepository(ApiKey) private readonly keys: Repository<ApiKey>,
+  ) {}
+
+  async createTenant(name: string): Promise<{ tenant: { id: string; name: string; createdAt: string }; apiKey: string }> {
+    return this.tenants.manager.transaction(async (manager) => {
+      const tenant = await manager.save(manager.create(Tenant, { name }));
+      const { key } = await this.insertKey(manager.getRepository(ApiKey), tenant.id, 'default');
+      return { tenant: { id: tenant.id, name: tenant.name, createdAt: tenant.createdAt.toISOString() }, apiKey: key };
+    });
+  }
+
+  async countTenants(): Promise<number> {
+    return this.tenants.count();
+  }
+
+  async createKey(tenantId: string, name: string): Promise<{ id: string; name: string; key: string; createdAt: string }> {
+    const { row, key } = await this.insertKey(this.keys, tenantId, name);
+    return { id: row.id, name: row.name, key, createdAt: row.createdAt.toISOString() };
+  }
+
+  async listKeys(tenantId: string): Promise<{ data: ApiKeyView[]; nextCursor: null }> {
+    const rows = await this.keys.find({ where: { tenantId, revokedAt: IsNull() }, order: { createdAt: 'DESC', id: 'DESC' } });
+    return { data: rows.map(present), nextCursor: null };
+  }
+
+  async revokeKey(tenantId: string, id: string): Promise<void> {
+    const result = await this.keys.update({ id, tenantId, revokedAt: IsNull() }, { revokedAt: new Date() });
+    if (!result.affected) throw notFound('API key', id);
+  }
+
+  /** The tenant a presented key belongs to, or undefined for an unknown or revoked key. */
+  async authenticate(presented: string): Promise<TenantContext | undefined> {
+    const key = await this.keys.findOne({ where: { keyHash: hashApiKey(presented), revokedAt: IsNull() } });
+    if (!key) return undefined;
+    if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+      this.keys.update({ id: key.id }, { lastUsedAt: new Date() }).catch((error: unknown) => {
+        this.logger.warn(`could not record the last use of API key ${key.id}: ${String(error)}`);
+      });
+    }
+    return { tenantId: key.tenantId, apiKeyId: key.id };
+  }
+
+  private async insertKey(repository: Repository<ApiKey>, tenantId: string, name: string) {
+    const { key, hash, prefix } = generateApiKey();
+    const row = await repository.save(repository.create({ tenantId, name, keyHash: hash, keyPrefix: prefix }));
+    return { row, key };
+  }
+}

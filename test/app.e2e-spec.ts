@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OrdersService } from '../src/orders/orders.service.js';
+import { createTestApp, type TestApp } from './support/test-app.js';
+
+describe('the application', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t?.close());
+
+  it('injects constructor dependencies (decorator metadata survives the test transformer)', () => {
+    const orders = t.app.get(OrdersService) as unknown as Record<string, unknown>;
+    expect(orders.dataSource).toBeDefined();
+    expect(orders.outbox).toBeDefined();
+  });
+
+  it('answers /health with 200 and the database state, without a key', async () => {
+    const answer = await t.api('GET', '/health', { key: null });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ status: 'ok', database: 'up' });
+  });
+
+  it('serves the OpenAPI document at /docs-json and the UI at /docs', async () => {
+    const doc = await t.api('GET', '/docs-json', { key: null });
+    expect(doc.status).toBe(200);
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(['/v1/orders', '/v1/shipments/{id}/status', '/v1/shipments/{id}/tracking-events', '/v1/events', '/v1/tenants']),
+    );
+    const ui = await t.api('GET', '/docs', { key: null });
+    expect(ui.status).toBe(200);
+    expect(String(ui.body)).toContain('swagger');
+  });
+
+  it('answers a body that is not JSON with 400 saying so', async () => {
+    const answer = await t.api('POST', '/v1/orders', { raw: '{"orderNumber": ' });
+    expect(answer.status).toBe(400);
+    expect(answer.body.message).toMatch(/not valid JSON/);
+    expect(answer.body.error).toBe('Bad Request');
+  });
+
+  it('answers a JSON body that is not an object with 400', async () => {
+    const answer = await t.api('POST', '/v1/orders', { raw: '[1,2]' });
+    expect(answer.status).toBe(400);
+    expect(answer.body.errors).toEqual([{ field: '(body)', message: 'must be a JSON object' }]);
+  });
+
+  it('answers an unknown route with a 404 in the error shape', async () => {
+    const answer = await t.api('GET', '/v1/nothing-here');
+    expect(answer.status).toBe(404);
+    expect(answer.body).toMatchObject({ statusCode: 404, error: 'Not Found' });
+  });
+});

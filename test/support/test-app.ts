@@ -1,0 +1,76 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { configureApp } from '../../src/app.js';
+import { AppModule } from '../../src/app.module.js';
+import { type AppConfig, loadConfig } from '../../src/config/config.js';
+import { TenancyService } from '../../src/tenancy/tenancy.service.js';
+import { createTestDatabase } from './test-database.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export interface ApiAnswer<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export interface TestApp {
+  app: INestApplication;
+  baseUrl: string;
+  databaseUrl: string;
+  /** A tenant and its API key, made for this suite. */
+  tenant: { id: string; key: string };
+  newTenant(name?: string): Promise<{ id: string; key: string }>;
+  api<T = any>(method: string, path: string, options?: { body?: unknown; raw?: string; key?: string | null; headers?: Record<string, string> }): Promise<ApiAnswer<T>>;
+  close(): Promise<void>;
+}
+
+/** Boots the real application (every module) on its own database, listening on a loopback port. */
+export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const config: AppConfig = loadConfig({ ADMIN_TOKEN, LOG_LEVEL: 'error', ...env, DATABASE_URL: database.url });
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config, database.url)] }).compile();
+  const app = moduleRef.createNestApplication({ logger: ['error', 'fatal'] });
+  configureApp(app);
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as { port: number };
+  const baseUrl = `http://127.0.0.1:${address.port}`;
+  const tenancy = app.get(TenancyService);
+
+  const newTenant = async (name = 'Test tenant') => {
+    const created = await tenancy.createTenant(name);
+    return { id: created.tenant.id, key: created.apiKey };
+  };
+  const tenant = await newTenant();
+
+  const api: TestApp['api'] = async (method, path, options = {}) => {
+    const key = options.key === undefined ? tenant.key : options.key;
+    const headers: Record<string, string> = { ...(options.headers ?? {}) };
+    if (key) headers.authorization = `Bearer ${key}`;
+    let body: string | undefined = options.raw;
+    if (options.body !== undefined) body = JSON.stringify(options.body);
+    if (body !== undefined) headers['content-type'] ??= 'application/json';
+    const response = await fetch(`${baseUrl}${path}`, { method, headers, body });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: response.status, body: parsed as any, headers: response.headers };
+  };
+
+  return {
+    app,
+    baseUrl,
+    databaseUrl: database.url,
+    tenant,
+    newTenant,
+    api,
+    close: async () => {
+      await app.close();
+      await database.drop();
+    },
+  };
+}
