@@ -1,0 +1,42 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      databaseUrl: undefined,
+      dataDir: path.resolve('./.data'),
+      adminToken: undefined,
+      logLevel: 'info',
+      logFormat: 'pretty',
+      role: 'all',
+      publicUrl: 'http://localhost:3000',
+      embeddedPostgresPort: 54329,
+    });
+  });
+
+  it('logs JSON in production and derives PUBLIC_URL from PORT', () => {
+    const config = loadConfig({ NODE_ENV: 'production', PORT: '8080' });
+    expect(config.logFormat).toBe('json');
+    expect(config.publicUrl).toBe('http://localhost:8080');
+  });
+
+  it('reports every bad value at once, by name, with what is allowed', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', ROLE: 'boss', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x', ADMIN_TOKEN: 'short' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    expect(problems).toContain('PORT must be a port number');
+    expect(problems).toContain('ROLE must be one of api, worker, all (got "boss")');
+    expect(problems).toContain('LOG_LEVEL must be one of error, warn, info, debug, verbose');
+    expect(problems).toContain('DATABASE_URL must be a postgres://');
+    expect(problems).toContain('ADMIN_TOKEN must be at least 16 characters');
+  });
+});
