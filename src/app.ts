@@ -3,8 +3,8 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { AppValidationPipe } from './common/validation.pipe.js';
+import { SERVICE_VERSION } from './version.js';
 
-export const SERVICE_VERSION = '0.1.0';
 
 /** Everything main.ts and the test harness both apply to the app: pipes, errors, OpenAPI. */
 export function configureApp(app: INestApplication): void {

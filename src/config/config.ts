@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseDuration, parseDurationList } from '../common/durations.js';
 
 export const ROLES = ['api', 'worker', 'all'] as const;
 export type Role = (typeof ROLES)[number];
@@ -21,7 +22,25 @@ export interface AppConfig {
   logFormat: LogFormat;
   role: Role;
   publicUrl: string;
+  /** Unset: a key is generated into DATA_DIR/encryption-key and reused. */
+  encryptionKey: string | undefined;
+  webhooks: WebhookSettings;
+  auditRetentionDays: number;
 }
+
+export interface WebhookSettings {
+  /** Lifts the SSRF guard (loopback and private addresses allowed): development and tests only. */
+  allowPrivate: boolean;
+  retrySchedule: number[];
+  failingAfter: number;
+  disableAfterMs: number;
+  maxInFlight: number;
+  sweepIntervalMs: number;
+  leaseMs: number;
+  shutdownGraceMs: number;
+}
+
+export const DEFAULT_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,14h';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -58,6 +77,45 @@ export function loadConfig(env: Env = process.env): AppConfig {
     return raw as T;
   };
 
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  };
+  const duration = (name: string, fallback: string, minMs: number): number => {
+    const raw = read(name) ?? fallback;
+    const value = parseDuration(raw);
+    if (value === undefined || value < minMs) {
+      problems.push(`${name} must be a duration such as 30s, 5m, 2h or 5d, at least ${minMs} ms (got "${raw}")`);
+      return parseDuration(fallback)!;
+    }
+    return value;
+  };
+  const bool = (name: string): boolean => {
+    const raw = read(name);
+    if (raw === undefined) return false;
+    if (!['true', 'false', '1', '0'].includes(raw)) {
+      problems.push(`${name} must be true or false (got "${raw}")`);
+      return false;
+    }
+    return raw === 'true' || raw === '1';
+  };
+
+  const retryRaw = read('WEBHOOK_RETRY_SCHEDULE') ?? DEFAULT_RETRY_SCHEDULE;
+  const retrySchedule = retryRaw === 'none' ? [] : parseDurationList(retryRaw);
+  if (!retrySchedule) {
+    problems.push(`WEBHOOK_RETRY_SCHEDULE must be durations separated by commas, e.g. 5s,5m,30m (or "none") (got "${retryRaw}")`);
+  }
+  const encryptionKey = read('ENCRYPTION_KEY');
+  if (encryptionKey !== undefined && !isEncryptionKey(encryptionKey)) {
+    problems.push('ENCRYPTION_KEY must be 32 bytes, written as 64 hex characters or in base64');
+  }
+
   const databaseUrl = read('DATABASE_URL');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
@@ -84,9 +142,26 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logFormat: oneOf('LOG_FORMAT', LOG_FORMATS, production ? 'json' : 'pretty'),
     role: oneOf('ROLE', ROLES, 'all'),
     publicUrl,
+    encryptionKey,
+    webhooks: {
+      allowPrivate: bool('WEBHOOK_ALLOW_PRIVATE'),
+      retrySchedule: retrySchedule ?? parseDurationList(DEFAULT_RETRY_SCHEDULE)!,
+      failingAfter: int('WEBHOOK_FAILING_AFTER', 5, 1, 1000),
+      disableAfterMs: duration('WEBHOOK_DISABLE_AFTER', '5d', 1),
+      maxInFlight: int('WEBHOOK_MAX_IN_FLIGHT', 256, 1, 10_000),
+      sweepIntervalMs: int('WEBHOOK_SWEEP_INTERVAL_MS', 250, 10, 60_000),
+      leaseMs: duration('WEBHOOK_LEASE', '30s', 1000),
+      shutdownGraceMs: duration('WEBHOOK_SHUTDOWN_GRACE', '10s', 0),
+    },
+    auditRetentionDays: int('AUDIT_RETENTION_DAYS', 30, 1, 3650),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+export function isEncryptionKey(value: string): boolean {
+  if (/^[0-9a-fA-F]{64}$/.test(value)) return true;
+  return /^[A-Za-z0-9+/_-]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === 32;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -7,6 +7,13 @@ import { TenancyService } from '../../src/tenancy/tenancy.service.js';
 import { createTestDatabase } from './test-database.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+export const TEST_ENCRYPTION_KEY = '7f'.repeat(32);
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  /** Provider overrides, e.g. a DNS resolver that makes a name resolve anywhere. */
+  overrides?: Array<{ provide: unknown; useValue: unknown }>;
+}
 
 export interface ApiAnswer<T = any> {
   status: number;
@@ -26,10 +33,20 @@ export interface TestApp {
 }
 
 /** Boots the real application (every module) on its own database, listening on a loopback port. */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(options: TestAppOptions | Record<string, string> = {}): Promise<TestApp> {
+  const { env = {}, overrides = [] } = ('env' in options || 'overrides' in options ? options : { env: options }) as TestAppOptions;
   const database = await createTestDatabase();
-  const config: AppConfig = loadConfig({ ADMIN_TOKEN, LOG_LEVEL: 'error', ...env, DATABASE_URL: database.url });
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config, database.url)] }).compile();
+  const config: AppConfig = loadConfig({
+    ADMIN_TOKEN,
+    LOG_LEVEL: 'error',
+    ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+    WEBHOOK_ALLOW_PRIVATE: 'true',
+    ...env,
+    DATABASE_URL: database.url,
+  });
+  let builder = Test.createTestingModule({ imports: [AppModule.forRoot(config, database.url)] });
+  for (const override of overrides) builder = builder.overrideProvider(override.provide).useValue(override.useValue);
+  const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication({ logger: ['error', 'fatal'] });
   configureApp(app);
   await app.listen(0, '127.0.0.1');

@@ -1,0 +1,264 @@
+import type { DataSource } from 'typeorm';
+import type { Filters } from '../subscriptions/filters.js';
+import type { HealthState, HealthStatus } from './health.js';
+
+/** A delivery leased to this instance, with what sending it needs (one row per claimed delivery). */
+export interface ClaimedDelivery {
+  id: string;
+  tenantId: string;
+  webhookId: string;
+  eventId: string;
+  eventType: string;
+  attemptCount: number;
+  retryBase: number;
+  trigger: 'auto' | 'manual' | 'replay';
+  /** The envelope as JSON text. */
+  body: string;
+  webhook: WebhookRuntime;
+}
+
+/** A subscription's settings as the dispatcher needs them; `version` changes whenever the row does. */
+export interface WebhookRuntime {
+  id: string;
+  url: string;
+  timeoutMs: number;
+  maxConcurrency: number;
+  rateLimitPerSecond: number | null;
+  retrySchedule: number[] | null;
+  version: string;
+  secretEncrypted: string;
+  previousSecretEncrypted: string | null;
+  previousSecretExpiresAt: Date | null;
+  headersEncrypted: string | null;
+}
+
+/** One finished attempt, ready to be written. */
+export interface AttemptRecord {
+  deliveryId: string;
+  tenantId: string;
+  webhookId: string;
+  number: number;
+  trigger: string;
+  startedAt: Date;
+  durationMs: number;
+  url: string;
+  requestHeaders: Record<string, string>;
+  requestBody: string | null;
+  responseStatus: number | null;
+  responseHeaders: Record<string, string> | null;
+  responseBody: string | null;
+  errorClass: string | null;
+  errorMessage: string | null;
+  /** The delivery's state after this attempt. */
+  status: 'delivered' | 'pending' | 'failed';
+  nextAttemptAt: Date | null;
+}
+
+export interface HealthRow extends HealthState {
+  id: string;
+}
+
+/**
+ * The SQL of the delivery engine, in one place. Claims and completions are batched: a
+ * statement per batch, never a round trip per delivery.
+ */
+export class DeliveryStore {
+  constructor(
+    private readonly dataSource: DataSource,
+    readonly instanceId: string,
+  ) {}
+
+  /**
+   * Leases up to `limit` due deliveries. SKIP LOCKED lets instances claim side by side; the
+   * lease (not a held transaction) marks them taken, so a crashed instance's deliveries come
+   * back when it expires. Paused, disabled, switched-off and deleted subscriptions hold theirs;
+   * an ordered subscription's delivery waits while an earlier one of its aggregate is open;
+   * `excluded` are subscriptions this instance has enough of already.
+   */
+  async claimDueDeliveries(limit: number, excluded: string[], leaseMs: number): Promise<ClaimedDelivery[]> {
+    const rows: Array<Record<string, any>> = await this.dataSource.query(
+      `WITH due AS (
+         SELECT d.id
+           FROM delivery d
+           JOIN webhook w ON w.id = d.webhook_id
+          WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+            AND w.enabled AND NOT w.paused AND w.status <> 'disabled' AND w.deleted_at IS NULL
+            AND NOT (d.webhook_id = ANY($2::uuid[]))
+            AND (NOT w.ordered OR NOT EXISTS (
+                  SELECT 1 FROM delivery e
+                   WHERE e.webhook_id = d.webhook_id AND e.aggregate_id = d.aggregate_id
+                     AND e.status IN ('pending', 'delivering') AND e.event_sequence < d.event_sequence))
+          ORDER BY d.next_attempt_at
+          LIMIT $1
+          FOR UPDATE OF d SKIP LOCKED
+       ), claimed AS (
+         UPDATE delivery d
+            SET status = 'delivering', lease_expires_at = now() + $3 * interval '1 millisecond', leased_by = $4
+           FROM due WHERE d.id = due.id
+         RETURNING d.id, d.tenant_id, d.webhook_id, d.event_id, d.event_type, d.attempt_count, d.retry_base, d.next_trigger,
+                   d.payload::text AS payload, d.next_attempt_at
+       )
+       SELECT c.*, ev.type AS ev_type, ev.api_version, ev.created_at AS ev_created_at, ev.tenant_id AS ev_tenant_id, ev.sequence,
+              ev.data::text AS ev_data,
+              w.url, w.timeout_ms, w.max_concurrency, w.rate_limit_per_second, w.retry_schedule, w.updated_at AS w_version,
+              w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at, w.headers_encrypted
+         FROM claimed c
+         JOIN webhook w ON w.id = c.webhook_id
+         LEFT JOIN event ev ON ev.id = c.event_id
+        ORDER BY c.next_attempt_at`,
+      [limit, excluded, leaseMs, this.instanceId],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      tenantId: r.tenant_id,
+      webhookId: r.webhook_id,
+      eventId: r.event_id,
+      eventType: r.event_type,
+      attemptCount: r.attempt_count,
+      retryBase: r.retry_base,
+      trigger: r.next_trigger,
+      body:
+        r.payload ??
+        `{"id":${JSON.stringify(r.event_id)},"type":${JSON.stringify(r.ev_type)},"apiVersion":${JSON.stringify(r.api_version)},` +
+          `"createdAt":${JSON.stringify((r.ev_created_at as Date).toISOString())},"tenantId":${JSON.stringify(r.ev_tenant_id)},` +
+          `"sequence":${r.sequence},"data":${r.ev_data}}`,
+      webhook: {
+        id: r.webhook_id,
+        url: r.url,
+        timeoutMs: r.timeout_ms,
+        maxConcurrency: r.max_concurrency,
+        rateLimitPerSecond: r.rate_limit_per_second,
+        retrySchedule: r.retry_schedule,
+        version: (r.w_version as Date).toISOString(),
+        secretEncrypted: r.secret_encrypted,
+        previousSecretEncrypted: r.previous_secret_encrypted,
+        previousSecretExpiresAt: r.previous_secret_expires_at,
+        headersEncrypted: r.headers_encrypted,
+      },
+    }));
+  }
+
+  /**
+   * Writes a batch of finished attempts: the delivery rows and their audit rows in one
+   * statement, then the subscriptions' health, in one transaction. A delivery this instance no
+   * longer holds (its lease expired and another took it, or it was discarded) keeps its state;
+   * the attempt is still audited.
+   */
+  async recordAttempts(records: AttemptRecord[], applyHealth: (rows: HealthRow[]) => HealthRow[]): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      await manager.query(
+        `WITH o AS (
+           SELECT * FROM json_to_recordset($1::json) AS o(
+             delivery_id uuid, tenant_id uuid, webhook_id uuid, number int, trigger text, started_at timestamptz,
+             duration_ms int, url text, request_headers jsonb, request_body text, response_status int,
+             response_headers jsonb, response_body text, error_class text, error_message text,
+             status text, next_attempt_at timestamptz)
+         ), updated AS (
+           UPDATE delivery d
+              SET status = o.status, next_attempt_at = o.next_attempt_at, attempt_count = o.number, next_trigger = 'auto',
+                  lease_expires_at = NULL, leased_by = NULL, last_attempt_at = o.started_at,
+                  last_response_status = o.response_status, last_error_class = o.error_class, updated_at = now()
+             FROM o
+            WHERE d.id = o.delivery_id AND d.status = 'delivering' AND d.leased_by = $2
+         )
+         INSERT INTO delivery_attempt (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,
+                                       request_headers, request_body, response_status, response_headers, response_body,
+                                       error_class, error_message)
+         SELECT delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url, request_headers,
+                request_body, response_status, response_headers, response_body, error_class, error_message
+           FROM o`,
+        [JSON.stringify(records.map(toRecordRow)), this.instanceId],
+      );
+      const webhookIds = [...new Set(records.map((r) => r.webhookId))];
+      const current: Array<Record<string, any>> = await manager.query(
+        `SELECT id, status, disabled_reason, consecutive_failures, failing_since, last_success_at, last_failure_at
+           FROM webhook WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+        [webhookIds],
+      );
+      const updated = applyHealth(
+        current.map((w) => ({
+          id: w.id,
+          status: w.status as HealthStatus,
+          disabledReason: w.disabled_reason,
+          consecutiveFailures: w.consecutive_failures,
+          failingSince: w.failing_since,
+          lastSuccessAt: w.last_success_at,
+          lastFailureAt: w.last_failure_at,
+        })),
+      );
+      if (updated.length === 0) return;
+      await manager.query(
+        `UPDATE webhook w
+            SET status = h.status, disabled_reason = h.disabled_reason, consecutive_failures = h.consecutive_failures,
+                failing_since = h.failing_since, last_success_at = h.last_success_at, last_failure_at = h.last_failure_at
+           FROM json_to_recordset($1::json) AS h(id uuid, status text, disabled_reason text, consecutive_failures int,
+                failing_since timestamptz, last_success_at timestamptz, last_failure_at timestamptz)
+          WHERE w.id = h.id`,
+        [
+          JSON.stringify(
+            updated.map((h) => ({
+              id: h.id,
+              status: h.status,
+              disabled_reason: h.disabledReason,
+              consecutive_failures: h.consecutiveFailures,
+              failing_since: h.failingSince,
+              last_success_at: h.lastSuccessAt,
+              last_failure_at: h.lastFailureAt,
+            })),
+          ),
+        ],
+      );
+    });
+  }
+
+  /** Leases past their expiry (a crashed or stalled instance) go back to pending, due at once. */
+  async releaseExpiredLeases(): Promise<number> {
+    const rows: unknown[] = await this.dataSource.query(
+      `UPDATE delivery SET status = 'pending', lease_expires_at = NULL, leased_by = NULL, updated_at = now()
+        WHERE status = 'delivering' AND lease_expires_at < now() RETURNING id`,
+    );
+    return rows.length;
+  }
+
+  /** Keeps this instance's leases alive while their deliveries wait or are in flight here. */
+  async extendLeases(ids: string[], leaseMs: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.dataSource.query(
+      `UPDATE delivery SET lease_expires_at = now() + $2 * interval '1 millisecond'
+        WHERE id = ANY($1::uuid[]) AND status = 'delivering' AND leased_by = $3`,
+      [ids, leaseMs, this.instanceId],
+    );
+  }
+
+  /** On shutdown: hand back deliveries this instance claimed but did not finish. */
+  async releaseLeases(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.dataSource.query(
+      `UPDATE delivery SET status = 'pending', lease_expires_at = NULL, leased_by = NULL, updated_at = now()
+        WHERE id = ANY($1::uuid[]) AND status = 'delivering' AND leased_by = $2`,
+      [ids, this.instanceId],
+    );
+  }
+}
+
+function toRecordRow(r: AttemptRecord) {
+  return {
+    delivery_id: r.deliveryId,
+    tenant_id: r.tenantId,
+    webhook_id: r.webhookId,
+    number: r.number,
+    trigger: r.trigger,
+    started_at: r.startedAt,
+    duration_ms: r.durationMs,
+    url: r.url,
+    request_headers: r.requestHeaders,
+    request_body: r.requestBody,
+    response_status: r.responseStatus,
+    response_headers: r.responseHeaders,
+    response_body: r.responseBody,
+    error_class: r.errorClass,
+    error_message: r.errorMessage,
+    status: r.status,
+    next_attempt_at: r.nextAttemptAt,
+  };
+}

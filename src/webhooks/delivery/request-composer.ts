@@ -1,0 +1,65 @@
+import { SERVICE_VERSION } from '../../version.js';
+import type { SecretBox } from '../subscriptions/secret-box.js';
+import type { WebhookRuntime } from './delivery-store.js';
+import type { OutgoingRequest } from './sender.js';
+import { signatureHeader, signingKey } from './signer.js';
+
+export const USER_AGENT = `Waybill-Webhooks/${SERVICE_VERSION}`;
+export const REDACTED = '[redacted]';
+
+interface Unsealed {
+  version: string;
+  key: Buffer;
+  previousKey: Buffer | null;
+  headers: Record<string, string>;
+}
+
+export interface ComposedRequest {
+  outgoing: OutgoingRequest;
+  /** What the audit keeps: the signature yes, custom header values never. */
+  auditHeaders: Record<string, string>;
+}
+
+/**
+ * Builds one attempt's request: Standard Webhooks headers signed over the body as sent, plus the
+ * subscription's own headers. Decrypted secrets are kept per subscription version, so a push
+ * costs an HMAC, not a decryption.
+ */
+export class RequestComposer {
+  private readonly unsealed = new Map<string, Unsealed>();
+
+  constructor(private readonly box: SecretBox) {}
+
+  compose(webhook: WebhookRuntime, eventId: string, body: string, now: Date): ComposedRequest {
+    const secrets = this.unseal(webhook);
+    const keys = [secrets.key];
+    if (secrets.previousKey && webhook.previousSecretExpiresAt && webhook.previousSecretExpiresAt > now) keys.push(secrets.previousKey);
+    const timestamp = Math.floor(now.getTime() / 1000);
+    const standard = {
+      'content-type': 'application/json',
+      'user-agent': USER_AGENT,
+      'webhook-id': eventId,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signatureHeader(keys, eventId, timestamp, body),
+    };
+    const auditHeaders: Record<string, string> = { ...standard };
+    for (const name of Object.keys(secrets.headers)) auditHeaders[name.toLowerCase()] = REDACTED;
+    return {
+      outgoing: { url: webhook.url, headers: { ...secrets.headers, ...standard }, body, timeoutMs: webhook.timeoutMs },
+      auditHeaders,
+    };
+  }
+
+  private unseal(webhook: WebhookRuntime): Unsealed {
+    const cached = this.unsealed.get(webhook.id);
+    if (cached && cached.version === webhook.version) return cached;
+    const fresh: Unsealed = {
+      version: webhook.version,
+      key: signingKey(this.box.decrypt(webhook.secretEncrypted)),
+      previousKey: webhook.previousSecretEncrypted ? signingKey(this.box.decrypt(webhook.previousSecretEncrypted)) : null,
+      headers: webhook.headersEncrypted ? (JSON.parse(this.box.decrypt(webhook.headersEncrypted)) as Record<string, string>) : {},
+    };
+    this.unsealed.set(webhook.id, fresh);
+    return fresh;
+  }
+}

@@ -1,0 +1,139 @@
+import { Agent, request } from 'undici';
+import { BlockedAddressError, type UrlGuard } from './url-guard.js';
+
+/** Bodies kept in the audit are cut here. */
+export const AUDIT_BODY_LIMIT = 16 * 1024;
+
+export type ErrorClass =
+  | 'timeout'
+  | 'connection_refused'
+  | 'connection_reset'
+  | 'dns'
+  | 'tls'
+  | 'blocked_address'
+  | 'http_status'
+  | 'network';
+
+export interface OutgoingRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+}
+
+export interface AttemptOutcome {
+  startedAt: Date;
+  durationMs: number;
+  responseStatus: number | null;
+  responseHeaders: Record<string, string> | null;
+  responseBody: string | null;
+  errorClass: ErrorClass | null;
+  errorMessage: string | null;
+}
+
+const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|ERR_OSSL_)/;
+
+/** Names a failed request's cause the way the audit shows it. */
+export function classifyError(error: unknown): { errorClass: ErrorClass; message: string } {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    const e = current as { name?: string; code?: string; message?: string; cause?: unknown };
+    const code = e.code ?? '';
+    const message = e.message ?? String(current);
+    if (current instanceof BlockedAddressError || code === 'EBLOCKED') return { errorClass: 'blocked_address', message };
+    if (e.name === 'TimeoutError' || e.name === 'AbortError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'ETIMEDOUT') {
+      return { errorClass: 'timeout', message };
+    }
+    if (code === 'ECONNREFUSED') return { errorClass: 'connection_refused', message };
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME' || code === 'EAI_FAIL') return { errorClass: 'dns', message };
+    if (TLS_CODES.test(code) || /certificate|ssl|tls/i.test(message)) return { errorClass: 'tls', message };
+    if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET') {
+      if (e.cause) {
+        current = e.cause;
+        continue;
+      }
+      return { errorClass: 'connection_reset', message };
+    }
+    if (!e.cause) break;
+    current = e.cause;
+  }
+  const e = error as { message?: string };
+  return { errorClass: 'network', message: e.message ?? String(error) };
+}
+
+async function readLimited(body: AsyncIterable<Buffer> & { destroy?: () => void }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    if (size < AUDIT_BODY_LIMIT) chunks.push(chunk);
+    size += chunk.length;
+    if (size > 4 * AUDIT_BODY_LIMIT) {
+      body.destroy?.();
+      break;
+    }
+  }
+  // PostgreSQL text cannot hold NUL.
+  return Buffer.concat(chunks).subarray(0, AUDIT_BODY_LIMIT).toString('utf8').replaceAll('\u0000', '');
+}
+
+/**
+ * One HTTP attempt: POST with a timeout over a shared, keep-alive connection pool whose DNS
+ * lookups go through the URL guard; redirects are not followed; the outcome is classified,
+ * never thrown.
+ */
+export class Sender {
+  readonly agent: Agent;
+
+  constructor(private readonly guard: UrlGuard) {
+    this.agent = new Agent({
+      connect: { lookup: guard.lookup as never, timeout: 10_000 },
+      keepAliveTimeout: 30_000,
+      connections: 128,
+      pipelining: 1,
+    });
+  }
+
+  async send(outgoing: OutgoingRequest): Promise<AttemptOutcome> {
+    const startedAt = new Date();
+    const started = performance.now();
+    const finish = (partial: Omit<AttemptOutcome, 'startedAt' | 'durationMs'>): AttemptOutcome => ({
+      startedAt,
+      durationMs: Math.round(performance.now() - started),
+      ...partial,
+    });
+    try {
+      this.guard.assertLiteralAllowed(new URL(outgoing.url));
+      const signal = AbortSignal.timeout(outgoing.timeoutMs);
+      const response = await request(outgoing.url, {
+        method: 'POST',
+        headers: outgoing.headers,
+        body: outgoing.body,
+        dispatcher: this.agent,
+        signal,
+        headersTimeout: outgoing.timeoutMs,
+        bodyTimeout: outgoing.timeoutMs,
+      });
+      const responseBody = await readLimited(response.body);
+      const responseHeaders: Record<string, string> = {};
+      for (const [name, value] of Object.entries(response.headers)) {
+        if (value !== undefined) responseHeaders[name] = Array.isArray(value) ? value.join(', ') : value;
+      }
+      const ok = response.statusCode >= 200 && response.statusCode < 300;
+      return finish({
+        responseStatus: response.statusCode,
+        responseHeaders,
+        responseBody,
+        errorClass: ok ? null : 'http_status',
+        errorMessage: ok ? null : `the endpoint answered ${response.statusCode}`,
+      });
+    } catch (error) {
+      const { errorClass, message } = classifyError(error);
+      return finish({ responseStatus: null, responseHeaders: null, responseBody: null, errorClass, errorMessage: message });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+

@@ -1,0 +1,95 @@
+import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import type { HealthStatus } from '../delivery/health.js';
+import type { Filters } from './filters.js';
+
+@Entity('webhook')
+export class Webhook {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column('uuid')
+  tenantId: string;
+
+  @Column('text')
+  name: string;
+
+  @Column('text')
+  url: string;
+
+  @Column('text', { nullable: true })
+  description: string | null;
+
+  @Column('text', { array: true })
+  eventTypes: string[];
+
+  @Column('jsonb')
+  filters: Filters;
+
+  /** Custom header values, sealed with the SecretBox: write-only. */
+  @Column('text', { nullable: true })
+  headersEncrypted: string | null;
+
+  @Column('text', { array: true })
+  headerNames: string[];
+
+  @Column('boolean')
+  enabled: boolean;
+
+  @Column('boolean')
+  paused: boolean;
+
+  @Column('boolean')
+  ordered: boolean;
+
+  @Column('int')
+  timeoutMs: number;
+
+  @Column('int')
+  maxConcurrency: number;
+
+  @Column('int', { nullable: true })
+  rateLimitPerSecond: number | null;
+
+  /** Milliseconds; null follows WEBHOOK_RETRY_SCHEDULE. */
+  @Column('int', { array: true, nullable: true })
+  retrySchedule: number[] | null;
+
+  @Column('text')
+  apiVersion: string;
+
+  @Column('text')
+  status: HealthStatus;
+
+  @Column('text', { nullable: true })
+  disabledReason: string | null;
+
+  @Column('int')
+  consecutiveFailures: number;
+
+  @Column('timestamptz', { nullable: true })
+  failingSince: Date | null;
+
+  @Column('timestamptz', { nullable: true })
+  lastSuccessAt: Date | null;
+
+  @Column('timestamptz', { nullable: true })
+  lastFailureAt: Date | null;
+
+  @Column('text')
+  secretEncrypted: string;
+
+  @Column('text', { nullable: true })
+  previousSecretEncrypted: string | null;
+
+  @Column('timestamptz', { nullable: true })
+  previousSecretExpiresAt: Date | null;
+
+  @Column('timestamptz')
+  createdAt: Date;
+
+  @Column('timestamptz')
+  updatedAt: Date;
+
+  @Column('timestamptz', { nullable: true })
+  deletedAt: Date | null;
+}

@@ -1,0 +1,75 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ParseIdPipe } from '../../common/ids.js';
+import { CurrentTenant, type TenantContext } from '../../tenancy/tenant-context.js';
+import { DeliveriesService } from '../audit/deliveries.service.js';
+import { TestSender } from '../delivery/test-sender.js';
+import { CreateWebhookDto, ListWebhooksQuery, ReplayDto, RotateSecretDto, TestWebhookDto, UpdateWebhookDto } from './webhooks.dto.js';
+import { WebhooksService } from './webhooks.service.js';
+
+@ApiTags('webhooks')
+@ApiBearerAuth()
+@Controller('v1/webhooks')
+export class WebhooksController {
+  constructor(
+    private readonly webhooks: WebhooksService,
+    private readonly tests: TestSender,
+    private readonly deliveries: DeliveriesService,
+  ) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create a subscription; the answer carries its signing secret' })
+  create(@CurrentTenant() tenant: TenantContext, @Body() body: CreateWebhookDto) {
+    return this.webhooks.create(tenant.tenantId, body);
+  }
+
+  @Get()
+  list(@CurrentTenant() tenant: TenantContext, @Query() query: ListWebhooksQuery) {
+    return this.webhooks.list(tenant.tenantId, query);
+  }
+
+  @Get(':id')
+  get(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string) {
+    return this.webhooks.get(tenant.tenantId, id);
+  }
+
+  @Patch(':id')
+  @ApiOperation({ summary: 'Change settings; { paused } pauses and resumes; { status: "healthy" } re-enables a disabled one' })
+  update(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string, @Body() body: UpdateWebhookDto) {
+    return this.webhooks.update(tenant.tenantId, id, body);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete; pending deliveries are discarded, the audit stays until retention' })
+  async remove(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string): Promise<void> {
+    await this.webhooks.remove(tenant.tenantId, id);
+  }
+
+  @Get(':id/secret')
+  @ApiOperation({ summary: 'Reveal the signing secret' })
+  secret(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string) {
+    return this.webhooks.secret(tenant.tenantId, id);
+  }
+
+  @Post(':id/rotate-secret')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'New signing secret; the old one signs beside it for 24 h unless expireOldNow' })
+  rotate(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string, @Body() body: RotateSecretDto) {
+    return this.webhooks.rotateSecret(tenant.tenantId, id, body.expireOldNow ?? false);
+  }
+
+  @Post(':id/test')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Send webhook.test (or the example of eventType) now; answers the attempt, even when it failed' })
+  test(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string, @Body() body: TestWebhookDto) {
+    return this.tests.send(tenant.tenantId, id, body.eventType);
+  }
+
+  @Post(':id/replay')
+  @HttpCode(202)
+  @ApiOperation({ summary: "Re-queue this subscription's failed deliveries created since a time" })
+  replay(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string, @Body() body: ReplayDto) {
+    return this.deliveries.replay(tenant.tenantId, id, body.since, body.until);
+  }
+}

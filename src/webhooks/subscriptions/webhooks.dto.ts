@@ -1,0 +1,178 @@
+import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  ValidateBy,
+  type ValidationOptions,
+} from 'class-validator';
+import { parseDuration } from '../../common/durations.js';
+import { PageQuery } from '../../common/pagination.js';
+import { ISO_DATE } from '../../common/validators.js';
+import { API_VERSION, EVENT_TYPES } from '../../events/event-types.js';
+import { customHeaderProblems } from './custom-headers.js';
+import { type Filters, filterProblems } from './filters.js';
+
+export const EVENT_TYPE_CHOICES = ['*', ...EVENT_TYPES] as const;
+export const SUPPORTED_API_VERSIONS = [API_VERSION] as const;
+export const MAX_RETRY_DELAY_MS = 24 * 3_600_000;
+
+/** A class-validator rule whose message lists what is wrong. */
+function ValidWith(name: string, problems: (value: unknown) => string[], options?: ValidationOptions) {
+  return ValidateBy(
+    {
+      name,
+      validator: {
+        validate: (value) => problems(value).length === 0,
+        defaultMessage: (args) => problems(args?.value).join('; '),
+      },
+    },
+    options,
+  );
+}
+
+const retryScheduleProblems = (value: unknown): string[] => {
+  if (!Array.isArray(value)) return ['must be a list of durations such as ["5s", "5m", "30m"]'];
+  if (value.length > 20) return ['may have at most 20 retries'];
+  return value.flatMap((v, i) => {
+    const ms = typeof v === 'string' ? parseDuration(v) : undefined;
+    if (ms === undefined) return [`entry ${i} ("${String(v)}") is not a duration such as 5s, 5m or 2h`];
+    if (ms < 1 || ms > MAX_RETRY_DELAY_MS) return [`entry ${i} must be between 1ms and 24h`];
+    return [];
+  });
+};
+
+export class CreateWebhookDto {
+  @ApiProperty({ example: 'SAP S/4 inbound' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name: string;
+
+  @ApiProperty({ example: 'https://erp.example.com/hooks/waybill' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(2000)
+  url: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(2000)
+  description?: string | null;
+
+  @ApiProperty({ example: ['shipment.status_changed', 'shipment.delivered'], description: 'Catalog names, or ["*"] for every type' })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(EVENT_TYPE_CHOICES.length)
+  @IsIn(EVENT_TYPE_CHOICES, { each: true, message: `each value must be one of: ${EVENT_TYPE_CHOICES.join(', ')}` })
+  eventTypes: string[];
+
+  @ApiPropertyOptional({
+    example: { 'carrier.scac': ['DHLF'], 'order.customer.ref': ['C-42'] },
+    description: 'A dotted path in the event data → allowed values; every path must match',
+  })
+  @IsOptional()
+  @ValidWith('filters', filterProblems)
+  filters?: Filters;
+
+  @ApiPropertyOptional({ example: { 'X-ERP-Client': '100' }, description: 'Sent with every push; values are write-only' })
+  @IsOptional()
+  @ValidWith('customHeaders', customHeaderProblems)
+  headers?: Record<string, string>;
+
+  @ApiPropertyOptional({ default: true, description: 'false: no deliveries are created' })
+  @IsOptional()
+  @IsBoolean()
+  enabled?: boolean;
+
+  @ApiPropertyOptional({ default: false, description: 'true: deliveries are created and held, nothing is sent' })
+  @IsOptional()
+  @IsBoolean()
+  paused?: boolean;
+
+  @ApiPropertyOptional({ default: false, description: 'Deliver the events of one order or shipment strictly in order' })
+  @IsOptional()
+  @IsBoolean()
+  ordered?: boolean;
+
+  @ApiPropertyOptional({ default: 10_000, minimum: 100, maximum: 60_000 })
+  @IsOptional()
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  timeoutMs?: number;
+
+  @ApiPropertyOptional({ default: 32, minimum: 1, maximum: 256 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  maxConcurrency?: number;
+
+  @ApiPropertyOptional({ description: 'Requests per second at most (default: no limit)', minimum: 1, maximum: 10_000 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  rateLimitPerSecond?: number | null;
+
+  @ApiPropertyOptional({ example: ['5s', '5m', '30m'], description: 'Overrides WEBHOOK_RETRY_SCHEDULE; null restores it' })
+  @IsOptional()
+  @ValidWith('retrySchedule', retryScheduleProblems)
+  retrySchedule?: string[] | null;
+
+  @ApiPropertyOptional({ enum: SUPPORTED_API_VERSIONS, description: 'Payload version, pinned at creation (default: current)' })
+  @IsOptional()
+  @IsIn(SUPPORTED_API_VERSIONS)
+  apiVersion?: string;
+}
+
+export class UpdateWebhookDto extends PartialType(OmitType(CreateWebhookDto, ['apiVersion'] as const)) {
+  @ApiPropertyOptional({ enum: ['healthy'], description: 'Re-enable a subscription Waybill disabled; its held deliveries are sent' })
+  @IsOptional()
+  @IsIn(['healthy'], { message: 'can only be set to healthy (to re-enable a disabled subscription)' })
+  status?: 'healthy';
+
+  @ApiPropertyOptional({ description: 'With status healthy: mark the held deliveries discarded instead of sending them' })
+  @IsOptional()
+  @IsBoolean()
+  discardHeld?: boolean;
+}
+
+export class RotateSecretDto {
+  @ApiPropertyOptional({ default: false, description: 'Stop signing with the old secret now (default: it signs beside the new one for 24 h)' })
+  @IsOptional()
+  @IsBoolean()
+  expireOldNow?: boolean;
+}
+
+export class TestWebhookDto {
+  @ApiPropertyOptional({ enum: EVENT_TYPES, description: 'Send the catalog example of this type (default: webhook.test)' })
+  @IsOptional()
+  @IsIn(EVENT_TYPES)
+  eventType?: (typeof EVENT_TYPES)[number];
+}
+
+export class ReplayDto {
+  @ApiProperty({ format: 'date-time' })
+  @IsISO8601(ISO_DATE)
+  since: string;
+
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsISO8601(ISO_DATE)
+  until?: string;
+}
+
+export class ListWebhooksQuery extends PageQuery {}

@@ -1,0 +1,56 @@
+import { Logger, Module } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { EventsModule } from '../events/events.module.js';
+import { DeliveriesController } from './audit/deliveries.controller.js';
+import { DeliveriesService } from './audit/deliveries.service.js';
+import { DeliverySignal } from './delivery/delivery-signal.js';
+import { DeliveryStore } from './delivery/delivery-store.js';
+import { Dispatcher } from './delivery/dispatcher.js';
+import { FanOut } from './delivery/fan-out.js';
+import { RequestComposer } from './delivery/request-composer.js';
+import { Sender } from './delivery/sender.js';
+import { TestSender } from './delivery/test-sender.js';
+import { RESOLVER, type Resolver, systemResolver, UrlGuard } from './delivery/url-guard.js';
+import { loadEncryptionKey, SecretBox } from './subscriptions/secret-box.js';
+import { WebhooksController } from './subscriptions/webhooks.controller.js';
+import { WebhooksService } from './subscriptions/webhooks.service.js';
+import { SECRET_BOX } from './webhooks.tokens.js';
+
+/**
+ * Subscriptions, the delivery engine and its audit. It knows events (through the outbox) and
+ * nothing of orders or shipments, so it can be lifted into another NestJS app.
+ */
+@Module({
+  imports: [EventsModule],
+  controllers: [WebhooksController, DeliveriesController],
+  providers: [
+    { provide: RESOLVER, useValue: systemResolver },
+    {
+      provide: SECRET_BOX,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) =>
+        new SecretBox(loadEncryptionKey(config.encryptionKey, config.dataDir, (m) => new Logger('Secrets').warn(m))),
+    },
+    {
+      provide: UrlGuard,
+      inject: [APP_CONFIG, RESOLVER],
+      useFactory: (config: AppConfig, resolver: Resolver) => new UrlGuard(config.webhooks.allowPrivate, resolver),
+    },
+    { provide: Sender, inject: [UrlGuard], useFactory: (guard: UrlGuard) => new Sender(guard) },
+    { provide: RequestComposer, inject: [SECRET_BOX], useFactory: (box: SecretBox) => new RequestComposer(box) },
+    {
+      provide: DeliveryStore,
+      inject: [DataSource],
+      useFactory: (dataSource: DataSource) => new DeliveryStore(dataSource, `${process.pid}-${Math.random().toString(36).slice(2, 10)}`),
+    },
+    DeliverySignal,
+    FanOut,
+    Dispatcher,
+    WebhooksService,
+    DeliveriesService,
+    TestSender,
+  ],
+  exports: [Dispatcher, DeliverySignal, RESOLVER],
+})
+export class WebhooksModule {}
