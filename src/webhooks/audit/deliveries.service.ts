@@ -5,6 +5,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/config.js';
 import { conflict } from '../../common/errors.js';
 import { notFound } from '../../common/ids.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, toPage } from '../../common/pagination.js';
+import { affectedRows, queryRows } from '../../database/sql.js';
 import { DeliverySignal } from '../delivery/delivery-signal.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
 import type { ListDeliveriesQuery } from './deliveries.dto.js';
@@ -50,7 +51,8 @@ export class DeliveriesService {
 
   /** Queues one more attempt now (trigger manual); on failure the retry schedule starts again. */
   async redeliver(tenantId: string, id: string) {
-    const rows: Array<Record<string, any>> = await this.dataSource.query(
+    const rows = await queryRows(
+      this.dataSource,
       `UPDATE delivery d SET status = 'pending', next_attempt_at = now(), next_trigger = 'manual', retry_base = d.attempt_count, updated_at = now()
          FROM webhook w
         WHERE d.id = $1 AND d.tenant_id = $2 AND w.id = d.webhook_id AND w.deleted_at IS NULL AND d.status <> 'delivering'
@@ -73,7 +75,8 @@ export class DeliveriesService {
   /** Re-queues the subscription's failed deliveries created in [since, until). */
   async replay(tenantId: string, webhookId: string, since: string, until?: string) {
     await this.webhooks.find(tenantId, webhookId);
-    const rows: unknown[] = await this.dataSource.query(
+    const rows = await queryRows(
+      this.dataSource,
       `UPDATE delivery SET status = 'pending', next_attempt_at = now(), next_trigger = 'replay', retry_base = attempt_count, updated_at = now()
         WHERE tenant_id = $1 AND webhook_id = $2 AND status = 'failed' AND created_at >= $3::timestamptz
           AND ($4::timestamptz IS NULL OR created_at < $4::timestamptz)
@@ -107,7 +110,7 @@ export class DeliveriesService {
   private async deleteInChunks(sql: string, days: number): Promise<number> {
     let total = 0;
     for (;;) {
-      const [, count] = (await this.dataSource.query(sql, [days])) as [unknown, number];
+      const count = await affectedRows(this.dataSource, sql, [days]);
       total += count;
       if (count < PRUNE_CHUNK) return total;
     }

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { affectedRows } from '../../database/sql.js';
 import type { Filters } from '../subscriptions/filters.js';
 import type { HealthState, HealthStatus } from './health.js';
 
@@ -88,7 +89,7 @@ export class DeliveryStore {
                   SELECT 1 FROM delivery e
                    WHERE e.webhook_id = d.webhook_id AND e.aggregate_id = d.aggregate_id
                      AND e.status IN ('pending', 'delivering') AND e.event_sequence < d.event_sequence))
-          ORDER BY d.next_attempt_at
+          ORDER BY d.next_attempt_at, d.event_sequence
           LIMIT $1
           FOR UPDATE OF d SKIP LOCKED
        ), claimed AS (
@@ -96,7 +97,7 @@ export class DeliveryStore {
             SET status = 'delivering', lease_expires_at = now() + $3 * interval '1 millisecond', leased_by = $4
            FROM due WHERE d.id = due.id
          RETURNING d.id, d.tenant_id, d.webhook_id, d.event_id, d.event_type, d.attempt_count, d.retry_base, d.next_trigger,
-                   d.payload::text AS payload, d.next_attempt_at
+                   d.payload::text AS payload, d.next_attempt_at, d.event_sequence
        )
        SELECT c.*, ev.type AS ev_type, ev.api_version, ev.created_at AS ev_created_at, ev.tenant_id AS ev_tenant_id, ev.sequence,
               ev.data::text AS ev_data,
@@ -105,7 +106,7 @@ export class DeliveryStore {
          FROM claimed c
          JOIN webhook w ON w.id = c.webhook_id
          LEFT JOIN event ev ON ev.id = c.event_id
-        ORDER BY c.next_attempt_at`,
+        ORDER BY c.next_attempt_at, c.event_sequence`,
       [limit, excluded, leaseMs, this.instanceId],
     );
     return rows.map((r) => ({
@@ -213,11 +214,11 @@ export class DeliveryStore {
 
   /** Leases past their expiry (a crashed or stalled instance) go back to pending, due at once. */
   async releaseExpiredLeases(): Promise<number> {
-    const rows: unknown[] = await this.dataSource.query(
+    return affectedRows(
+      this.dataSource,
       `UPDATE delivery SET status = 'pending', lease_expires_at = NULL, leased_by = NULL, updated_at = now()
-        WHERE status = 'delivering' AND lease_expires_at < now() RETURNING id`,
+        WHERE status = 'delivering' AND lease_expires_at < now()`,
     );
-    return rows.length;
   }
 
   /** Keeps this instance's leases alive while their deliveries wait or are in flight here. */

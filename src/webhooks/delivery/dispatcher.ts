@@ -17,15 +17,19 @@ const RECORD_BATCH = 500;
 /** Expired leases are looked for this often: a crashed instance's deliveries return within lease + this. */
 const LEASE_RECOVERY_INTERVAL_MS = 1_000;
 
-/** One subscription's share of this instance: its concurrency, its rate, its queue of claimed deliveries. */
+/** One subscription's share of this instance: its concurrency, its queue of claimed deliveries. */
 interface Lane {
   maxConcurrency: number;
   ratePerSecond: number | null;
   active: number;
   queue: ClaimedDelivery[];
+  timer: NodeJS.Timeout | null;
+}
+
+/** A token bucket per rate-limited subscription; it outlives the lane so a burst cannot reset it. */
+interface Bucket {
   tokens: number;
   refilledAt: number;
-  timer: NodeJS.Timeout | null;
 }
 
 interface Finished {
@@ -52,6 +56,7 @@ export function verdictOf(outcome: AttemptOutcome, retryAfterMs: number | undefi
 export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(Dispatcher.name);
   private readonly lanes = new Map<string, Lane>();
+  private readonly buckets = new Map<string, Bucket>();
   /** Deliveries leased to this instance and not yet recorded. */
   private readonly held = new Set<string>();
   private readonly finished: Finished[] = [];
@@ -143,10 +148,9 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     const settings = delivery.webhook;
     let lane = this.lanes.get(settings.id);
     if (!lane) {
-      lane = { maxConcurrency: 1, ratePerSecond: null, active: 0, queue: [], tokens: 0, refilledAt: Date.now(), timer: null };
+      lane = { maxConcurrency: 1, ratePerSecond: null, active: 0, queue: [], timer: null };
       this.lanes.set(settings.id, lane);
     }
-    if (lane.ratePerSecond !== settings.rateLimitPerSecond) lane.tokens = settings.rateLimitPerSecond ?? 0;
     lane.maxConcurrency = settings.maxConcurrency;
     lane.ratePerSecond = settings.rateLimitPerSecond;
     lane.queue.push(delivery);
@@ -157,11 +161,16 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     while (lane.queue.length > 0 && lane.active < lane.maxConcurrency && !this.stopping) {
       if (lane.ratePerSecond !== null) {
         const now = Date.now();
-        lane.tokens = Math.min(lane.ratePerSecond, lane.tokens + ((now - lane.refilledAt) / 1000) * lane.ratePerSecond);
-        lane.refilledAt = now;
-        if (lane.tokens < 1) {
+        let bucket = this.buckets.get(id);
+        if (!bucket) {
+          bucket = { tokens: lane.ratePerSecond, refilledAt: now };
+          this.buckets.set(id, bucket);
+        }
+        bucket.tokens = Math.min(lane.ratePerSecond, bucket.tokens + ((now - bucket.refilledAt) / 1000) * lane.ratePerSecond);
+        bucket.refilledAt = now;
+        if (bucket.tokens < 1) {
           if (!lane.timer) {
-            const waitMs = Math.ceil(((1 - lane.tokens) / lane.ratePerSecond) * 1000);
+            const waitMs = Math.ceil(((1 - bucket.tokens) / lane.ratePerSecond) * 1000);
             lane.timer = setTimeout(() => {
               lane.timer = null;
               this.pump(id, lane);
@@ -169,7 +178,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
           }
           return;
         }
-        lane.tokens -= 1;
+        bucket.tokens -= 1;
       }
       const delivery = lane.queue.shift()!;
       lane.active += 1;

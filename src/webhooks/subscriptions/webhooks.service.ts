@@ -129,9 +129,10 @@ export class WebhooksService {
           [webhook.id],
         );
       } else if (wasHolding && !webhook.paused && webhook.status !== 'disabled') {
-        // Held deliveries (created while paused or disabled) become due: the backlog goes out oldest first.
+        // Held deliveries (created while paused or disabled) become due as of their creation, so the
+        // backlog goes out oldest first.
         await tx.manager.query(
-          `UPDATE delivery SET next_attempt_at = now(), updated_at = now() WHERE webhook_id = $1 AND status = 'pending' AND next_attempt_at IS NULL`,
+          `UPDATE delivery SET next_attempt_at = created_at, updated_at = now() WHERE webhook_id = $1 AND status = 'pending' AND next_attempt_at IS NULL`,
           [webhook.id],
         );
         release = true;
