@@ -41,6 +41,12 @@ async function bootstrap(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
+  if (config.role === 'worker') {
+    // A worker delivers and sweeps; the HTTP API (and /health) run on the api instances.
+    await app.init();
+    logger.log('worker started: delivering webhooks, no HTTP listener (ROLE=worker)', 'Waybill');
+    return;
+  }
   await app.listen(config.port, config.host);
 
   if (database.embedded && (await app.get(TenancyService).countTenants()) === 0) {

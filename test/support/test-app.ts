@@ -13,6 +13,8 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   /** Provider overrides, e.g. a DNS resolver that makes a name resolve anywhere. */
   overrides?: Array<{ provide: unknown; useValue: unknown }>;
+  /** Join another test app's database (a second instance); it is not dropped on close. */
+  databaseUrl?: string;
 }
 
 export interface ApiAnswer<T = any> {
@@ -34,8 +36,9 @@ export interface TestApp {
 
 /** Boots the real application (every module) on its own database, listening on a loopback port. */
 export async function createTestApp(options: TestAppOptions | Record<string, string> = {}): Promise<TestApp> {
-  const { env = {}, overrides = [] } = ('env' in options || 'overrides' in options ? options : { env: options }) as TestAppOptions;
-  const database = await createTestDatabase();
+  const isOptions = 'env' in options || 'overrides' in options || 'databaseUrl' in options;
+  const { env = {}, overrides = [], databaseUrl } = (isOptions ? options : { env: options }) as TestAppOptions;
+  const database = databaseUrl ? { url: databaseUrl, drop: async () => undefined } : await createTestDatabase();
   const config: AppConfig = loadConfig({
     ADMIN_TOKEN,
     LOG_LEVEL: 'error',

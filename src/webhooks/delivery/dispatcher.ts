@@ -67,6 +67,8 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   private flushing: Promise<void> | null = null;
   private listener: pg.Client | null = null;
   private readonly idleWaiters: Array<() => void> = [];
+  /** What this instance has done since it started. */
+  readonly stats = { claimed: 0, attempted: 0 };
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -122,6 +124,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
           if (room <= 0) break;
           const want = Math.min(room, CLAIM_BATCH);
           const batch = await this.store.claimDueDeliveries(want, this.saturatedLanes(), this.config.webhooks.leaseMs);
+          this.stats.claimed += batch.length;
           for (const delivery of batch) this.enqueue(delivery);
           if (batch.length < want) break;
         }
@@ -209,6 +212,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
         errorMessage: `could not prepare the request: ${error instanceof Error ? error.message : String(error)}`,
       };
     }
+    this.stats.attempted += 1;
     if (this.stopping && !this.held.has(delivery.id)) return;
     this.finished.push(this.finish(delivery, outcome, auditHeaders));
     this.scheduleFlush();

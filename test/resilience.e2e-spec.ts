@@ -1,0 +1,170 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { Dispatcher } from '../src/webhooks/delivery/dispatcher.js';
+import { orderBody } from './support/fixtures.js';
+import { eventually, type Receiver, startReceiver } from './support/receiver.js';
+import { ADMIN_TOKEN, createTestApp, type TestApp, TEST_ENCRYPTION_KEY } from './support/test-app.js';
+import { createTestDatabase } from './support/test-database.js';
+
+const MAIN = path.resolve('dist/src/main.js');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The built service in its own process, as production runs it. */
+async function startService(databaseUrl: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [MAIN], {
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ADMIN_TOKEN,
+      ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      WEBHOOK_LEASE: '2s',
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await eventually(
+    async () => (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok).catch(() => false)) || (child.exitCode !== null ? Promise.reject(new Error(stderr)) : false),
+    20_000,
+    'the service to answer /health',
+  );
+  return child;
+}
+
+const call = async (port: number, key: string, method: string, route: string, body?: unknown) => {
+  const response = await fetch(`http://127.0.0.1:${port}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as any };
+};
+
+describe('crash safety', () => {
+  const children: ChildProcess[] = [];
+  let receiver: Receiver | undefined;
+  afterEach(async () => {
+    for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+    await receiver?.close();
+  });
+
+  it('a service killed with SIGKILL mid-delivery loses nothing: after a restart every committed event arrives', async () => {
+    expect(fs.existsSync(MAIN), 'run `npm run build` first (npm test does)').toBe(true);
+    const database = await createTestDatabase();
+    receiver = (await startReceiver()).always({ status: 200, delayMs: 150 });
+    const port = await freePort();
+    const first = await startService(database.url, port);
+    children.push(first);
+
+    const tenant = await call(port, ADMIN_TOKEN, 'POST', '/v1/tenants', { name: 'crash' });
+    const key = tenant.body.apiKey;
+    await call(port, key, 'POST', '/v1/webhooks', { name: 'erp', url: receiver.url, eventTypes: ['order.created'], maxConcurrency: 4 });
+    const committed: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const created = await call(port, key, 'POST', '/v1/orders', orderBody());
+      expect(created.status).toBe(201);
+      committed.push(created.body.id);
+    }
+    await receiver.waitForRequests(4);
+    first.kill('SIGKILL');
+    await new Promise((resolve) => first.once('exit', resolve));
+    const beforeRestart = new Set(receiver.bodies().map((b) => b.data.id)).size;
+    expect(beforeRestart).toBeLessThan(40);
+
+    const second = await startService(database.url, port);
+    children.push(second);
+    await eventually(
+      () => {
+        const seen = new Set(receiver!.bodies().map((b) => b.data.id));
+        return committed.every((id) => seen.has(id));
+      },
+      30_000,
+      'every committed event to arrive after the restart',
+    );
+    second.kill('SIGTERM');
+    await new Promise((resolve) => second.once('exit', resolve));
+    await database.drop();
+  }, 60_000);
+});
+
+describe('several instances on one database', () => {
+  const apps: TestApp[] = [];
+  let receiver: Receiver | undefined;
+  afterAll(async () => {
+    await receiver?.close();
+    for (const app of apps.reverse()) await app.close();
+  });
+
+  it('share a burst: every event delivered exactly once, both instances sending', async () => {
+    const a = await createTestApp();
+    apps.push(a);
+    const b = await createTestApp({ databaseUrl: a.databaseUrl });
+    apps.push(b);
+    receiver = (await startReceiver()).always({ status: 200, delayMs: 5 });
+    await a.api('POST', '/v1/webhooks', { body: { name: 'erp', url: receiver.url, eventTypes: ['order.created'], maxConcurrency: 8 } });
+    const ids: string[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let i = 0; i < 25; i++) ids.push((await a.api('POST', '/v1/orders', { body: orderBody() })).body.id);
+      }),
+    );
+    await receiver.waitForRequests(200, 20_000);
+    await Promise.all([a.app.get(Dispatcher).whenIdle(), b.app.get(Dispatcher).whenIdle()]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const delivered = receiver.bodies().map((body) => body.data.id as string);
+    expect(delivered).toHaveLength(200);
+    expect(new Set(delivered)).toEqual(new Set(ids));
+    expect(b.app.get(Dispatcher).stats.attempted).toBeGreaterThan(0);
+    expect(a.app.get(Dispatcher).stats.attempted + b.app.get(Dispatcher).stats.attempted).toBe(200);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('finishes in-flight requests, records them, and hands back the rest for the next start', async () => {
+    const first = await createTestApp();
+    const receiver = (await startReceiver()).always({ status: 200, delayMs: 400 });
+    try {
+      await first.api('POST', '/v1/webhooks', { body: { name: 'erp', url: receiver.url, eventTypes: ['order.created'], maxConcurrency: 2 } });
+      for (let i = 0; i < 10; i++) await first.api('POST', '/v1/orders', { body: orderBody() });
+      await receiver.waitForRequests(2);
+      await first.app.close();
+
+      const db = new pg.Client({ connectionString: first.databaseUrl });
+      await db.connect();
+      const states = (await db.query(`SELECT status, count(*)::int AS n FROM delivery GROUP BY status ORDER BY status`)).rows;
+      const byStatus = Object.fromEntries(states.map((r) => [r.status, r.n]));
+      expect(byStatus.delivering).toBeUndefined();
+      expect(byStatus.delivered).toBeGreaterThanOrEqual(2);
+      expect(byStatus.delivered + byStatus.pending).toBe(10);
+      const attempts = (await db.query(`SELECT count(*)::int AS n FROM delivery_attempt`)).rows[0].n;
+      expect(attempts).toBe(byStatus.delivered);
+      await db.end();
+
+      const second = await createTestApp({ databaseUrl: first.databaseUrl });
+      try {
+        await eventually(() => new Set(receiver.bodies().map((b) => b.data.id)).size === 10, 15_000, 'the rest after restart');
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await receiver.close();
+      await first.close().catch(() => undefined);
+    }
+  });
+});
