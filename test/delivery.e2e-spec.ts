@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DeliveriesService } from '../src/webhooks/audit/deliveries.service.js';
 import { Dispatcher } from '../src/webhooks/delivery/dispatcher.js';
 import { orderBody, shipmentBody } from './support/fixtures.js';
 import { eventually, type Receiver, startReceiver } from './support/receiver.js';
@@ -389,6 +390,37 @@ describe('delivery engine', () => {
     await Promise.all(Array.from({ length: 10 }, () => t.api('POST', '/v1/orders', { key: other.key, body: orderBody() })));
     const requests = await limited.waitForRequests(10, 5_000);
     expect(requests[9].receivedAt - requests[0].receivedAt).toBeGreaterThanOrEqual(800);
+  });
+
+  it('does not follow redirects: a 302 is a failed attempt with its status', async () => {
+    const target = await receiver();
+    const r = (await receiver()).always({ status: 302, headers: { location: `${target.url}/elsewhere` } });
+    const { key, hooks } = await tenantWith([{ url: r.url, eventTypes: ['order.created'], retrySchedule: [] }]);
+    await t.api('POST', '/v1/orders', { key, body: orderBody() });
+    const [delivery] = await eventually(async () => {
+      const list = await deliveriesOf(key, hooks[0].id);
+      return list[0]?.status === 'failed' ? list : undefined;
+    });
+    const full = await deliveryWithAttempts(key, delivery.id);
+    expect(full.attempts.map((a: any) => [a.responseStatus, a.errorClass])).toEqual([[302, 'http_status']]);
+    expect(target.requests).toHaveLength(0);
+  });
+
+  it('prunes attempts and finished deliveries older than AUDIT_RETENTION_DAYS, and keeps the rest', async () => {
+    const r = await receiver();
+    const { key, hooks } = await tenantWith([{ url: r.url, eventTypes: ['order.created'] }]);
+    for (let i = 0; i < 2; i++) await t.api('POST', '/v1/orders', { key, body: orderBody() });
+    const [recent, old] = await eventually(async () => {
+      const list = await deliveriesOf(key, hooks[0].id);
+      return list.length === 2 && list.every((d) => d.status === 'delivered') ? list : undefined;
+    });
+    await db.query(`UPDATE delivery SET updated_at = now() - interval '31 days' WHERE id = $1`, [old.id]);
+    await db.query(`UPDATE delivery_attempt SET started_at = now() - interval '31 days' WHERE delivery_id = $1`, [old.id]);
+    const pruned = await t.app.get(DeliveriesService).pruneAudit();
+    expect(pruned.attempts).toBeGreaterThanOrEqual(1);
+    expect(pruned.deliveries).toBeGreaterThanOrEqual(1);
+    expect((await deliveriesOf(key, hooks[0].id)).map((d) => d.id)).toEqual([recent.id]);
+    expect((await deliveryWithAttempts(key, recent.id)).attempts).toHaveLength(1);
   });
 
   it('a dead endpoint does not hold back a healthy one', async () => {
