@@ -32,6 +32,23 @@ describe('the application', () => {
     expect(String(ui.body)).toContain('swagger');
   });
 
+  it('serves Prometheus metrics at /metrics without a key', async () => {
+    const answer = await t.api('GET', '/metrics', { key: null });
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('content-type')).toContain('text/plain');
+    for (const name of [
+      'waybill_delivery_attempts_total',
+      'waybill_delivery_attempt_duration_seconds',
+      'waybill_delivery_commit_to_send_seconds',
+      'waybill_deliveries_in_flight',
+      'waybill_webhook_failed_attempts_total',
+    ]) {
+      expect(answer.body).toContain(`# TYPE ${name}`);
+    }
+    expect(answer.body).toMatch(/^waybill_deliveries_pending 0$/m);
+    expect(answer.body).toMatch(/^waybill_oldest_pending_delivery_age_seconds 0$/m);
+  });
+
   it('answers a body that is not JSON with 400 saying so', async () => {
     const answer = await t.api('POST', '/v1/orders', { raw: '{"orderNumber": ' });
     expect(answer.status).toBe(400);

@@ -74,6 +74,9 @@ describe('delivery engine', () => {
     expect(full.attempts[0]).toMatchObject({ number: 1, trigger: 'auto', url: `${r.url}/hooks`, responseStatus: 200, responseBody: 'ok', errorClass: null });
     expect(full.attempts[0].requestHeaders['webhook-signature']).toBe(request.headers['webhook-signature']);
     expect(full.attempts[0].requestBody).toBe(request.body);
+    const metrics = (await t.api('GET', '/metrics', { key: null })).body as string;
+    expect(Number(/^waybill_delivery_attempts_total\{outcome="delivered"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(Number(/^waybill_delivery_commit_to_send_seconds_count (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
   });
   it('signs with both secrets during a rotation, and with the new one only after expireOldNow', async () => {
     const r = await receiver();

@@ -4,6 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { EventsModule } from '../events/events.module.js';
 import { DeliveriesController } from './audit/deliveries.controller.js';
 import { DeliveriesService } from './audit/deliveries.service.js';
+import { DeliveryMetrics } from './delivery/delivery-metrics.js';
 import { DeliverySignal } from './delivery/delivery-signal.js';
 import { DeliveryStore } from './delivery/delivery-store.js';
 import { Dispatcher } from './delivery/dispatcher.js';
@@ -45,6 +46,7 @@ import { SECRET_BOX } from './webhooks.tokens.js';
       useFactory: (dataSource: DataSource) => new DeliveryStore(dataSource, `${process.pid}-${Math.random().toString(36).slice(2, 10)}`),
     },
     DeliverySignal,
+    DeliveryMetrics,
     FanOut,
     Dispatcher,
     WebhooksService,

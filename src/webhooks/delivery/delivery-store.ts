@@ -13,6 +13,8 @@ export interface ClaimedDelivery {
   attemptCount: number;
   retryBase: number;
   trigger: 'auto' | 'manual' | 'replay';
+  /** When the delivery was created (its event's commit). */
+  createdAt: Date;
   /** The envelope as JSON text. */
   body: string;
   webhook: WebhookRuntime;
@@ -97,7 +99,7 @@ export class DeliveryStore {
             SET status = 'delivering', lease_expires_at = now() + $3 * interval '1 millisecond', leased_by = $4
            FROM due WHERE d.id = due.id
          RETURNING d.id, d.tenant_id, d.webhook_id, d.event_id, d.event_type, d.attempt_count, d.retry_base, d.next_trigger,
-                   d.payload::text AS payload, d.next_attempt_at, d.event_sequence
+                   d.payload::text AS payload, d.next_attempt_at, d.event_sequence, d.created_at
        )
        SELECT c.*, ev.type AS ev_type, ev.api_version, ev.created_at AS ev_created_at, ev.tenant_id AS ev_tenant_id, ev.sequence,
               ev.data::text AS ev_data,
@@ -118,6 +120,7 @@ export class DeliveryStore {
       attemptCount: r.attempt_count,
       retryBase: r.retry_base,
       trigger: r.next_trigger,
+      createdAt: r.created_at,
       body:
         r.payload ??
         `{"id":${JSON.stringify(r.event_id)},"type":${JSON.stringify(r.ev_type)},"apiVersion":${JSON.stringify(r.api_version)},` +

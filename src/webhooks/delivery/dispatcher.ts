@@ -3,6 +3,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import pg from 'pg';
 import { APP_CONFIG, type AppConfig } from '../../config/config.js';
 import { DATABASE_URL } from '../../database/database.tokens.js';
+import { DeliveryMetrics } from './delivery-metrics.js';
 import { DELIVERY_CHANNEL, DeliverySignal } from './delivery-signal.js';
 import { type AttemptRecord, type ClaimedDelivery, DeliveryStore, type HealthRow } from './delivery-store.js';
 import { type AttemptVerdict, applyAttempt } from './health.js';
@@ -78,6 +79,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     @Inject(RequestComposer) private readonly composer: RequestComposer,
     private readonly signal: DeliverySignal,
     private readonly scheduler: SchedulerRegistry,
+    private readonly metrics: DeliveryMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -148,6 +150,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
 
   private enqueue(delivery: ClaimedDelivery): void {
     this.held.add(delivery.id);
+    this.metrics.inFlight.set(this.held.size);
     const settings = delivery.webhook;
     let lane = this.lanes.get(settings.id);
     if (!lane) {
@@ -214,7 +217,9 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     }
     this.stats.attempted += 1;
     if (this.stopping && !this.held.has(delivery.id)) return;
-    this.finished.push(this.finish(delivery, outcome, auditHeaders));
+    const finished = this.finish(delivery, outcome, auditHeaders);
+    this.observe(delivery, finished);
+    this.finished.push(finished);
     this.scheduleFlush();
   }
 
@@ -258,6 +263,16 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     };
   }
 
+  private observe(delivery: ClaimedDelivery, { record, verdict }: Finished): void {
+    const outcome = record.status === 'delivered' ? 'delivered' : record.status === 'pending' ? 'retry' : 'failed';
+    this.metrics.deliveries.inc({ outcome });
+    this.metrics.attemptDuration.observe({ outcome }, record.durationMs / 1000);
+    if (record.number === 1 && record.trigger === 'auto') {
+      this.metrics.commitToSend.observe(Math.max(0, record.startedAt.getTime() - delivery.createdAt.getTime()) / 1000);
+    }
+    if (verdict.kind !== 'success') this.metrics.webhookFailures.inc({ webhook_id: delivery.webhookId });
+  }
+
   private scheduleFlush(): void {
     if (this.flushing) return;
     this.flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushLoop());
@@ -277,6 +292,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
           this.logger.error(`recording ${batch.length} attempts failed: ${error instanceof Error ? error.message : String(error)}`);
         }
         for (const f of batch) this.held.delete(f.record.deliveryId);
+        this.metrics.inFlight.set(this.held.size);
         this.wake();
       }
     } finally {
