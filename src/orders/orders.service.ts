@@ -154,7 +154,7 @@ export class OrdersService {
 
   /** Loads a tenant's order for change, holding its row lock until the transaction ends. */
   async lock(tx: Tx, tenantId: string, id: string): Promise<Order> {
-    const order = await tx.manager.findOne(Order, { where: { id, tenantId }, lock: { mode: 'pessimistic_write' } });
+    const order = await tx.manager.findOne(Order, { where: { id, tenantId }, lock: { mode: 'for_no_key_update' } });
     if (!order) throw notFound('order', id);
     return order;
   }

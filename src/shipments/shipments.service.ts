@@ -227,7 +227,7 @@ export class ShipmentsService {
   }
 
   private async lock(tx: Tx, tenantId: string, id: string): Promise<{ shipment: Shipment; order: Order | null }> {
-    const shipment = await tx.manager.findOne(Shipment, { where: { id, tenantId }, lock: { mode: 'pessimistic_write' } });
+    const shipment = await tx.manager.findOne(Shipment, { where: { id, tenantId }, lock: { mode: 'for_no_key_update' } });
     if (!shipment) throw notFound('shipment', id);
     const order = shipment.orderId ? await this.orders.findInTx(tx, tenantId, shipment.orderId) : null;
     return { shipment, order };

@@ -144,7 +144,9 @@ export class DeliveryStore {
 
   /**
    * Writes a batch of finished attempts: the delivery rows and their audit rows in one
-   * statement, then the subscriptions' health, in one transaction. A delivery this instance no
+   * statement, then the subscriptions' health, in one transaction. The subscription rows are
+   * locked FOR NO KEY UPDATE (what an UPDATE of non-key columns takes anyway): that does not
+   * conflict with the KEY SHARE locks that fan-out's foreign keys take, so the two never deadlock. A delivery this instance no
    * longer holds (its lease expired and another took it, or it was discarded) keeps its state;
    * the attempt is still audited.
    */
@@ -170,13 +172,15 @@ export class DeliveryStore {
                                        error_class, error_message)
          SELECT delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url, request_headers,
                 request_body, response_status, response_headers, response_body, error_class, error_message
-           FROM o`,
+           FROM o
+          -- a delivery removed while in flight (its tenant deleted, say) takes no audit row
+          WHERE EXISTS (SELECT 1 FROM delivery d WHERE d.id = o.delivery_id)`,
         [JSON.stringify(records.map(toRecordRow)), this.instanceId],
       );
       const webhookIds = [...new Set(records.map((r) => r.webhookId))];
       const current: Array<Record<string, any>> = await manager.query(
         `SELECT id, status, disabled_reason, consecutive_failures, failing_since, last_success_at, last_failure_at
-           FROM webhook WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+           FROM webhook WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
         [webhookIds],
       );
       const updated = applyHealth(

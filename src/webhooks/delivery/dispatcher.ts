@@ -15,6 +15,8 @@ import { type AttemptOutcome, Sender } from './sender.js';
 const CLAIM_BATCH = 200;
 /** Attempts written per statement. */
 const RECORD_BATCH = 500;
+/** A batch whose write fails (a lost connection, a deadlock) is tried this many times. */
+const RECORD_TRIES = 3;
 /** Expired leases are looked for this often: a crashed instance's deliveries return within lease + this. */
 const LEASE_RECOVERY_INTERVAL_MS = 1_000;
 
@@ -282,14 +284,19 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     try {
       while (this.finished.length > 0) {
         const batch = this.finished.splice(0, RECORD_BATCH);
-        try {
-          await this.store.recordAttempts(
-            batch.map((f) => f.record),
-            (rows) => this.applyHealth(rows, batch),
-          );
-        } catch (error) {
-          // The leases expire and the deliveries are tried again: at-least-once, never lost.
-          this.logger.error(`recording ${batch.length} attempts failed: ${error instanceof Error ? error.message : String(error)}`);
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await this.store.recordAttempts(
+              batch.map((f) => f.record),
+              (rows) => this.applyHealth(rows, batch),
+            );
+            break;
+          } catch (error) {
+            if (attempt < RECORD_TRIES) continue;
+            // The leases expire and the deliveries are tried again: at-least-once, never lost.
+            this.logger.error(`recording ${batch.length} attempts failed: ${error instanceof Error ? error.message : String(error)}`);
+            break;
+          }
         }
         for (const f of batch) this.held.delete(f.record.deliveryId);
         this.metrics.inFlight.set(this.held.size);

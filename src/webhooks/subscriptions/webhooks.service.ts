@@ -183,7 +183,7 @@ export class WebhooksService {
   }
 
   private async lock(tx: Tx, tenantId: string, id: string): Promise<Webhook> {
-    const webhook = await tx.manager.findOne(Webhook, { where: { id, tenantId }, lock: { mode: 'pessimistic_write' } });
+    const webhook = await tx.manager.findOne(Webhook, { where: { id, tenantId }, lock: { mode: 'for_no_key_update' } });
     if (!webhook || webhook.deletedAt) throw notFound('webhook', id);
     return webhook;
   }
