@@ -20,6 +20,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DRAIN = Number(process.env.BENCH_DRAIN ?? 20_000);
 const OUT = process.env.BENCH_OUT ?? 'bench-results.json';
 const AUDIT_ROWS = Number(process.env.BENCH_AUDIT_ROWS ?? 1_000_000);
+/** For working on one scenario: BENCH_ONLY=drain,peer (the JSON then lacks the others). */
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined;
+const runs = (name: string) => !ONLY || ONLY.has(name);
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -71,6 +74,7 @@ async function main(): Promise<void> {
   const service = new Remote(
     fork(path.join(here, 'service.js'), {
       stdio: 'inherit',
+      execArgv: process.env.BENCH_SERVICE_NODE_ARGS ? process.env.BENCH_SERVICE_NODE_ARGS.split(' ') : [],
       env: {
         ...process.env,
         DATABASE_URL: serviceDb,
@@ -278,36 +282,39 @@ async function main(): Promise<void> {
   };
 
   for (let round = 1; round <= ROUNDS; round++) {
-    log(`round ${round}/${ROUNDS}: ceiling_http`);
-    note('ceiling', await ceiling());
-    log(`round ${round}/${ROUNDS}: drain`);
-    const d = await drain(false);
-    note('drain', d.perSec);
-    note('drainRss', d.rss);
-    log(`round ${round}/${ROUNDS}: peer`);
-    note('peer', await peer());
-    log(`round ${round}/${ROUNDS}: fanout`);
-    note('fanout', await fanout());
-    log(`round ${round}/${ROUNDS}: isolation`);
-    note('isolation', (await drain(true)).perSec);
-    log(`round ${round}/${ROUNDS}: latency`);
-    const l = await latency();
-    note('p50', l.p50);
-    note('p99', l.p99);
-    note('max', l.max);
-    log(`round ${round}/${ROUNDS}: ingest`);
-    const i = await ingest();
-    note('ingest', i.perSec);
-    note('backlog', i.backlog);
-    note('backlogDrainMs', i.backlogDrainMs);
+    const step = (name: string) => runs(name) && (log(`round ${round}/${ROUNDS}: ${name}`), true);
+    if (step('ceiling_http')) note('ceiling', await ceiling());
+    if (step('drain')) {
+      const d = await drain(false);
+      note('drain', d.perSec);
+      note('drainRss', d.rss);
+    }
+    if (step('peer')) note('peer', await peer());
+    if (step('fanout')) note('fanout', await fanout());
+    if (step('isolation')) note('isolation', (await drain(true)).perSec);
+    if (step('latency')) {
+      const l = await latency();
+      note('p50', l.p50);
+      note('p99', l.p99);
+      note('max', l.max);
+    }
+    if (step('ingest')) {
+      const i = await ingest();
+      note('ingest', i.perSec);
+      note('backlog', i.backlog);
+      note('backlogDrainMs', i.backlogDrainMs);
+    }
   }
-  log('audit_query');
-  const audit = await auditQuery();
+  let audit = { first: NaN, deep: NaN };
+  if (runs('audit_query')) {
+    log('audit_query');
+    audit = await auditQuery();
+  }
 
-  const m = (name: string) => median(results[name]);
+  const m = (name: string) => (results[name] ? median(results[name]) : NaN);
   const scenarios = {
     ceiling_http: { perSec: Math.round(m('ceiling')) },
-    drain: { perSec: Math.round(m('drain')), peakRssMb: Math.round(Math.max(...results.drainRss)) },
+    drain: { perSec: Math.round(m('drain')), peakRssMb: Math.round(Math.max(...(results.drainRss ?? [NaN]))) },
     peer: { perSec: Math.round(m('peer')) },
     latency: { p50Ms: Math.round(m('p50') * 100) / 100, p99Ms: round1(m('p99')), maxMs: round1(m('max')) },
     ingest: { perSec: Math.round(m('ingest')), backlog: Math.round(m('backlog')), backlogDrainMs: Math.round(m('backlogDrainMs')) },

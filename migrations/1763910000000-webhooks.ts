@@ -65,7 +65,7 @@ export class Webhooks1763910000000 implements MigrationInterface {
         updated_at timestamptz NOT NULL
       )`);
     // The claim reads due pending rows in time order, and expired leases.
-    await db.query(`CREATE INDEX delivery_due ON delivery (next_attempt_at) WHERE status = 'pending'`);
+    await db.query(`CREATE INDEX delivery_due ON delivery (next_attempt_at, event_sequence) WHERE status = 'pending'`);
     await db.query(`CREATE INDEX delivery_leased ON delivery (lease_expires_at) WHERE status = 'delivering'`);
     // Ordered subscriptions: is an earlier delivery of this aggregate still open?
     await db.query(`CREATE INDEX delivery_open_by_aggregate ON delivery (webhook_id, aggregate_id, event_sequence) WHERE status IN ('pending', 'delivering')`);

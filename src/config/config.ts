@@ -148,7 +148,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       retrySchedule: retrySchedule ?? parseDurationList(DEFAULT_RETRY_SCHEDULE)!,
       failingAfter: int('WEBHOOK_FAILING_AFTER', 5, 1, 1000),
       disableAfterMs: duration('WEBHOOK_DISABLE_AFTER', '5d', 1),
-      maxInFlight: int('WEBHOOK_MAX_IN_FLIGHT', 256, 1, 10_000),
+      maxInFlight: int('WEBHOOK_MAX_IN_FLIGHT', 512, 1, 10_000),
       sweepIntervalMs: int('WEBHOOK_SWEEP_INTERVAL_MS', 250, 10, 60_000),
       leaseMs: duration('WEBHOOK_LEASE', '30s', 1000),
       shutdownGraceMs: duration('WEBHOOK_SHUTDOWN_GRACE', '10s', 0),

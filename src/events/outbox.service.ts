@@ -25,6 +25,19 @@ export type OutboxListener = (tx: Tx, events: RecordedEvent[]) => Promise<void>;
 const nextUlid = monotonicFactory();
 export const newEventId = () => `evt_${nextUlid()}`;
 
+/**
+ * The envelope as sent, from an event row whose `data` is read as text (`data::text`): the
+ * stored JSON is spliced in as it is, never parsed and printed again, so every reader gets the
+ * same bytes (the sender signs them; the audit shows them).
+ */
+export function envelopeJson(row: { id: string; type: string; apiVersion: string; createdAt: Date; tenantId: string; sequence: number; dataJson: string }): string {
+  return (
+    `{"id":${JSON.stringify(row.id)},"type":${JSON.stringify(row.type)},"apiVersion":${JSON.stringify(row.apiVersion)},` +
+    `"createdAt":${JSON.stringify(row.createdAt.toISOString())},"tenantId":${JSON.stringify(row.tenantId)},` +
+    `"sequence":${row.sequence},"data":${row.dataJson}}`
+  );
+}
+
 export function toEnvelope(event: RecordedEvent): Envelope {
   return {
     id: event.id,

@@ -1,6 +1,6 @@
 import { Logger, Module } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { DATABASE_URL } from '../database/database.tokens.js';
 import { EventsModule } from '../events/events.module.js';
 import { DeliveriesController } from './audit/deliveries.controller.js';
 import { DeliveriesService } from './audit/deliveries.service.js';
@@ -42,8 +42,8 @@ import { SECRET_BOX } from './webhooks.tokens.js';
     { provide: RequestComposer, inject: [SECRET_BOX], useFactory: (box: SecretBox) => new RequestComposer(box) },
     {
       provide: DeliveryStore,
-      inject: [DataSource],
-      useFactory: (dataSource: DataSource) => new DeliveryStore(dataSource, `${process.pid}-${Math.random().toString(36).slice(2, 10)}`),
+      inject: [DATABASE_URL],
+      useFactory: (url: string) => new DeliveryStore(url, `${process.pid}-${Math.random().toString(36).slice(2, 10)}`),
     },
     DeliverySignal,
     DeliveryMetrics,

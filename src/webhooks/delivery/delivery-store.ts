@@ -1,5 +1,5 @@
-import type { DataSource } from 'typeorm';
-import { affectedRows } from '../../database/sql.js';
+import pg from 'pg';
+import { envelopeJson } from '../../events/outbox.service.js';
 import type { Filters } from '../subscriptions/filters.js';
 import type { HealthState, HealthStatus } from './health.js';
 
@@ -17,6 +17,8 @@ export interface ClaimedDelivery {
   createdAt: Date;
   /** The envelope as JSON text. */
   body: string;
+  /** The body is the event's envelope, rebuilt from the event row whenever it is read. */
+  bodyIsEnvelope: boolean;
   webhook: WebhookRuntime;
 }
 
@@ -46,6 +48,7 @@ export interface AttemptRecord {
   durationMs: number;
   url: string;
   requestHeaders: Record<string, string>;
+  /** Null when the body is the event's envelope: the audit rebuilds it from the event row. */
   requestBody: string | null;
   responseStatus: number | null;
   responseHeaders: Record<string, string> | null;
@@ -64,12 +67,32 @@ export interface HealthRow extends HealthState {
 /**
  * The SQL of the delivery engine, in one place. Claims and completions are batched: a
  * statement per batch, never a round trip per delivery.
+ *
+ * It has its own small pool whose sessions run with synchronous_commit = off: a lease or an
+ * outcome lost in a crash (the last few ms of commits) only means that delivery is sent again
+ * when its lease expires, which at-least-once delivery allows; not waiting for the WAL flush
+ * on every claim and every batch of outcomes is what lets the engine drain several times
+ * faster. Events and deliveries themselves are created in the domain's transaction, durably.
  */
 export class DeliveryStore {
+  private readonly pool: pg.Pool;
+
   constructor(
-    private readonly dataSource: DataSource,
+    databaseUrl: string,
     readonly instanceId: string,
-  ) {}
+  ) {
+    this.pool = new pg.Pool({
+      connectionString: databaseUrl,
+      max: 4,
+      application_name: 'waybill-dispatcher',
+      options: '-c synchronous_commit=off',
+    });
+    this.pool.on('error', () => undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
 
   /**
    * Leases up to `limit` due deliveries. SKIP LOCKED lets instances claim side by side; the
@@ -79,7 +102,7 @@ export class DeliveryStore {
    * `excluded` are subscriptions this instance has enough of already.
    */
   async claimDueDeliveries(limit: number, excluded: string[], leaseMs: number): Promise<ClaimedDelivery[]> {
-    const rows: Array<Record<string, any>> = await this.dataSource.query(
+    const { rows } = await this.pool.query(
       `WITH due AS (
          SELECT d.id
            FROM delivery d
@@ -111,7 +134,7 @@ export class DeliveryStore {
         ORDER BY c.next_attempt_at, c.event_sequence`,
       [limit, excluded, leaseMs, this.instanceId],
     );
-    return rows.map((r) => ({
+    return rows.map((r: Record<string, any>) => ({
       id: r.id,
       tenantId: r.tenant_id,
       webhookId: r.webhook_id,
@@ -123,9 +146,16 @@ export class DeliveryStore {
       createdAt: r.created_at,
       body:
         r.payload ??
-        `{"id":${JSON.stringify(r.event_id)},"type":${JSON.stringify(r.ev_type)},"apiVersion":${JSON.stringify(r.api_version)},` +
-          `"createdAt":${JSON.stringify((r.ev_created_at as Date).toISOString())},"tenantId":${JSON.stringify(r.ev_tenant_id)},` +
-          `"sequence":${r.sequence},"data":${r.ev_data}}`,
+        envelopeJson({
+          id: r.event_id,
+          type: r.ev_type,
+          apiVersion: r.api_version,
+          createdAt: r.ev_created_at,
+          tenantId: r.ev_tenant_id,
+          sequence: r.sequence,
+          dataJson: r.ev_data,
+        }),
+      bodyIsEnvelope: r.payload === null,
       webhook: {
         id: r.webhook_id,
         url: r.url,
@@ -151,8 +181,10 @@ export class DeliveryStore {
    * the attempt is still audited.
    */
   async recordAttempts(records: AttemptRecord[], applyHealth: (rows: HealthRow[]) => HealthRow[]): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      await manager.query(
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(
         `WITH o AS (
            SELECT * FROM json_to_recordset($1::json) AS o(
              delivery_id uuid, tenant_id uuid, webhook_id uuid, number int, trigger text, started_at timestamptz,
@@ -178,13 +210,13 @@ export class DeliveryStore {
         [JSON.stringify(records.map(toRecordRow)), this.instanceId],
       );
       const webhookIds = [...new Set(records.map((r) => r.webhookId))];
-      const current: Array<Record<string, any>> = await manager.query(
+      const { rows: current } = await client.query(
         `SELECT id, status, disabled_reason, consecutive_failures, failing_since, last_success_at, last_failure_at
            FROM webhook WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
         [webhookIds],
       );
       const updated = applyHealth(
-        current.map((w) => ({
+        current.map((w: Record<string, any>) => ({
           id: w.id,
           status: w.status as HealthStatus,
           disabledReason: w.disabled_reason,
@@ -194,44 +226,53 @@ export class DeliveryStore {
           lastFailureAt: w.last_failure_at,
         })),
       );
-      if (updated.length === 0) return;
-      await manager.query(
-        `UPDATE webhook w
-            SET status = h.status, disabled_reason = h.disabled_reason, consecutive_failures = h.consecutive_failures,
-                failing_since = h.failing_since, last_success_at = h.last_success_at, last_failure_at = h.last_failure_at
-           FROM json_to_recordset($1::json) AS h(id uuid, status text, disabled_reason text, consecutive_failures int,
-                failing_since timestamptz, last_success_at timestamptz, last_failure_at timestamptz)
-          WHERE w.id = h.id`,
-        [
-          JSON.stringify(
-            updated.map((h) => ({
-              id: h.id,
-              status: h.status,
-              disabled_reason: h.disabledReason,
-              consecutive_failures: h.consecutiveFailures,
-              failing_since: h.failingSince,
-              last_success_at: h.lastSuccessAt,
-              last_failure_at: h.lastFailureAt,
-            })),
-          ),
-        ],
-      );
-    });
+      if (updated.length > 0) await this.writeHealth(client, updated);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async writeHealth(client: pg.PoolClient, rows: HealthRow[]): Promise<void> {
+    await client.query(
+      `UPDATE webhook w
+          SET status = h.status, disabled_reason = h.disabled_reason, consecutive_failures = h.consecutive_failures,
+              failing_since = h.failing_since, last_success_at = h.last_success_at, last_failure_at = h.last_failure_at
+         FROM json_to_recordset($1::json) AS h(id uuid, status text, disabled_reason text, consecutive_failures int,
+              failing_since timestamptz, last_success_at timestamptz, last_failure_at timestamptz)
+        WHERE w.id = h.id`,
+      [
+        JSON.stringify(
+          rows.map((h) => ({
+            id: h.id,
+            status: h.status,
+            disabled_reason: h.disabledReason,
+            consecutive_failures: h.consecutiveFailures,
+            failing_since: h.failingSince,
+            last_success_at: h.lastSuccessAt,
+            last_failure_at: h.lastFailureAt,
+          })),
+        ),
+      ],
+    );
   }
 
   /** Leases past their expiry (a crashed or stalled instance) go back to pending, due at once. */
   async releaseExpiredLeases(): Promise<number> {
-    return affectedRows(
-      this.dataSource,
+    const result = await this.pool.query(
       `UPDATE delivery SET status = 'pending', lease_expires_at = NULL, leased_by = NULL, updated_at = now()
         WHERE status = 'delivering' AND lease_expires_at < now()`,
     );
+    return result.rowCount ?? 0;
   }
 
   /** Keeps this instance's leases alive while their deliveries wait or are in flight here. */
   async extendLeases(ids: string[], leaseMs: number): Promise<void> {
     if (ids.length === 0) return;
-    await this.dataSource.query(
+    await this.pool.query(
       `UPDATE delivery SET lease_expires_at = now() + $2 * interval '1 millisecond'
         WHERE id = ANY($1::uuid[]) AND status = 'delivering' AND leased_by = $3`,
       [ids, leaseMs, this.instanceId],
@@ -241,7 +282,7 @@ export class DeliveryStore {
   /** On shutdown: hand back deliveries this instance claimed but did not finish. */
   async releaseLeases(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.dataSource.query(
+    await this.pool.query(
       `UPDATE delivery SET status = 'pending', lease_expires_at = NULL, leased_by = NULL, updated_at = now()
         WHERE id = ANY($1::uuid[]) AND status = 'delivering' AND leased_by = $2`,
       [ids, this.instanceId],

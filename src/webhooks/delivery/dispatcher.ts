@@ -9,10 +9,18 @@ import { type AttemptRecord, type ClaimedDelivery, DeliveryStore, type HealthRow
 import { type AttemptVerdict, applyAttempt } from './health.js';
 import { RequestComposer } from './request-composer.js';
 import { nextAttemptAt, parseRetryAfter } from './retry-policy.js';
-import { type AttemptOutcome, Sender } from './sender.js';
+import { AUDIT_BODY_LIMIT, type AttemptOutcome, Sender } from './sender.js';
 
 /** Deliveries claimed per statement. */
-const CLAIM_BATCH = 200;
+const CLAIM_BATCH = 256;
+/**
+ * While this instance holds work, claim only once this much room has freed: every claim walks
+ * the due index past the entries of rows claimed since the last vacuum, so a few large claims
+ * drain a backlog much faster than many small ones.
+ */
+const CLAIM_LOW_WATER = 64;
+/** A subscription may have this many times its pace (concurrency or rate) claimed here. */
+const LANE_BUFFER = 8;
 /** Attempts written per statement. */
 const RECORD_BATCH = 500;
 /** A batch whose write fails (a lost connection, a deadlock) is tried this many times. */
@@ -125,7 +133,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
         this.claimAgain = false;
         while (!this.stopping) {
           const room = this.config.webhooks.maxInFlight - this.held.size;
-          if (room <= 0) break;
+          if (room <= 0 || (this.held.size > 0 && room < Math.min(CLAIM_LOW_WATER, this.config.webhooks.maxInFlight))) break;
           const want = Math.min(room, CLAIM_BATCH);
           const batch = await this.store.claimDueDeliveries(want, this.saturatedLanes(), this.config.webhooks.leaseMs);
           this.stats.claimed += batch.length;
@@ -145,7 +153,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     const saturated: string[] = [];
     for (const [id, lane] of this.lanes) {
       const pace = Math.min(lane.maxConcurrency, lane.ratePerSecond ?? Infinity);
-      if (lane.active + lane.queue.length >= 2 * pace) saturated.push(id);
+      if (lane.active + lane.queue.length >= LANE_BUFFER * pace) saturated.push(id);
     }
     return saturated;
   }
@@ -253,7 +261,8 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
         durationMs: outcome.durationMs,
         url: delivery.webhook.url,
         requestHeaders: auditHeaders,
-        requestBody: delivery.body.length > 16 * 1024 ? delivery.body.slice(0, 16 * 1024) : delivery.body,
+        // An envelope is not stored again per attempt (it is the event row); other bodies are.
+        requestBody: delivery.bodyIsEnvelope ? null : delivery.body.slice(0, AUDIT_BODY_LIMIT),
         responseStatus: outcome.responseStatus,
         responseHeaders: outcome.responseHeaders,
         responseBody: outcome.responseBody,
@@ -361,7 +370,10 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
    * and hand back every lease not finished so another instance (or the next start) sends it.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    if (!this.running) return;
+    if (!this.running) {
+      await this.store.close();
+      return;
+    }
     this.stopping = true;
     for (const name of ['delivery-sweep', 'delivery-lease-recovery', 'delivery-lease-heartbeat']) {
       if (this.scheduler.doesExist('interval', name)) this.scheduler.deleteInterval(name);
@@ -394,5 +406,6 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     }
     this.running = false;
     await this.sender.close().catch(() => undefined);
+    await this.store.close().catch(() => undefined);
   }
 }
