@@ -111,27 +111,52 @@ describe('several instances on one database', () => {
     for (const app of apps.reverse()) await app.close();
   });
 
-  it('share a burst: every event delivered exactly once, both instances sending', async () => {
-    const a = await createTestApp();
-    apps.push(a);
-    const b = await createTestApp({ databaseUrl: a.databaseUrl });
+  it('share a burst woken by NOTIFY: every event delivered exactly once, both workers sending', async () => {
+    // The API instance delivers nothing itself: its commits reach the two workers only by NOTIFY.
+    const api = await createTestApp({ env: { ROLE: 'api' } });
+    apps.push(api);
+    const b = await createTestApp({ databaseUrl: api.databaseUrl });
     apps.push(b);
+    const c = await createTestApp({ databaseUrl: api.databaseUrl });
+    apps.push(c);
     receiver = (await startReceiver()).always({ status: 200, delayMs: 5 });
-    await a.api('POST', '/v1/webhooks', { body: { name: 'erp', url: receiver.url, eventTypes: ['order.created'], maxConcurrency: 8 } });
+    await api.api('POST', '/v1/webhooks', { body: { name: 'erp', url: receiver.url, eventTypes: ['order.created'], maxConcurrency: 4 } });
     const ids: string[] = [];
     await Promise.all(
       Array.from({ length: 8 }, async () => {
-        for (let i = 0; i < 25; i++) ids.push((await a.api('POST', '/v1/orders', { body: orderBody() })).body.id);
+        for (let i = 0; i < 25; i++) ids.push((await api.api('POST', '/v1/orders', { body: orderBody() })).body.id);
       }),
     );
     await receiver.waitForRequests(200, 20_000);
-    await Promise.all([a.app.get(Dispatcher).whenIdle(), b.app.get(Dispatcher).whenIdle()]);
+    await Promise.all([b.app.get(Dispatcher).whenIdle(), c.app.get(Dispatcher).whenIdle()]);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const delivered = receiver.bodies().map((body) => body.data.id as string);
     expect(delivered).toHaveLength(200);
     expect(new Set(delivered)).toEqual(new Set(ids));
-    expect(b.app.get(Dispatcher).stats.attempted).toBeGreaterThan(0);
-    expect(a.app.get(Dispatcher).stats.attempted + b.app.get(Dispatcher).stats.attempted).toBe(200);
+    const [sentByB, sentByC] = [b, c].map((x) => x.app.get(Dispatcher).stats.attempted);
+    expect(api.app.get(Dispatcher).stats.attempted).toBe(0);
+    expect(sentByB).toBeGreaterThan(0);
+    expect(sentByC).toBeGreaterThan(0);
+    expect(sentByB + sentByC).toBe(200);
+  });
+
+  it('two full instances taking their own commits directly deliver each event exactly once', async () => {
+    const [api, a, b] = apps;
+    receiver!.requests.length = 0;
+    const ids: string[] = [];
+    await Promise.all(
+      [a, b].map(async (instance) => {
+        for (let i = 0; i < 50; i++) {
+          ids.push((await instance.api('POST', '/v1/orders', { key: api.tenant.key, body: orderBody() })).body.id);
+        }
+      }),
+    );
+    await receiver!.waitForRequests(100, 20_000);
+    await Promise.all([a.app.get(Dispatcher).whenIdle(), b.app.get(Dispatcher).whenIdle()]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const delivered = receiver!.bodies().map((body) => body.data.id as string);
+    expect(delivered).toHaveLength(100);
+    expect(new Set(delivered)).toEqual(new Set(ids));
   });
 });
 

@@ -20,3 +20,12 @@ export class TransactionRunner {
     return result;
   }
 }
+
+/**
+ * Writes back a row loaded (and locked) in this transaction. TypeORM's `save` would first read
+ * the row again to diff it; this is one UPDATE of every column.
+ */
+export async function writeBack<T extends { id: string }>(tx: Tx, entity: new () => T, row: T): Promise<void> {
+  const { id, ...columns } = row;
+  await tx.manager.update(entity, { id } as never, columns as never);
+}

@@ -7,7 +7,7 @@ import { conflict } from '../common/errors.js';
 import { notFound } from '../common/ids.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
 import { describeForbiddenMove, isTransitionAllowed } from '../common/status-machine.js';
-import { TransactionRunner, type Tx } from '../database/transaction.js';
+import { TransactionRunner, type Tx, writeBack } from '../database/transaction.js';
 import { OutboxService } from '../events/outbox.service.js';
 import { Order } from './order.entity.js';
 import { orderSnapshot, type OrderSnapshot, toCustomer, toLines } from './order-snapshot.js';
@@ -99,7 +99,7 @@ export class OrdersService {
       if (Object.keys(changes).length === 0) return before;
       order.version += 1;
       order.updatedAt = new Date();
-      await tx.manager.save(Order, order);
+      await writeBack(tx, Order, order);
       const snapshot = orderSnapshot(order);
       await this.outbox.record(tx, tenantId, [
         { type: 'order.updated', aggregateType: 'order', aggregateId: order.id, data: { ...snapshot, changes } },
@@ -144,7 +144,7 @@ export class OrdersService {
     order.status = status;
     order.version += 1;
     order.updatedAt = new Date();
-    await tx.manager.save(Order, order);
+    await writeBack(tx, Order, order);
     const snapshot = orderSnapshot(order);
     await this.outbox.record(tx, order.tenantId, [
       { type: 'order.status_changed', aggregateType: 'order', aggregateId: order.id, data: { ...snapshot, previousStatus, reason, occurredAt: occurredAt.toISOString() } },

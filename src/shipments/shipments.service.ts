@@ -7,7 +7,7 @@ import { conflict, fieldError } from '../common/errors.js';
 import { notFound } from '../common/ids.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
 import { describeForbiddenMove, isTransitionAllowed } from '../common/status-machine.js';
-import { TransactionRunner, type Tx } from '../database/transaction.js';
+import { TransactionRunner, type Tx, writeBack } from '../database/transaction.js';
 import { type DomainEvent, OutboxService } from '../events/outbox.service.js';
 import { Order } from '../orders/order.entity.js';
 import { OrdersService } from '../orders/orders.service.js';
@@ -140,7 +140,7 @@ export class ShipmentsService {
       if (Object.keys(changes).length === 0) return before;
       shipment.version += 1;
       shipment.updatedAt = new Date();
-      await tx.manager.save(Shipment, shipment);
+      await writeBack(tx, Shipment, shipment);
       const after = shipmentSnapshot(shipment, order);
       const events: DomainEvent[] = [this.event('shipment.updated', shipment, { ...after, changes })];
       if (changes.eta) {
@@ -184,7 +184,7 @@ export class ShipmentsService {
       }
       shipment.version += 1;
       shipment.updatedAt = new Date();
-      await tx.manager.save(Shipment, shipment);
+      await writeBack(tx, Shipment, shipment);
       const after = shipmentSnapshot(shipment, order);
       const data = { ...after, previousStatus };
       const events: DomainEvent[] = [this.event('shipment.status_changed', shipment, data)];
@@ -215,7 +215,7 @@ export class ShipmentsService {
       if (tracking.eta) shipment.eta = tracking.eta;
       shipment.version += 1;
       shipment.updatedAt = now;
-      await tx.manager.save(Shipment, shipment);
+      await writeBack(tx, Shipment, shipment);
       const data = { ...shipmentSnapshot(shipment, order), trackingEvent: trackingEventPayload(tracking) };
       await this.outbox.record(tx, tenantId, [this.event('shipment.tracking_updated', shipment, data)]);
       return trackingEventView(tracking);

@@ -76,6 +76,7 @@ export interface HealthRow extends HealthState {
  */
 export class DeliveryStore {
   private readonly pool: pg.Pool;
+  private closed = false;
 
   constructor(
     databaseUrl: string,
@@ -91,6 +92,8 @@ export class DeliveryStore {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.pool.end();
   }
 

@@ -120,6 +120,27 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     void this.claimLoop();
   }
 
+  get instanceId(): string {
+    return this.store.instanceId;
+  }
+
+  get leaseMs(): number {
+    return this.config.webhooks.leaseMs;
+  }
+
+  /** How many deliveries fan-out may create already leased to this instance (0 when it does not deliver). */
+  roomForDirectHandOver(): number {
+    if (!this.running || this.stopping) return 0;
+    return Math.max(0, this.config.webhooks.maxInFlight - this.held.size);
+  }
+
+  /** Deliveries fan-out created leased to this instance, committed: send them as if claimed. */
+  takeOver(deliveries: ClaimedDelivery[]): void {
+    if (!this.running) return;
+    this.stats.claimed += deliveries.length;
+    for (const delivery of deliveries) this.enqueue(delivery);
+  }
+
   /** Resolves once nothing is held here (for tests and shutdown). */
   whenIdle(): Promise<void> {
     if (this.held.size === 0) return Promise.resolve();

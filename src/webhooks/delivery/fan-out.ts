@@ -1,26 +1,60 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Tx } from '../../database/transaction.js';
-import { OutboxService, type RecordedEvent } from '../../events/outbox.service.js';
+import { envelopeJson, OutboxService, type RecordedEvent } from '../../events/outbox.service.js';
 import { type Filters, matchesEventTypes, matchesFilters } from '../subscriptions/filters.js';
 import { DeliverySignal } from './delivery-signal.js';
+import type { ClaimedDelivery, WebhookRuntime } from './delivery-store.js';
+import { Dispatcher } from './dispatcher.js';
 
 interface SubscriptionRow {
   id: string;
   event_types: string[];
   filters: Filters;
   holding: boolean;
+  ordered: boolean;
+  url: string;
+  timeout_ms: number;
+  max_concurrency: number;
+  rate_limit_per_second: number | null;
+  retry_schedule: number[] | null;
+  updated_at: Date;
+  secret_encrypted: string;
+  previous_secret_encrypted: string | null;
+  previous_secret_expires_at: Date | null;
+  headers_encrypted: string | null;
 }
+
+const runtimeOf = (s: SubscriptionRow): WebhookRuntime => ({
+  id: s.id,
+  url: s.url,
+  timeoutMs: s.timeout_ms,
+  maxConcurrency: s.max_concurrency,
+  rateLimitPerSecond: s.rate_limit_per_second,
+  retrySchedule: s.retry_schedule,
+  version: s.updated_at.toISOString(),
+  secretEncrypted: s.secret_encrypted,
+  previousSecretEncrypted: s.previous_secret_encrypted,
+  previousSecretExpiresAt: s.previous_secret_expires_at,
+  headersEncrypted: s.headers_encrypted,
+});
 
 /**
  * In the transaction that records events: one delivery per enabled subscription of the tenant
  * whose types and filters match. A paused or disabled subscription's deliveries are created
  * held (no due time) and go out when it is resumed or re-enabled.
+ *
+ * When this instance runs the dispatcher and has room, a delivery is created already leased to
+ * it and handed over right after the commit: the first attempt needs no claim round trip. The
+ * lease makes that as safe as a claim: if this instance dies, the lease expires and any
+ * instance sends it. Ordered subscriptions always go through the claim, which checks order.
  */
 @Injectable()
 export class FanOut implements OnModuleInit {
   constructor(
     private readonly outbox: OutboxService,
     private readonly signal: DeliverySignal,
+    private readonly dispatcher: Dispatcher,
   ) {}
 
   onModuleInit(): void {
@@ -31,36 +65,68 @@ export class FanOut implements OnModuleInit {
 
   async createDeliveries(tx: Tx, events: RecordedEvent[]): Promise<number> {
     const subscriptions: SubscriptionRow[] = await tx.manager.query(
-      `SELECT id, event_types, filters, (paused OR status = 'disabled') AS holding
+      `SELECT id, event_types, filters, (paused OR status = 'disabled') AS holding, ordered, url, timeout_ms, max_concurrency,
+              rate_limit_per_second, retry_schedule, updated_at, secret_encrypted, previous_secret_encrypted,
+              previous_secret_expires_at, headers_encrypted
          FROM webhook WHERE tenant_id = $1 AND enabled AND deleted_at IS NULL`,
       [events[0].tenantId],
     );
     if (subscriptions.length === 0) return 0;
-    const webhookIds: string[] = [];
-    const eventIds: string[] = [];
-    const types: string[] = [];
-    const aggregates: string[] = [];
-    const sequences: number[] = [];
-    const held: boolean[] = [];
+    const tenantId = events[0].tenantId;
+    const createdAt = events[0].createdAt;
+    let room = this.dispatcher.roomForDirectHandOver();
+    const rows = { ids: [] as string[], webhooks: [] as string[], events: [] as string[], types: [] as string[], aggregates: [] as string[], sequences: [] as number[], held: [] as boolean[], leased: [] as boolean[] };
+    const handOver: ClaimedDelivery[] = [];
+    const bodies = new Map<string, string>();
     for (const event of events) {
       for (const subscription of subscriptions) {
         if (!matchesEventTypes(subscription.event_types, event.type) || !matchesFilters(subscription.filters, event.data)) continue;
-        webhookIds.push(subscription.id);
-        eventIds.push(event.id);
-        types.push(event.type);
-        aggregates.push(event.aggregateId);
-        sequences.push(event.sequence);
-        held.push(subscription.holding);
+        const id = randomUUID();
+        const direct = !subscription.holding && !subscription.ordered && room > 0;
+        rows.ids.push(id);
+        rows.webhooks.push(subscription.id);
+        rows.events.push(event.id);
+        rows.types.push(event.type);
+        rows.aggregates.push(event.aggregateId);
+        rows.sequences.push(event.sequence);
+        rows.held.push(subscription.holding);
+        rows.leased.push(direct);
+        if (!direct) continue;
+        room -= 1;
+        let body = bodies.get(event.id);
+        if (body === undefined) {
+          // Byte for byte what the claim builds from the stored row (json keeps the text as written).
+          body = envelopeJson({ ...event, dataJson: JSON.stringify(event.data) });
+          bodies.set(event.id, body);
+        }
+        handOver.push({
+          id,
+          tenantId,
+          webhookId: subscription.id,
+          eventId: event.id,
+          eventType: event.type,
+          attemptCount: 0,
+          retryBase: 0,
+          trigger: 'auto',
+          createdAt,
+          body,
+          bodyIsEnvelope: true,
+          webhook: runtimeOf(subscription),
+        });
       }
     }
-    if (webhookIds.length === 0) return 0;
+    if (rows.ids.length === 0) return 0;
     await tx.manager.query(
-      `INSERT INTO delivery (tenant_id, webhook_id, event_id, event_type, aggregate_id, event_sequence, status, next_attempt_at, created_at, updated_at)
-       SELECT $1, w, e, t, a, s, 'pending', CASE WHEN h THEN NULL ELSE $7::timestamptz END, $7, $7
-         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::int[], $8::bool[]) AS x(w, e, t, a, s, h)`,
-      [events[0].tenantId, webhookIds, eventIds, types, aggregates, sequences, events[0].createdAt, held],
+      `INSERT INTO delivery (id, tenant_id, webhook_id, event_id, event_type, aggregate_id, event_sequence, status,
+                             next_attempt_at, lease_expires_at, leased_by, created_at, updated_at)
+       SELECT i, $1, w, e, t, a, s, CASE WHEN l THEN 'delivering' ELSE 'pending' END,
+              CASE WHEN h THEN NULL ELSE $9::timestamptz END,
+              CASE WHEN l THEN now() + $11 * interval '1 millisecond' END, CASE WHEN l THEN $12 END, $9, $9
+         FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::int[], $8::bool[], $10::bool[]) AS x(i, w, e, t, a, s, h, l)`,
+      [tenantId, rows.ids, rows.webhooks, rows.events, rows.types, rows.aggregates, rows.sequences, rows.held, createdAt, rows.leased, this.dispatcher.leaseMs, this.dispatcher.instanceId],
     );
-    if (held.some((h) => !h)) tx.afterCommit(() => this.signal.wake());
-    return webhookIds.length;
+    if (handOver.length > 0) tx.afterCommit(() => this.dispatcher.takeOver(handOver));
+    if (rows.leased.some((leased, i) => !leased && !rows.held[i])) tx.afterCommit(() => this.signal.wake());
+    return rows.ids.length;
   }
 }

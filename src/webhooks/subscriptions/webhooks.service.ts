@@ -4,7 +4,7 @@ import { parseDuration } from '../../common/durations.js';
 import { fieldError } from '../../common/errors.js';
 import { notFound } from '../../common/ids.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../../common/pagination.js';
-import { TransactionRunner, type Tx } from '../../database/transaction.js';
+import { TransactionRunner, type Tx, writeBack } from '../../database/transaction.js';
 import { API_VERSION } from '../../events/event-types.js';
 import { DeliverySignal } from '../delivery/delivery-signal.js';
 import { generateSigningSecret } from '../delivery/signer.js';
@@ -122,7 +122,7 @@ export class WebhooksService {
         webhook.failingSince = null;
       }
       webhook.updatedAt = new Date();
-      await tx.manager.save(Webhook, webhook);
+      await writeBack(tx, Webhook, webhook);
       if (discard) {
         await tx.manager.query(
           `UPDATE delivery SET status = 'discarded', next_attempt_at = NULL, updated_at = now() WHERE webhook_id = $1 AND status = 'pending'`,
@@ -171,7 +171,7 @@ export class WebhooksService {
       webhook.previousSecretExpiresAt = expireOldNow ? null : new Date(now.getTime() + SECRET_OVERLAP_MS);
       webhook.secretEncrypted = this.box.encrypt(secret);
       webhook.updatedAt = now;
-      await tx.manager.save(Webhook, webhook);
+      await writeBack(tx, Webhook, webhook);
       return { secret };
     });
   }
