@@ -56,11 +56,15 @@ async function main(): Promise<void> {
         const due = start + (i * 1000) / perSecond;
         const wait = due - performance.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        let committedAt = 0;
         inFlight.push(
           transactions
-            .run((tx) => outbox.record(tx, tenantId, [event()]))
+            .run(
+              (tx) => outbox.record(tx, tenantId, [event()]),
+              () => (committedAt = wallNow()),
+            )
             .then(([recorded]) => {
-              committed[recorded.id] = wallNow();
+              committed[recorded.id] = committedAt;
             }),
         );
       }

@@ -11,11 +11,13 @@ export interface Tx {
 export class TransactionRunner {
   constructor(private readonly dataSource: DataSource) {}
 
-  async run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+  /** `onCommitted` runs first of all after the commit (the benchmark stamps commit times with it). */
+  async run<T>(work: (tx: Tx) => Promise<T>, onCommitted?: () => void): Promise<T> {
     const callbacks: Array<() => void> = [];
     const result = await this.dataSource.transaction((manager) =>
       work({ manager, afterCommit: (callback) => callbacks.push(callback) }),
     );
+    onCommitted?.();
     for (const callback of callbacks) callback();
     return result;
   }
