@@ -64,8 +64,8 @@ export class Webhooks1763910000000 implements MigrationInterface {
         created_at timestamptz NOT NULL,
         updated_at timestamptz NOT NULL
       )`);
-    // The claim reads due pending rows in time order, and expired leases.
-    await db.query(`CREATE INDEX delivery_due ON delivery (next_attempt_at, event_sequence) WHERE status = 'pending'`);
+    // The claim reads each subscription's due pending rows in time order; the sweep, expired leases.
+    await db.query(`CREATE INDEX delivery_due ON delivery (webhook_id, next_attempt_at, event_sequence) WHERE status = 'pending'`);
     await db.query(`CREATE INDEX delivery_leased ON delivery (lease_expires_at) WHERE status = 'delivering'`);
     // Ordered subscriptions: is an earlier delivery of this aggregate still open?
     await db.query(`CREATE INDEX delivery_open_by_aggregate ON delivery (webhook_id, aggregate_id, event_sequence) WHERE status IN ('pending', 'delivering')`);

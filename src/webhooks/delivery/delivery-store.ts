@@ -98,28 +98,36 @@ export class DeliveryStore {
   }
 
   /**
-   * Leases up to `limit` due deliveries. SKIP LOCKED lets instances claim side by side; the
-   * lease (not a held transaction) marks them taken, so a crashed instance's deliveries come
-   * back when it expires. Paused, disabled, switched-off and deleted subscriptions hold theirs;
-   * an ordered subscription's delivery waits while an earlier one of its aggregate is open;
-   * `excluded` are subscriptions this instance has enough of already.
+   * Leases up to `limit` due deliveries. Each deliverable subscription offers its own oldest due
+   * deliveries (at most `perWebhookLimit`, found through its own index range), and the oldest of
+   * those are taken: a subscription with a huge or stuck backlog can neither starve the others
+   * nor make the claim walk its rows. SKIP LOCKED lets instances claim side by side; the lease
+   * (not a held transaction) marks them taken, so a crashed instance's deliveries come back when
+   * it expires. Paused, disabled, switched-off and deleted subscriptions hold theirs; an ordered
+   * subscription's delivery waits while an earlier one of its aggregate is open; `excluded` are
+   * subscriptions this instance has enough of already.
    */
-  async claimDueDeliveries(limit: number, excluded: string[], leaseMs: number): Promise<ClaimedDelivery[]> {
+  async claimDueDeliveries(limit: number, excluded: string[], leaseMs: number, perWebhookLimit = limit): Promise<ClaimedDelivery[]> {
     const { rows } = await this.pool.query(
       `WITH due AS (
-         SELECT d.id
-           FROM delivery d
-           JOIN webhook w ON w.id = d.webhook_id
-          WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-            AND w.enabled AND NOT w.paused AND w.status <> 'disabled' AND w.deleted_at IS NULL
-            AND NOT (d.webhook_id = ANY($2::uuid[]))
-            AND (NOT w.ordered OR NOT EXISTS (
-                  SELECT 1 FROM delivery e
-                   WHERE e.webhook_id = d.webhook_id AND e.aggregate_id = d.aggregate_id
-                     AND e.status IN ('pending', 'delivering') AND e.event_sequence < d.event_sequence))
+         SELECT d.id, d.next_attempt_at, d.event_sequence
+           FROM webhook w
+           CROSS JOIN LATERAL (
+             SELECT x.id, x.next_attempt_at, x.event_sequence
+               FROM delivery x
+              WHERE x.webhook_id = w.id AND x.status = 'pending' AND x.next_attempt_at <= now()
+                AND (NOT w.ordered OR NOT EXISTS (
+                      SELECT 1 FROM delivery e
+                       WHERE e.webhook_id = x.webhook_id AND e.aggregate_id = x.aggregate_id
+                         AND e.status IN ('pending', 'delivering') AND e.event_sequence < x.event_sequence))
+              ORDER BY x.next_attempt_at, x.event_sequence
+              LIMIT $5
+              FOR UPDATE SKIP LOCKED
+           ) d
+          WHERE w.enabled AND NOT w.paused AND w.status <> 'disabled' AND w.deleted_at IS NULL
+            AND NOT (w.id = ANY($2::uuid[]))
           ORDER BY d.next_attempt_at, d.event_sequence
           LIMIT $1
-          FOR UPDATE OF d SKIP LOCKED
        ), claimed AS (
          UPDATE delivery d
             SET status = 'delivering', lease_expires_at = now() + $3 * interval '1 millisecond', leased_by = $4
@@ -135,7 +143,7 @@ export class DeliveryStore {
          JOIN webhook w ON w.id = c.webhook_id
          LEFT JOIN event ev ON ev.id = c.event_id
         ORDER BY c.next_attempt_at, c.event_sequence`,
-      [limit, excluded, leaseMs, this.instanceId],
+      [limit, excluded, leaseMs, this.instanceId, perWebhookLimit],
     );
     return rows.map((r: Record<string, any>) => ({
       id: r.id,

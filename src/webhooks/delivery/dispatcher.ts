@@ -21,6 +21,8 @@ const CLAIM_BATCH = 256;
 const CLAIM_LOW_WATER = 64;
 /** A subscription may have this many times its pace (concurrency or rate) claimed here. */
 const LANE_BUFFER = 8;
+/** At most this many of one subscription's deliveries per claim. */
+const PER_WEBHOOK_CLAIM = 128;
 /** Attempts written per statement. */
 const RECORD_BATCH = 500;
 /** A batch whose write fails (a lost connection, a deadlock) is tried this many times. */
@@ -156,7 +158,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
           const room = this.config.webhooks.maxInFlight - this.held.size;
           if (room <= 0 || (this.held.size > 0 && room < Math.min(CLAIM_LOW_WATER, this.config.webhooks.maxInFlight))) break;
           const want = Math.min(room, CLAIM_BATCH);
-          const batch = await this.store.claimDueDeliveries(want, this.saturatedLanes(), this.config.webhooks.leaseMs);
+          const batch = await this.store.claimDueDeliveries(want, this.saturatedLanes(), this.config.webhooks.leaseMs, PER_WEBHOOK_CLAIM);
           this.stats.claimed += batch.length;
           for (const delivery of batch) this.enqueue(delivery);
           if (batch.length < want) break;
