@@ -37,6 +37,27 @@ export interface WebhookRuntime {
   headersEncrypted: string | null;
 }
 
+/** The subscription columns the engine reads, as selected by WEBHOOK_RUNTIME_COLUMNS. */
+export const WEBHOOK_RUNTIME_COLUMNS = `w.id AS webhook_id, w.url, w.timeout_ms, w.max_concurrency, w.rate_limit_per_second,
+  w.retry_schedule, w.updated_at AS w_version, w.secret_encrypted, w.previous_secret_encrypted,
+  w.previous_secret_expires_at, w.headers_encrypted`;
+
+export function webhookRuntimeFromRow(r: Record<string, any>): WebhookRuntime {
+  return {
+    id: r.webhook_id,
+    url: r.url,
+    timeoutMs: r.timeout_ms,
+    maxConcurrency: r.max_concurrency,
+    rateLimitPerSecond: r.rate_limit_per_second,
+    retrySchedule: r.retry_schedule,
+    version: (r.w_version as Date).toISOString(),
+    secretEncrypted: r.secret_encrypted,
+    previousSecretEncrypted: r.previous_secret_encrypted,
+    previousSecretExpiresAt: r.previous_secret_expires_at,
+    headersEncrypted: r.headers_encrypted,
+  };
+}
+
 /** One finished attempt, ready to be written. */
 export interface AttemptRecord {
   deliveryId: string;
@@ -136,9 +157,7 @@ export class DeliveryStore {
                    d.payload::text AS payload, d.next_attempt_at, d.event_sequence, d.created_at
        )
        SELECT c.*, ev.type AS ev_type, ev.api_version, ev.created_at AS ev_created_at, ev.tenant_id AS ev_tenant_id, ev.sequence,
-              ev.data::text AS ev_data,
-              w.url, w.timeout_ms, w.max_concurrency, w.rate_limit_per_second, w.retry_schedule, w.updated_at AS w_version,
-              w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at, w.headers_encrypted
+              ev.data::text AS ev_data, ${WEBHOOK_RUNTIME_COLUMNS}
          FROM claimed c
          JOIN webhook w ON w.id = c.webhook_id
          LEFT JOIN event ev ON ev.id = c.event_id
@@ -167,19 +186,7 @@ export class DeliveryStore {
           dataJson: r.ev_data,
         }),
       bodyIsEnvelope: r.payload === null,
-      webhook: {
-        id: r.webhook_id,
-        url: r.url,
-        timeoutMs: r.timeout_ms,
-        maxConcurrency: r.max_concurrency,
-        rateLimitPerSecond: r.rate_limit_per_second,
-        retrySchedule: r.retry_schedule,
-        version: (r.w_version as Date).toISOString(),
-        secretEncrypted: r.secret_encrypted,
-        previousSecretEncrypted: r.previous_secret_encrypted,
-        previousSecretExpiresAt: r.previous_secret_expires_at,
-        headersEncrypted: r.headers_encrypted,
-      },
+      webhook: webhookRuntimeFromRow(r),
     }));
   }
 

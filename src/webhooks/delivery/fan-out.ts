@@ -4,40 +4,16 @@ import type { Tx } from '../../database/transaction.js';
 import { envelopeJson, OutboxService, type RecordedEvent } from '../../events/outbox.service.js';
 import { type Filters, matchesEventTypes, matchesFilters } from '../subscriptions/filters.js';
 import { DeliverySignal } from './delivery-signal.js';
-import type { ClaimedDelivery, WebhookRuntime } from './delivery-store.js';
+import { type ClaimedDelivery, WEBHOOK_RUNTIME_COLUMNS, webhookRuntimeFromRow } from './delivery-store.js';
 import { Dispatcher } from './dispatcher.js';
 
-interface SubscriptionRow {
-  id: string;
+interface SubscriptionRow extends Record<string, any> {
+  webhook_id: string;
   event_types: string[];
   filters: Filters;
   holding: boolean;
   ordered: boolean;
-  url: string;
-  timeout_ms: number;
-  max_concurrency: number;
-  rate_limit_per_second: number | null;
-  retry_schedule: number[] | null;
-  updated_at: Date;
-  secret_encrypted: string;
-  previous_secret_encrypted: string | null;
-  previous_secret_expires_at: Date | null;
-  headers_encrypted: string | null;
 }
-
-const runtimeOf = (s: SubscriptionRow): WebhookRuntime => ({
-  id: s.id,
-  url: s.url,
-  timeoutMs: s.timeout_ms,
-  maxConcurrency: s.max_concurrency,
-  rateLimitPerSecond: s.rate_limit_per_second,
-  retrySchedule: s.retry_schedule,
-  version: s.updated_at.toISOString(),
-  secretEncrypted: s.secret_encrypted,
-  previousSecretEncrypted: s.previous_secret_encrypted,
-  previousSecretExpiresAt: s.previous_secret_expires_at,
-  headersEncrypted: s.headers_encrypted,
-});
 
 /**
  * In the transaction that records events: one delivery per enabled subscription of the tenant
@@ -65,10 +41,8 @@ export class FanOut implements OnModuleInit {
 
   async createDeliveries(tx: Tx, events: RecordedEvent[]): Promise<number> {
     const subscriptions: SubscriptionRow[] = await tx.manager.query(
-      `SELECT id, event_types, filters, (paused OR status = 'disabled') AS holding, ordered, url, timeout_ms, max_concurrency,
-              rate_limit_per_second, retry_schedule, updated_at, secret_encrypted, previous_secret_encrypted,
-              previous_secret_expires_at, headers_encrypted
-         FROM webhook WHERE tenant_id = $1 AND enabled AND deleted_at IS NULL`,
+      `SELECT w.event_types, w.filters, (w.paused OR w.status = 'disabled') AS holding, w.ordered, ${WEBHOOK_RUNTIME_COLUMNS}
+         FROM webhook w WHERE w.tenant_id = $1 AND w.enabled AND w.deleted_at IS NULL`,
       [events[0].tenantId],
     );
     if (subscriptions.length === 0) return 0;
@@ -84,7 +58,7 @@ export class FanOut implements OnModuleInit {
         const id = randomUUID();
         const direct = !subscription.holding && !subscription.ordered && room > 0;
         rows.ids.push(id);
-        rows.webhooks.push(subscription.id);
+        rows.webhooks.push(subscription.webhook_id);
         rows.events.push(event.id);
         rows.types.push(event.type);
         rows.aggregates.push(event.aggregateId);
@@ -102,7 +76,7 @@ export class FanOut implements OnModuleInit {
         handOver.push({
           id,
           tenantId,
-          webhookId: subscription.id,
+          webhookId: subscription.webhook_id,
           eventId: event.id,
           eventType: event.type,
           attemptCount: 0,
@@ -111,7 +85,7 @@ export class FanOut implements OnModuleInit {
           createdAt,
           body,
           bodyIsEnvelope: true,
-          webhook: runtimeOf(subscription),
+          webhook: webhookRuntimeFromRow(subscription),
         });
       }
     }
