@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -9,17 +8,10 @@ import { orderBody } from './support/fixtures.js';
 import { eventually, type Receiver, startReceiver } from './support/receiver.js';
 import { ADMIN_TOKEN, createTestApp, type TestApp, TEST_ENCRYPTION_KEY } from './support/test-app.js';
 import { createTestDatabase } from './support/test-database.js';
+import { freePort } from './support/ports.js';
 
 const MAIN = path.resolve('dist/src/main.js');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The built service in its own process, as production runs it. */
 async function startService(databaseUrl: string, port: number): Promise<ChildProcess> {
