@@ -49,6 +49,8 @@ export class Webhooks1763910000000 implements MigrationInterface {
         event_sequence integer NOT NULL DEFAULT 0,
         -- Only for deliveries whose body is not an outbox event (test sends): the envelope itself.
         payload json,
+        -- pending | delivered | failed | superseded | discarded. "delivering" is not stored: it is a
+        -- pending row under an unexpired lease, so claiming touches no indexed column (a HOT update).
         status text NOT NULL,
         next_trigger text NOT NULL DEFAULT 'auto',
         attempt_count integer NOT NULL DEFAULT 0,
@@ -63,12 +65,11 @@ export class Webhooks1763910000000 implements MigrationInterface {
         last_error_class text,
         created_at timestamptz NOT NULL,
         updated_at timestamptz NOT NULL
-      )`);
-    // The claim reads each subscription's due pending rows in time order; the sweep, expired leases.
+      ) WITH (fillfactor = 80)`);
+    // The claim reads each subscription's due pending rows in time order (expired leases included).
     await db.query(`CREATE INDEX delivery_due ON delivery (webhook_id, next_attempt_at, event_sequence) WHERE status = 'pending'`);
-    await db.query(`CREATE INDEX delivery_leased ON delivery (lease_expires_at) WHERE status = 'delivering'`);
     // Ordered subscriptions: is an earlier delivery of this aggregate still open?
-    await db.query(`CREATE INDEX delivery_open_by_aggregate ON delivery (webhook_id, aggregate_id, event_sequence) WHERE status IN ('pending', 'delivering')`);
+    await db.query(`CREATE INDEX delivery_open_by_aggregate ON delivery (webhook_id, aggregate_id, event_sequence) WHERE status = 'pending'`);
     await db.query(`CREATE INDEX delivery_tenant_list ON delivery (tenant_id, created_at DESC, id DESC)`);
     await db.query(`CREATE INDEX delivery_webhook_list ON delivery (webhook_id, status, created_at DESC, id DESC)`);
 

@@ -10,8 +10,20 @@ import { envelopeJson } from '../../events/outbox.service.js';
 import { DeliverySignal } from '../delivery/delivery-signal.js';
 import { AUDIT_BODY_LIMIT } from '../delivery/sender.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
-import type { ListDeliveriesQuery } from './deliveries.dto.js';
+import type { DeliveryStatus, ListDeliveriesQuery } from './deliveries.dto.js';
 import { attemptView, deliveryView } from './delivery-view.js';
+
+/** "delivering" is a pending row under an unexpired lease; "pending" is one without. */
+function statusCondition(status: DeliveryStatus): string {
+  switch (status) {
+    case 'delivering':
+      return `status = 'pending' AND lease_expires_at > now()`;
+    case 'pending':
+      return `status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= now())`;
+    default:
+      return `status = '${status}'`;
+  }
+}
 
 /** Rows deleted per statement while pruning, so the prune never holds long locks. */
 const PRUNE_CHUNK = 5_000;
@@ -33,7 +45,7 @@ export class DeliveriesService {
     const params: unknown[] = [tenantId];
     const where = ['tenant_id = $1'];
     if (query.webhookId) where.push(`webhook_id = $${params.push(query.webhookId)}::uuid`);
-    if (query.status) where.push(`status = $${params.push(query.status)}`);
+    if (query.status) where.push(statusCondition(query.status));
     if (query.eventType) where.push(`event_type = $${params.push(query.eventType)}`);
     if (query.since) where.push(`created_at >= $${params.push(query.since)}::timestamptz`);
     if (after) where.push(`(created_at, id) < ($${params.push(after.key)}::timestamptz, $${params.push(after.id)}::uuid)`);
@@ -80,7 +92,8 @@ export class DeliveriesService {
       this.dataSource,
       `UPDATE delivery d SET status = 'pending', next_attempt_at = now(), next_trigger = 'manual', retry_base = d.attempt_count, updated_at = now()
          FROM webhook w
-        WHERE d.id = $1 AND d.tenant_id = $2 AND w.id = d.webhook_id AND w.deleted_at IS NULL AND d.status <> 'delivering'
+        WHERE d.id = $1 AND d.tenant_id = $2 AND w.id = d.webhook_id AND w.deleted_at IS NULL
+          AND NOT (d.status = 'pending' AND d.lease_expires_at > now())
         RETURNING d.*`,
       [id, tenantId],
     );

@@ -47,7 +47,9 @@ export class DeliveryMetrics {
       help: 'Deliveries waiting to be sent (all instances), held ones included',
       registers: [registry],
       async collect() {
-        const [row] = await dataSource.query(`SELECT count(*)::int AS n FROM delivery WHERE status = 'pending'`);
+        const [row] = await dataSource.query(
+          `SELECT count(*)::int AS n FROM delivery WHERE status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at < now())`,
+        );
         this.set(row.n);
       },
     });
@@ -58,7 +60,7 @@ export class DeliveryMetrics {
       async collect() {
         const [row] = await dataSource.query(
           `SELECT coalesce(extract(epoch FROM now() - min(next_attempt_at)), 0)::float AS age
-             FROM delivery WHERE status = 'pending' AND next_attempt_at <= now()`,
+             FROM delivery WHERE status = 'pending' AND next_attempt_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())`,
         );
         this.set(row.age);
       },

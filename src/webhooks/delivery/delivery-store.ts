@@ -119,12 +119,13 @@ export class DeliveryStore {
   }
 
   /**
-   * Leases up to `limit` due deliveries. Each deliverable subscription offers its own oldest due
+   * Leases up to `limit` due deliveries: a pending row whose lease is unset or expired (a crashed
+   * instance's deliveries come back that way). Each deliverable subscription offers its own oldest due
    * deliveries (at most `perWebhookLimit`, found through its own index range), and the oldest of
    * those are taken: a subscription with a huge or stuck backlog can neither starve the others
    * nor make the claim walk its rows. SKIP LOCKED lets instances claim side by side; the lease
-   * (not a held transaction) marks them taken, so a crashed instance's deliveries come back when
-   * it expires. Paused, disabled, switched-off and deleted subscriptions hold theirs; an ordered
+   * (not a held transaction) marks them taken. Only the lease columns change, none indexed, so
+   * the update is HOT: claiming adds no index entries. Paused, disabled, switched-off and deleted subscriptions hold theirs; an ordered
    * subscription's delivery waits while an earlier one of its aggregate is open; `excluded` are
    * subscriptions this instance has enough of already.
    */
@@ -137,10 +138,11 @@ export class DeliveryStore {
              SELECT x.id, x.next_attempt_at, x.event_sequence
                FROM delivery x
               WHERE x.webhook_id = w.id AND x.status = 'pending' AND x.next_attempt_at <= now()
+                AND (x.lease_expires_at IS NULL OR x.lease_expires_at < now())
                 AND (NOT w.ordered OR NOT EXISTS (
                       SELECT 1 FROM delivery e
                        WHERE e.webhook_id = x.webhook_id AND e.aggregate_id = x.aggregate_id
-                         AND e.status IN ('pending', 'delivering') AND e.event_sequence < x.event_sequence))
+                         AND e.status = 'pending' AND e.event_sequence < x.event_sequence))
               ORDER BY x.next_attempt_at, x.event_sequence
               LIMIT $5
               FOR UPDATE SKIP LOCKED
@@ -151,7 +153,7 @@ export class DeliveryStore {
           LIMIT $1
        ), claimed AS (
          UPDATE delivery d
-            SET status = 'delivering', lease_expires_at = now() + $3 * interval '1 millisecond', leased_by = $4
+            SET lease_expires_at = now() + $3 * interval '1 millisecond', leased_by = $4
            FROM due WHERE d.id = due.id
          RETURNING d.id, d.tenant_id, d.webhook_id, d.event_id, d.event_type, d.attempt_count, d.retry_base, d.next_trigger,
                    d.payload::text AS payload, d.next_attempt_at, d.event_sequence, d.created_at
@@ -215,7 +217,7 @@ export class DeliveryStore {
                   lease_expires_at = NULL, leased_by = NULL, last_attempt_at = o.started_at,
                   last_response_status = o.response_status, last_error_class = o.error_class, updated_at = now()
              FROM o
-            WHERE d.id = o.delivery_id AND d.status = 'delivering' AND d.leased_by = $2
+            WHERE d.id = o.delivery_id AND d.status = 'pending' AND d.leased_by = $2
          )
          INSERT INTO delivery_attempt (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,
                                        request_headers, request_body, response_status, response_headers, response_body,
@@ -278,21 +280,12 @@ export class DeliveryStore {
     );
   }
 
-  /** Leases past their expiry (a crashed or stalled instance) go back to pending, due at once. */
-  async releaseExpiredLeases(): Promise<number> {
-    const result = await this.pool.query(
-      `UPDATE delivery SET status = 'pending', lease_expires_at = NULL, leased_by = NULL, updated_at = now()
-        WHERE status = 'delivering' AND lease_expires_at < now()`,
-    );
-    return result.rowCount ?? 0;
-  }
-
   /** Keeps this instance's leases alive while their deliveries wait or are in flight here. */
   async extendLeases(ids: string[], leaseMs: number): Promise<void> {
     if (ids.length === 0) return;
     await this.pool.query(
       `UPDATE delivery SET lease_expires_at = now() + $2 * interval '1 millisecond'
-        WHERE id = ANY($1::uuid[]) AND status = 'delivering' AND leased_by = $3`,
+        WHERE id = ANY($1::uuid[]) AND status = 'pending' AND leased_by = $3`,
       [ids, leaseMs, this.instanceId],
     );
   }
@@ -302,7 +295,7 @@ export class DeliveryStore {
     if (ids.length === 0) return;
     await this.pool.query(
       `UPDATE delivery SET status = 'pending', lease_expires_at = NULL, leased_by = NULL, updated_at = now()
-        WHERE id = ANY($1::uuid[]) AND status = 'delivering' AND leased_by = $2`,
+        WHERE id = ANY($1::uuid[]) AND status = 'pending' AND leased_by = $2`,
       [ids, this.instanceId],
     );
   }

@@ -27,8 +27,6 @@ const PER_WEBHOOK_CLAIM = 128;
 const RECORD_BATCH = 500;
 /** A batch whose write fails (a lost connection, a deadlock) is tried this many times. */
 const RECORD_TRIES = 3;
-/** Expired leases are looked for this often: a crashed instance's deliveries return within lease + this. */
-const LEASE_RECOVERY_INTERVAL_MS = 1_000;
 
 /** One subscription's share of this instance: its concurrency, its queue of claimed deliveries. */
 interface Lane {
@@ -100,10 +98,6 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     this.signal.onWake(() => this.wake());
     const settings = this.config.webhooks;
     this.scheduler.addInterval('delivery-sweep', setInterval(() => this.wake(), settings.sweepIntervalMs));
-    this.scheduler.addInterval(
-      'delivery-lease-recovery',
-      setInterval(() => void this.recoverExpiredLeases(), LEASE_RECOVERY_INTERVAL_MS),
-    );
     this.scheduler.addInterval(
       'delivery-lease-heartbeat',
       setInterval(() => void this.extendLeases(), Math.max(1_000, Math.floor(settings.leaseMs / 3))),
@@ -350,15 +344,6 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     });
   }
 
-  private async recoverExpiredLeases(): Promise<void> {
-    if (this.stopping) return;
-    try {
-      if ((await this.store.releaseExpiredLeases()) > 0) this.wake();
-    } catch (error) {
-      this.logger.warn(`lease recovery failed: ${String(error)}`);
-    }
-  }
-
   private async extendLeases(): Promise<void> {
     if (this.stopping || this.held.size === 0) return;
     try {
@@ -398,7 +383,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
       return;
     }
     this.stopping = true;
-    for (const name of ['delivery-sweep', 'delivery-lease-recovery', 'delivery-lease-heartbeat']) {
+    for (const name of ['delivery-sweep', 'delivery-lease-heartbeat']) {
       if (this.scheduler.doesExist('interval', name)) this.scheduler.deleteInterval(name);
     }
     const listener = this.listener;

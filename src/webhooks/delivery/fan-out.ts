@@ -93,7 +93,7 @@ export class FanOut implements OnModuleInit {
     await tx.manager.query(
       `INSERT INTO delivery (id, tenant_id, webhook_id, event_id, event_type, aggregate_id, event_sequence, status,
                              next_attempt_at, lease_expires_at, leased_by, created_at, updated_at)
-       SELECT i, $1, w, e, t, a, s, CASE WHEN l THEN 'delivering' ELSE 'pending' END,
+       SELECT i, $1, w, e, t, a, s, 'pending',
               CASE WHEN h THEN NULL ELSE $9::timestamptz END,
               CASE WHEN l THEN now() + $11 * interval '1 millisecond' END, CASE WHEN l THEN $12 END, $9, $9
          FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::int[], $8::bool[], $10::bool[]) AS x(i, w, e, t, a, s, h, l)`,

@@ -125,7 +125,8 @@ export class WebhooksService {
       await writeBack(tx, Webhook, webhook);
       if (discard) {
         await tx.manager.query(
-          `UPDATE delivery SET status = 'discarded', next_attempt_at = NULL, updated_at = now() WHERE webhook_id = $1 AND status = 'pending'`,
+          `UPDATE delivery SET status = 'discarded', next_attempt_at = NULL, updated_at = now()
+            WHERE webhook_id = $1 AND status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at < now())`,
           [webhook.id],
         );
       } else if (wasHolding && !webhook.paused && webhook.status !== 'disabled') {
@@ -151,7 +152,7 @@ export class WebhooksService {
       await tx.manager.update(Webhook, { id: webhook.id }, { deletedAt: now, updatedAt: now, enabled: false });
       await tx.manager.query(
         `UPDATE delivery SET status = 'discarded', next_attempt_at = NULL, lease_expires_at = NULL, leased_by = NULL, updated_at = now()
-          WHERE webhook_id = $1 AND status IN ('pending', 'delivering')`,
+          WHERE webhook_id = $1 AND status = 'pending'`,
         [webhook.id],
       );
     });
