@@ -70,11 +70,13 @@ export class OutboxService {
   async record(tx: Tx, tenantId: string, changes: DomainEvent[]): Promise<RecordedEvent[]> {
     if (changes.length === 0) return [];
     const aggregateIds = [...new Set(changes.map((c) => c.aggregateId))];
-    const rows: Array<{ aggregate_id: string; last: number }> = await tx.manager.query(
-      `SELECT aggregate_id, max(sequence)::int AS last FROM event WHERE aggregate_id = ANY($1::uuid[]) GROUP BY aggregate_id`,
+    // One backward probe of (aggregate_id, sequence) per aggregate, whatever the planner thinks of the table.
+    const rows: Array<{ aggregate_id: string; last: number | null }> = await tx.manager.query(
+      `SELECT a.id AS aggregate_id, (SELECT max(e.sequence) FROM event e WHERE e.aggregate_id = a.id)::int AS last
+         FROM unnest($1::uuid[]) AS a(id)`,
       [aggregateIds],
     );
-    const last = new Map(rows.map((r) => [r.aggregate_id, r.last]));
+    const last = new Map(rows.map((r) => [r.aggregate_id, r.last ?? 0]));
     const createdAt = new Date();
     const events: RecordedEvent[] = changes.map((change) => {
       const sequence = (last.get(change.aggregateId) ?? 0) + 1;

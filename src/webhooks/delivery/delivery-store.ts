@@ -58,6 +58,31 @@ export function webhookRuntimeFromRow(r: Record<string, any>): WebhookRuntime {
   };
 }
 
+/** The batch as rows (`o`) and the delivery updates; $1 the batch as JSON, $2 this instance. */
+const RECORD_CTES = `o AS (
+    SELECT * FROM json_to_recordset($1::json) AS o(
+      delivery_id uuid, tenant_id uuid, webhook_id uuid, number int, trigger text, started_at timestamptz,
+      duration_ms int, url text, request_headers jsonb, request_body text, response_status int,
+      response_headers jsonb, response_body text, error_class text, error_message text,
+      status text, next_attempt_at timestamptz)
+  ), updated AS (
+    UPDATE delivery d
+       SET status = o.status, next_attempt_at = o.next_attempt_at, attempt_count = o.number, next_trigger = 'auto',
+           lease_expires_at = NULL, leased_by = NULL, last_attempt_at = o.started_at,
+           last_response_status = o.response_status, last_error_class = o.error_class, updated_at = now()
+      FROM o
+     WHERE d.id = o.delivery_id AND d.status = 'pending' AND d.leased_by = $2
+  )`;
+
+/** The audit rows of the batch; a delivery removed while in flight (its tenant deleted, say) takes none. */
+const INSERT_ATTEMPTS = `INSERT INTO delivery_attempt (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,
+                                request_headers, request_body, response_status, response_headers, response_body,
+                                error_class, error_message)
+  SELECT delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url, request_headers,
+         request_body, response_status, response_headers, response_body, error_class, error_message
+    FROM o
+   WHERE EXISTS (SELECT 1 FROM delivery d WHERE d.id = o.delivery_id)`;
+
 /** One finished attempt, ready to be written. */
 export interface AttemptRecord {
   deliveryId: string;
@@ -193,47 +218,42 @@ export class DeliveryStore {
   }
 
   /**
-   * Writes a batch of finished attempts: the delivery rows and their audit rows in one
-   * statement, then the subscriptions' health, in one transaction. The subscription rows are
-   * locked FOR NO KEY UPDATE (what an UPDATE of non-key columns takes anyway): that does not
-   * conflict with the KEY SHARE locks that fan-out's foreign keys take, so the two never deadlock. A delivery this instance no
-   * longer holds (its lease expired and another took it, or it was discarded) keeps its state;
-   * the attempt is still audited.
+   * Writes a batch of finished attempts: delivery rows, their audit rows and the subscriptions'
+   * health. A subscription whose attempts in the batch all succeeded needs no read of its state
+   * (success makes it healthy, or leaves it disabled), so all of those are written in one
+   * statement with no transaction round trips. A subscription with a failure in the batch goes
+   * through a transaction that locks its row (FOR NO KEY UPDATE, which does not conflict with the
+   * KEY SHARE locks fan-out's foreign keys take, so the two never deadlock) and applies the health
+   * rules. A delivery this instance no longer holds (its lease expired and another took it, or it
+   * was discarded) keeps its state; the attempt is still audited.
    */
   async recordAttempts(records: AttemptRecord[], applyHealth: (rows: HealthRow[]) => HealthRow[]): Promise<void> {
+    const failing = new Set(records.filter((r) => r.status !== 'delivered').map((r) => r.webhookId));
+    const succeeded = records.filter((r) => !failing.has(r.webhookId));
+    const mixed = records.filter((r) => failing.has(r.webhookId));
+    if (succeeded.length > 0) {
+      await this.pool.query(
+        `WITH ${RECORD_CTES}, healthy AS (
+           UPDATE webhook w
+              SET status = CASE WHEN w.status = 'disabled' THEN w.status ELSE 'healthy' END,
+                  consecutive_failures = 0, failing_since = NULL,
+                  last_success_at = GREATEST(coalesce(w.last_success_at, h.at), h.at)
+             FROM (SELECT webhook_id, max(started_at) AS at FROM o GROUP BY webhook_id) h
+            WHERE w.id = h.webhook_id
+         )
+         ${INSERT_ATTEMPTS}`,
+        [JSON.stringify(succeeded.map(toRecordRow)), this.instanceId],
+      );
+    }
+    if (mixed.length === 0) return;
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      await client.query(
-        `WITH o AS (
-           SELECT * FROM json_to_recordset($1::json) AS o(
-             delivery_id uuid, tenant_id uuid, webhook_id uuid, number int, trigger text, started_at timestamptz,
-             duration_ms int, url text, request_headers jsonb, request_body text, response_status int,
-             response_headers jsonb, response_body text, error_class text, error_message text,
-             status text, next_attempt_at timestamptz)
-         ), updated AS (
-           UPDATE delivery d
-              SET status = o.status, next_attempt_at = o.next_attempt_at, attempt_count = o.number, next_trigger = 'auto',
-                  lease_expires_at = NULL, leased_by = NULL, last_attempt_at = o.started_at,
-                  last_response_status = o.response_status, last_error_class = o.error_class, updated_at = now()
-             FROM o
-            WHERE d.id = o.delivery_id AND d.status = 'pending' AND d.leased_by = $2
-         )
-         INSERT INTO delivery_attempt (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,
-                                       request_headers, request_body, response_status, response_headers, response_body,
-                                       error_class, error_message)
-         SELECT delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url, request_headers,
-                request_body, response_status, response_headers, response_body, error_class, error_message
-           FROM o
-          -- a delivery removed while in flight (its tenant deleted, say) takes no audit row
-          WHERE EXISTS (SELECT 1 FROM delivery d WHERE d.id = o.delivery_id)`,
-        [JSON.stringify(records.map(toRecordRow)), this.instanceId],
-      );
-      const webhookIds = [...new Set(records.map((r) => r.webhookId))];
+      await client.query(`WITH ${RECORD_CTES} ${INSERT_ATTEMPTS}`, [JSON.stringify(mixed.map(toRecordRow)), this.instanceId]);
       const { rows: current } = await client.query(
         `SELECT id, status, disabled_reason, consecutive_failures, failing_since, last_success_at, last_failure_at
            FROM webhook WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
-        [webhookIds],
+        [[...failing]],
       );
       const updated = applyHealth(
         current.map((w: Record<string, any>) => ({
