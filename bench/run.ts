@@ -161,10 +161,13 @@ async function main(): Promise<void> {
     const healthy = await subscribe(tenant.key, { url: `${receiverUrl}/drain`, paused: true });
     const dead = withDeadEndpoint ? await subscribe(tenant.key, { url: `${receiverUrl}/dead`, paused: true, timeoutMs: 2000 }) : undefined;
     await service.call('seed', { tenantId: tenant.id, count: DRAIN, perTransaction: 100 });
+    // Start every round from the same state: no autovacuum of the seeding or checkpoint mid-measurement.
+    await db.query('VACUUM ANALYZE delivery, event');
     await db.query('CHECKPOINT');
+    // The dead subscription's backlog is live (its requests hanging) before the clock starts.
+    if (dead) await call(tenant.key, 'PATCH', `/v1/webhooks/${dead.id}`, { paused: false });
     await service.call('rssStart');
     const t0 = wallNow();
-    if (dead) await call(tenant.key, 'PATCH', `/v1/webhooks/${dead.id}`, { paused: false });
     await call(tenant.key, 'PATCH', `/v1/webhooks/${healthy.id}`, { paused: false });
     await receiver.call('waitFor', { key: 'drain', n: DRAIN });
     const t1 = await untilDelivered(DRAIN, healthy.id);
