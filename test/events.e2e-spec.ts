@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_TYPES } from '../src/events/event-types.js';
 import { OutboxService, type RecordedEvent } from '../src/events/outbox.service.js';
 import { orderBody, shipmentBody } from './support/fixtures.js';
+import { envelopeProblems } from './support/schemas.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 describe('domain events', () => {
@@ -41,6 +42,36 @@ describe('domain events', () => {
     expect(shipmentExample.trackingEvent).toHaveProperty('eta');
     expect((await t.api('GET', '/v1/event-types/shipment.delivered')).body.name).toBe('shipment.delivered');
     expect((await t.api('GET', '/v1/event-types/shipment.teleported')).status).toBe(404);
+  });
+
+  it('serves a JSON Schema per type that its catalog example and every recorded event validate against', async () => {
+    const catalog = (await t.api('GET', '/v1/event-types')).body.data;
+    for (const entry of catalog) {
+      expect(entry.schema).toMatchObject({ $schema: 'https://json-schema.org/draft/2020-12/schema', title: entry.name });
+      expect(envelopeProblems(entry.example), entry.name).toEqual([]);
+      const alone = await t.api('GET', `/v1/event-types/${entry.name}/schema`);
+      expect(alone.status).toBe(200);
+      expect(alone.headers.get('content-type')).toContain('application/schema+json');
+      expect(alone.body).toEqual(entry.schema);
+    }
+    expect((await t.api('GET', '/v1/event-types/nope/schema')).status).toBe(404);
+
+    const order = (await t.api('POST', '/v1/orders', { body: orderBody() })).body;
+    const shipment = (await t.api('POST', '/v1/shipments', { body: shipmentBody({ orderId: order.id }) })).body;
+    await t.api('PATCH', `/v1/orders/${order.id}`, { body: { notes: 'changed' } });
+    await t.api('PATCH', `/v1/shipments/${shipment.id}`, { body: { eta: '2026-11-26T10:00:00.000Z' } });
+    for (const status of ['booked', 'picked_up', 'exception', 'delivered']) {
+      await t.api('POST', `/v1/shipments/${shipment.id}/status`, { body: { status, proofOfDelivery: status === 'delivered' ? { signedBy: 'M. W.' } : undefined } });
+    }
+    await t.api('POST', `/v1/shipments/${shipment.id}/tracking-events`, {
+      body: { code: 'SCAN', location: { city: 'Nuremberg', country: 'DE' }, occurredAt: '2026-11-24T21:17:00.000Z' },
+    });
+    const events = (await t.api('GET', '/v1/events?limit=200')).body.data;
+    expect(new Set(events.map((e: { type: string }) => e.type)).size).toBeGreaterThanOrEqual(8);
+    for (const event of events) expect(envelopeProblems(event), event.type).toEqual([]);
+
+    const broken = { ...events[0], data: { ...events[0].data, surprise: true } };
+    expect(envelopeProblems(broken)).not.toEqual([]);
   });
 
   it('a change that rolls back leaves no event and no row change', async () => {

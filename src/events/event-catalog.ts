@@ -1,9 +1,12 @@
+import { EVENT_SCHEMAS, type JsonSchema } from './event-schemas.js';
 import { API_VERSION, type Envelope, EVENT_TYPES, type EventType } from './event-types.js';
 
 export interface CatalogEntry {
   name: EventType;
   description: string;
   example: Envelope;
+  /** JSON Schema (draft 2020-12) of this type's envelope. */
+  schema: JsonSchema;
 }
 
 const EXAMPLE_TENANT = '7b0c7f0e-5d1a-4c43-9a7e-2f1f3f0b9d11';
@@ -110,7 +113,7 @@ const DESCRIPTIONS: Record<EventType, [string, Record<string, unknown>]> = {
       trackingEvent: {
         code: 'ARRIVED_AT_HUB',
         description: 'Arrived at hub Nuremberg',
-        location: { name: 'Hub Nuremberg', city: 'Nuremberg', postalCode: '90451', country: 'DE' },
+        location: { name: 'Hub Nuremberg', city: 'Nuremberg', region: 'BY', postalCode: '90451', country: 'DE' },
         occurredAt: '2026-11-24T21:17:00.000Z',
         eta: '2026-11-25T14:30:00.000Z',
       },
@@ -146,6 +149,7 @@ export const EVENT_CATALOG: readonly CatalogEntry[] = EVENT_TYPES.map((name) => 
       sequence: SEQUENCES[name] ?? 7,
       data,
     },
+    schema: EVENT_SCHEMAS[name],
   };
 });
 

@@ -1,4 +1,4 @@
-import { Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
+import { Controller, Get, Header, NotFoundException, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentTenant, type TenantContext } from '../tenancy/tenant-context.js';
 import { catalogEntry, EVENT_CATALOG } from './event-catalog.js';
@@ -13,7 +13,7 @@ export class EventsController {
   constructor(private readonly events: EventsService) {}
 
   @Get('event-types')
-  @ApiOperation({ summary: 'The event catalog: every type with its description and an example payload' })
+  @ApiOperation({ summary: 'The event catalog: every type with its description, an example envelope and its JSON Schema' })
   catalog() {
     return { data: EVENT_CATALOG, nextCursor: null };
   }
@@ -22,6 +22,14 @@ export class EventsController {
   catalogType(@Param('type') type: string) {
     if (!isEventType(type)) throw new NotFoundException(`no event type ${type}`);
     return catalogEntry(type);
+  }
+
+  @Get('event-types/:type/schema')
+  @Header('content-type', 'application/schema+json')
+  @ApiOperation({ summary: "The JSON Schema (draft 2020-12) of this type's envelope" })
+  schema(@Param('type') type: string) {
+    if (!isEventType(type)) throw new NotFoundException(`no event type ${type}`);
+    return catalogEntry(type).schema;
   }
 
   @Get('events')

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { envelopeProblems } from './schemas.js';
 
 export interface ReceivedRequest {
   method: string;
@@ -16,9 +17,14 @@ export type Reply =
   /** Drop the connection without an answer. */
   | 'destroy';
 
-/** A real HTTP endpoint on loopback that records every push and answers as the test says. */
+/**
+ * A real HTTP endpoint on loopback that records every push and answers as the test says. Every
+ * JSON envelope it receives is checked against its type's published schema; `close()` fails the
+ * test if one did not conform, so the schemas cannot drift from what is sent.
+ */
 export class Receiver {
   readonly requests: ReceivedRequest[] = [];
+  readonly schemaViolations: string[] = [];
   private replies: Array<Reply | ((request: ReceivedRequest) => Reply)> = [];
   private fallback: Reply | ((request: ReceivedRequest) => Reply) = { status: 200, body: 'ok' };
   private readonly server: http.Server;
@@ -39,6 +45,7 @@ export class Receiver {
           receivedAt: performance.now(),
         };
         this.requests.push(received);
+        this.checkSchema(received);
         for (const waiter of [...this.waiters]) {
           if (this.requests.length >= waiter.count) {
             this.waiters.splice(this.waiters.indexOf(waiter), 1);
@@ -104,10 +111,25 @@ export class Receiver {
     return this.requests.map((r) => JSON.parse(r.body) as T);
   }
 
+  private checkSchema(request: ReceivedRequest): void {
+    if (!String(request.headers['content-type'] ?? '').startsWith('application/json')) return;
+    let body: unknown;
+    try {
+      body = JSON.parse(request.body);
+    } catch {
+      this.schemaViolations.push(`a push was not JSON: ${request.body.slice(0, 80)}`);
+      return;
+    }
+    this.schemaViolations.push(...envelopeProblems(body));
+  }
+
   async close(): Promise<void> {
     for (const res of this.hanging) res.destroy();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.schemaViolations.length > 0) {
+      throw new Error(`pushes that do not match their published schema:\n${this.schemaViolations.join('\n')}`);
+    }
   }
 }
 
