@@ -11,6 +11,7 @@ import { Dispatcher } from './delivery/dispatcher.js';
 import { FanOut } from './delivery/fan-out.js';
 import { RequestComposer } from './delivery/request-composer.js';
 import { Sender } from './delivery/sender.js';
+import { PreviewService } from './delivery/preview.service.js';
 import { TestSender } from './delivery/test-sender.js';
 import { RESOLVER, type Resolver, systemResolver, UrlGuard } from './delivery/url-guard.js';
 import { loadEncryptionKey, SecretBox } from './subscriptions/secret-box.js';
@@ -52,6 +53,7 @@ import { SECRET_BOX } from './webhooks.tokens.js';
     WebhooksService,
     DeliveriesService,
     TestSender,
+    PreviewService,
   ],
   exports: [Dispatcher, DeliverySignal, RESOLVER],
 })

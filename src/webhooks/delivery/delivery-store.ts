@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { envelopeJson } from '../../events/outbox.service.js';
+import type { PayloadFormat, PayloadOptions } from './payload-renderer.js';
 import type { Filters } from '../subscriptions/filters.js';
 import type { HealthState, HealthStatus } from './health.js';
 
@@ -35,12 +36,14 @@ export interface WebhookRuntime {
   previousSecretEncrypted: string | null;
   previousSecretExpiresAt: Date | null;
   headersEncrypted: string | null;
+  payloadFormat: PayloadFormat;
+  payloadOptions: PayloadOptions;
 }
 
 /** The subscription columns the engine reads, as selected by WEBHOOK_RUNTIME_COLUMNS. */
 export const WEBHOOK_RUNTIME_COLUMNS = `w.id AS webhook_id, w.url, w.timeout_ms, w.max_concurrency, w.rate_limit_per_second,
   w.retry_schedule, w.updated_at AS w_version, w.secret_encrypted, w.previous_secret_encrypted,
-  w.previous_secret_expires_at, w.headers_encrypted`;
+  w.previous_secret_expires_at, w.headers_encrypted, w.payload_format, w.payload_options`;
 
 export function webhookRuntimeFromRow(r: Record<string, any>): WebhookRuntime {
   return {
@@ -55,6 +58,8 @@ export function webhookRuntimeFromRow(r: Record<string, any>): WebhookRuntime {
     previousSecretEncrypted: r.previous_secret_encrypted,
     previousSecretExpiresAt: r.previous_secret_expires_at,
     headersEncrypted: r.headers_encrypted,
+    payloadFormat: r.payload_format,
+    payloadOptions: r.payload_options,
   };
 }
 

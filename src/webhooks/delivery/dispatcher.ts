@@ -9,6 +9,7 @@ import { type AttemptRecord, type ClaimedDelivery, DeliveryStore, type HealthRow
 import { type AttemptVerdict, applyAttempt } from './health.js';
 import { RequestComposer } from './request-composer.js';
 import { nextAttemptAt, parseRetryAfter } from './retry-policy.js';
+import { renderPayload, TransformError } from './payload-renderer.js';
 import { AUDIT_BODY_LIMIT, type AttemptOutcome, Sender } from './sender.js';
 
 /** Deliveries claimed per statement. */
@@ -227,31 +228,38 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     const now = new Date();
     let outcome: AttemptOutcome;
     let auditHeaders: Record<string, string> = {};
+    // What the audit keeps of the body: null for an envelope (it is the event), the rendered body
+    // otherwise, and nothing when the transform failed (nothing was sent).
+    let auditBody: string | null = null;
     try {
-      const composed = this.composer.compose(delivery.webhook, delivery.eventId, delivery.body, now);
+      const rendered = await renderPayload(delivery.webhook.payloadFormat, delivery.webhook.payloadOptions, delivery.body);
+      if (delivery.webhook.payloadFormat !== 'envelope' || !delivery.bodyIsEnvelope) auditBody = rendered.body.slice(0, AUDIT_BODY_LIMIT);
+      const composed = this.composer.compose(delivery.webhook, delivery.eventId, rendered.body, now, rendered.contentType);
       auditHeaders = composed.auditHeaders;
       outcome = await this.sender.send(composed.outgoing);
     } catch (error) {
+      const transform = error instanceof TransformError;
+      auditBody = transform ? '' : auditBody;
       outcome = {
         startedAt: now,
-        durationMs: 0,
+        durationMs: Math.round(Date.now() - now.getTime()),
         responseStatus: null,
         responseHeaders: null,
         responseBody: null,
-        errorClass: 'network',
-        errorMessage: `could not prepare the request: ${error instanceof Error ? error.message : String(error)}`,
+        errorClass: transform ? 'transform_error' : 'network',
+        errorMessage: transform ? error.message : `could not prepare the request: ${error instanceof Error ? error.message : String(error)}`,
       };
     }
     this.stats.attempted += 1;
     if (this.stopping && !this.held.has(delivery.id)) return;
-    const finished = this.finish(delivery, outcome, auditHeaders);
+    const finished = this.finish(delivery, outcome, auditHeaders, auditBody);
     this.observe(delivery, finished);
     this.finished.push(finished);
     this.scheduleFlush();
   }
 
   /** The delivery's next state after an attempt: delivered, pending until a retry, or failed. */
-  private finish(delivery: ClaimedDelivery, outcome: AttemptOutcome, auditHeaders: Record<string, string>): Finished {
+  private finish(delivery: ClaimedDelivery, outcome: AttemptOutcome, auditHeaders: Record<string, string>, auditBody: string | null): Finished {
     const number = delivery.attemptCount + 1;
     const status = outcome.responseStatus;
     const retryAfterMs =
@@ -278,8 +286,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
         durationMs: outcome.durationMs,
         url: delivery.webhook.url,
         requestHeaders: auditHeaders,
-        // An envelope is not stored again per attempt (it is the event row); other bodies are.
-        requestBody: delivery.bodyIsEnvelope ? null : delivery.body.slice(0, AUDIT_BODY_LIMIT),
+        requestBody: auditBody,
         responseStatus: outcome.responseStatus,
         responseHeaders: outcome.responseHeaders,
         responseBody: outcome.responseBody,

@@ -30,13 +30,13 @@ export class RequestComposer {
 
   constructor(private readonly box: SecretBox) {}
 
-  compose(webhook: WebhookRuntime, eventId: string, body: string, now: Date): ComposedRequest {
+  compose(webhook: WebhookRuntime, eventId: string, body: string, now: Date, contentType = 'application/json'): ComposedRequest {
     const secrets = this.unseal(webhook);
     const keys = [secrets.key];
     if (secrets.previousKey && webhook.previousSecretExpiresAt && webhook.previousSecretExpiresAt > now) keys.push(secrets.previousKey);
     const timestamp = Math.floor(now.getTime() / 1000);
     const standard = {
-      'content-type': 'application/json',
+      'content-type': contentType,
       'user-agent': USER_AGENT,
       'webhook-id': eventId,
       'webhook-timestamp': String(timestamp),

@@ -12,6 +12,7 @@ export type ErrorClass =
   | 'tls'
   | 'blocked_address'
   | 'http_status'
+  | 'transform_error'
   | 'network';
 
 export interface OutgoingRequest {

@@ -7,7 +7,8 @@ import { attemptView, type AttemptView } from '../audit/delivery-view.js';
 import type { Webhook } from '../subscriptions/webhook.entity.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
 import { RequestComposer } from './request-composer.js';
-import { Sender } from './sender.js';
+import { renderPayload, TransformError } from './payload-renderer.js';
+import { type AttemptOutcome, Sender } from './sender.js';
 
 /**
  * "Send test event": one attempt now, answered with its outcome; sent even when the
@@ -33,9 +34,29 @@ export class TestSender {
       apiVersion: API_VERSION,
     };
     if (eventType === 'webhook.test') envelope.data = { message: 'This is a test event from Waybill.', webhookId };
-    const body = JSON.stringify(envelope);
-    const { outgoing, auditHeaders } = this.composer.compose(runtimeOf(webhook), envelope.id, body, now);
-    const outcome = await this.sender.send(outgoing);
+    const envelopeBody = JSON.stringify(envelope);
+    const runtime = runtimeOf(webhook);
+    let body = '';
+    let auditHeaders: Record<string, string> = {};
+    let outcome: AttemptOutcome;
+    try {
+      const rendered = await renderPayload(runtime.payloadFormat, runtime.payloadOptions, envelopeBody);
+      body = rendered.body;
+      const composed = this.composer.compose(runtime, envelope.id, body, now, rendered.contentType);
+      auditHeaders = composed.auditHeaders;
+      outcome = await this.sender.send(composed.outgoing);
+    } catch (error) {
+      if (!(error instanceof TransformError)) throw error;
+      outcome = {
+        startedAt: now,
+        durationMs: 0,
+        responseStatus: null,
+        responseHeaders: null,
+        responseBody: null,
+        errorClass: 'transform_error',
+        errorMessage: error.message,
+      };
+    }
     const delivered = outcome.responseStatus !== null && outcome.responseStatus >= 200 && outcome.responseStatus < 300;
 
     return this.dataSource.transaction(async (manager) => {
@@ -43,7 +64,7 @@ export class TestSender {
         `INSERT INTO delivery (tenant_id, webhook_id, event_id, event_type, payload, status, next_trigger, attempt_count,
                                last_attempt_at, last_response_status, last_error_class, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, 'test', 1, $7, $8, $9, $7, now()) RETURNING id`,
-        [tenantId, webhookId, envelope.id, eventType, body, delivered ? 'delivered' : 'failed', outcome.startedAt, outcome.responseStatus, outcome.errorClass],
+        [tenantId, webhookId, envelope.id, eventType, envelopeBody, delivered ? 'delivered' : 'failed', outcome.startedAt, outcome.responseStatus, outcome.errorClass],
       );
       const [attempt] = await manager.query(
         `INSERT INTO delivery_attempt (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,
@@ -83,5 +104,7 @@ export function runtimeOf(webhook: Webhook) {
     previousSecretEncrypted: webhook.previousSecretEncrypted,
     previousSecretExpiresAt: webhook.previousSecretExpiresAt,
     headersEncrypted: webhook.headersEncrypted,
+    payloadFormat: webhook.payloadFormat,
+    payloadOptions: webhook.payloadOptions,
   };
 }

@@ -21,6 +21,8 @@ export function webhookView(webhook: Webhook) {
     rateLimitPerSecond: webhook.rateLimitPerSecond,
     retrySchedule: webhook.retrySchedule ? webhook.retrySchedule.map(formatDuration) : null,
     apiVersion: webhook.apiVersion,
+    payloadFormat: webhook.payloadFormat,
+    payloadOptions: webhook.payloadOptions,
     status: webhook.status,
     disabledReason: webhook.disabledReason,
     consecutiveFailures: webhook.consecutiveFailures,

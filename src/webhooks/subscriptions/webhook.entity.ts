@@ -1,5 +1,6 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import type { HealthStatus } from '../delivery/health.js';
+import type { PayloadFormat, PayloadOptions } from '../delivery/payload-renderer.js';
 import type { Filters } from './filters.js';
 
 @Entity('webhook')
@@ -56,6 +57,12 @@ export class Webhook {
 
   @Column('text')
   apiVersion: string;
+
+  @Column('text')
+  payloadFormat: PayloadFormat;
+
+  @Column('jsonb', { nullable: true })
+  payloadOptions: PayloadOptions;
 
   @Column('text')
   status: HealthStatus;

@@ -3,8 +3,18 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ParseIdPipe } from '../../common/ids.js';
 import { CurrentTenant, type TenantContext } from '../../tenancy/tenant-context.js';
 import { DeliveriesService } from '../audit/deliveries.service.js';
+import { PreviewService } from '../delivery/preview.service.js';
 import { TestSender } from '../delivery/test-sender.js';
-import { CreateWebhookDto, ListWebhooksQuery, ReplayDto, RotateSecretDto, TestWebhookDto, UpdateWebhookDto } from './webhooks.dto.js';
+import {
+  CreateWebhookDto,
+  DraftPreviewDto,
+  ListWebhooksQuery,
+  PreviewSourceDto,
+  ReplayDto,
+  RotateSecretDto,
+  TestWebhookDto,
+  UpdateWebhookDto,
+} from './webhooks.dto.js';
 import { WebhooksService } from './webhooks.service.js';
 
 @ApiTags('webhooks')
@@ -15,7 +25,15 @@ export class WebhooksController {
     private readonly webhooks: WebhooksService,
     private readonly tests: TestSender,
     private readonly deliveries: DeliveriesService,
+    private readonly previews: PreviewService,
   ) {}
+
+  @Post('preview')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'The exact body, content type and headers a draft subscription would send for an event' })
+  previewDraft(@CurrentTenant() tenant: TenantContext, @Body() body: DraftPreviewDto) {
+    return this.previews.forDraft(tenant.tenantId, body, body);
+  }
 
   @Post()
   @ApiOperation({ summary: 'Create a subscription; the answer carries its signing secret' })
@@ -64,6 +82,13 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Send webhook.test (or the example of eventType) now; answers the attempt, even when it failed' })
   test(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string, @Body() body: TestWebhookDto) {
     return this.tests.send(tenant.tenantId, id, body.eventType);
+  }
+
+  @Post(':id/preview')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'The exact body, content type and signed headers this subscription would send for an event' })
+  preview(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string, @Body() body: PreviewSourceDto) {
+    return this.previews.forSubscription(tenant.tenantId, id, body);
   }
 
   @Post(':id/replay')

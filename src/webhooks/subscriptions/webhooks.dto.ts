@@ -8,6 +8,7 @@ import {
   IsInt,
   IsISO8601,
   IsNotEmpty,
+  IsObject,
   IsOptional,
   IsString,
   Max,
@@ -20,6 +21,7 @@ import { parseDuration } from '../../common/durations.js';
 import { PageQuery } from '../../common/pagination.js';
 import { ISO_DATE } from '../../common/validators.js';
 import { API_VERSION, EVENT_TYPES } from '../../events/event-types.js';
+import { PAYLOAD_FORMATS, type PayloadFormat } from '../delivery/payload-renderer.js';
 import { customHeaderProblems } from './custom-headers.js';
 import { type Filters, filterProblems } from './filters.js';
 
@@ -132,6 +134,19 @@ export class CreateWebhookDto {
   @ValidWith('retrySchedule', retryScheduleProblems)
   retrySchedule?: string[] | null;
 
+  @ApiPropertyOptional({ enum: PAYLOAD_FORMATS, default: 'envelope', description: 'envelope: the JSON envelope; jsonata: a JSONata mapping of it' })
+  @IsOptional()
+  @IsIn(PAYLOAD_FORMATS)
+  payloadFormat?: PayloadFormat;
+
+  @ApiPropertyOptional({
+    example: { expression: '{ "shipment": data.shipmentNumber, "status": data.status }', contentType: 'application/json' },
+    description: 'For jsonata: { expression, contentType? }; checked on save',
+  })
+  @IsOptional()
+  @IsObject()
+  payloadOptions?: Record<string, unknown> | null;
+
   @ApiPropertyOptional({ enum: SUPPORTED_API_VERSIONS, description: 'Payload version, pinned at creation (default: current)' })
   @IsOptional()
   @IsIn(SUPPORTED_API_VERSIONS)
@@ -162,6 +177,36 @@ export class TestWebhookDto {
   @IsOptional()
   @IsIn(EVENT_TYPES)
   eventType?: (typeof EVENT_TYPES)[number];
+}
+
+export class PreviewSourceDto {
+  @ApiPropertyOptional({ description: 'A stored event of this tenant' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  eventId?: string;
+
+  @ApiPropertyOptional({ enum: EVENT_TYPES, description: 'The catalog example of this type (default: webhook.test)' })
+  @IsOptional()
+  @IsIn(EVENT_TYPES)
+  eventType?: (typeof EVENT_TYPES)[number];
+}
+
+export class DraftPreviewDto extends PreviewSourceDto {
+  @ApiPropertyOptional({ enum: PAYLOAD_FORMATS, default: 'envelope' })
+  @IsOptional()
+  @IsIn(PAYLOAD_FORMATS)
+  payloadFormat?: PayloadFormat;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsObject()
+  payloadOptions?: Record<string, unknown> | null;
+
+  @ApiPropertyOptional({ description: 'Custom headers (only their names appear in the answer)' })
+  @IsOptional()
+  @ValidWith('customHeaders', customHeaderProblems)
+  headers?: Record<string, string>;
 }
 
 export class ReplayDto {

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { parseDuration } from '../../common/durations.js';
-import { fieldError } from '../../common/errors.js';
+import { FieldValidationException, fieldError } from '../../common/errors.js';
+import { type PayloadFormat, type PayloadOptions, payloadOptionsProblems } from '../delivery/payload-renderer.js';
 import { notFound } from '../../common/ids.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../../common/pagination.js';
 import { TransactionRunner, type Tx, writeBack } from '../../database/transaction.js';
@@ -20,6 +21,13 @@ export const SECRET_OVERLAP_MS = 24 * 3_600_000;
 
 export const DEFAULTS = { timeoutMs: 10_000, maxConcurrency: 32 } as const;
 
+/** The payload options as stored, or a 400 naming what is wrong (a JSONata error with its position). */
+function checkPayload(format: PayloadFormat, options: unknown): PayloadOptions {
+  const problems = payloadOptionsProblems(format, options);
+  if (problems.length > 0) throw new FieldValidationException(problems);
+  return (options ?? null) as PayloadOptions;
+}
+
 const toSchedule = (schedule: string[] | null | undefined): number[] | null =>
   schedule ? schedule.map((d) => parseDuration(d)!) : null;
 
@@ -35,6 +43,8 @@ export class WebhooksService {
 
   async create(tenantId: string, dto: CreateWebhookDto): Promise<WebhookView & { secret: string }> {
     await this.checkUrl(dto.url);
+    const payloadFormat = dto.payloadFormat ?? 'envelope';
+    const payloadOptions = checkPayload(payloadFormat, dto.payloadOptions);
     const secret = generateSigningSecret();
     const now = new Date();
     const webhook = this.dataSource.manager.create(Webhook, {
@@ -54,6 +64,8 @@ export class WebhooksService {
       rateLimitPerSecond: dto.rateLimitPerSecond ?? null,
       retrySchedule: toSchedule(dto.retrySchedule),
       apiVersion: dto.apiVersion ?? API_VERSION,
+      payloadFormat,
+      payloadOptions,
       status: 'healthy',
       disabledReason: null,
       consecutiveFailures: 0,
@@ -111,6 +123,13 @@ export class WebhooksService {
       if (dto.maxConcurrency !== undefined) webhook.maxConcurrency = dto.maxConcurrency;
       if (dto.rateLimitPerSecond !== undefined) webhook.rateLimitPerSecond = dto.rateLimitPerSecond;
       if (dto.retrySchedule !== undefined) webhook.retrySchedule = toSchedule(dto.retrySchedule);
+      if (dto.payloadFormat !== undefined || dto.payloadOptions !== undefined) {
+        webhook.payloadFormat = dto.payloadFormat ?? webhook.payloadFormat;
+        webhook.payloadOptions = checkPayload(
+          webhook.payloadFormat,
+          dto.payloadOptions !== undefined ? dto.payloadOptions : dto.payloadFormat === 'envelope' ? null : webhook.payloadOptions,
+        );
+      }
       const wasHolding = webhook.paused || webhook.status === 'disabled';
       if (dto.paused !== undefined) webhook.paused = dto.paused;
       let discard = false;

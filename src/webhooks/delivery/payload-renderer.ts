@@ -1,0 +1,92 @@
+import jsonata from 'jsonata';
+
+export const PAYLOAD_FORMATS = ['envelope', 'jsonata'] as const;
+export type PayloadFormat = (typeof PAYLOAD_FORMATS)[number];
+
+export interface JsonataOptions {
+  expression: string;
+  contentType?: string;
+}
+
+export type PayloadOptions = JsonataOptions | null;
+
+export interface RenderedPayload {
+  body: string;
+  contentType: string;
+}
+
+/** A transform that failed: the attempt is recorded as `transform_error` and retried. */
+export class TransformError extends Error {}
+
+/** An expression may run this long and nest this deep per delivery: it runs on the event loop. */
+export const JSONATA_TIME_LIMIT_MS = 250;
+export const JSONATA_MAX_DEPTH = 200;
+const CONTENT_TYPE = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+(\s*;\s*[a-z0-9_-]+=[a-z0-9_.-]+)*$/i;
+
+/** Problems with a subscription's payload settings (empty when they can be saved). */
+export function payloadOptionsProblems(format: PayloadFormat, options: unknown): Array<{ field: string; message: string }> {
+  if (format === 'envelope') {
+    return options === undefined || options === null ? [] : [{ field: 'payloadOptions', message: 'takes no options with the envelope format' }];
+  }
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    return [{ field: 'payloadOptions', message: 'must be { expression, contentType? } for the jsonata format' }];
+  }
+  const { expression, contentType, ...rest } = options as Record<string, unknown>;
+  const problems: Array<{ field: string; message: string }> = Object.keys(rest).map((k) => ({ field: `payloadOptions.${k}`, message: 'is not a known field' }));
+  if (typeof expression !== 'string' || expression.trim() === '' || expression.length > 20_000) {
+    problems.push({ field: 'payloadOptions.expression', message: 'must be a JSONata expression of at most 20000 characters' });
+  } else {
+    try {
+      jsonata(expression);
+    } catch (error) {
+      const e = error as { message?: string; position?: number };
+      problems.push({ field: 'payloadOptions.expression', message: `does not compile at position ${e.position ?? '?'}: ${e.message ?? String(error)}` });
+    }
+  }
+  if (contentType !== undefined && (typeof contentType !== 'string' || !CONTENT_TYPE.test(contentType))) {
+    problems.push({ field: 'payloadOptions.contentType', message: 'must be a media type such as application/json' });
+  }
+  return problems;
+}
+
+/** Bounds jsonata itself enforces per evaluation (it answers D1011/D1012 past them). */
+const GUARDRAILS = { timeout: JSONATA_TIME_LIMIT_MS, stack: JSONATA_MAX_DEPTH, sequence: 100_000 };
+
+/** Compiled expressions by their text: compiling once, evaluating per delivery (each with its own bounds). */
+const compiledCache = new Map<string, ReturnType<typeof jsonata>>();
+
+function compile(expression: string): ReturnType<typeof jsonata> {
+  let compiled = compiledCache.get(expression);
+  if (!compiled) {
+    compiled = jsonata(expression, GUARDRAILS as never);
+    if (compiledCache.size >= 1_000) compiledCache.delete(compiledCache.keys().next().value!);
+    compiledCache.set(expression, compiled);
+  }
+  return compiled;
+}
+
+/**
+ * The body a subscription sends for an envelope, rendered once per attempt and signed as it is.
+ * `envelope` sends the envelope's bytes unchanged; `jsonata` evaluates the tenant's expression
+ * over the envelope within a time and depth bound, so one bad mapping cannot stall the dispatcher.
+ */
+export async function renderPayload(format: PayloadFormat, options: PayloadOptions, envelopeJson: string): Promise<RenderedPayload> {
+  if (format === 'envelope') return { body: envelopeJson, contentType: 'application/json' };
+  const { expression, contentType } = options as JsonataOptions;
+  let result: unknown;
+  try {
+    result = await compile(expression).evaluate(JSON.parse(envelopeJson));
+  } catch (error) {
+    const e = error as { message?: string; code?: string; value?: unknown };
+    const detail =
+      e.code === 'D1012'
+        ? `it ran longer than ${JSONATA_TIME_LIMIT_MS} ms`
+        : e.code === 'D1011'
+          ? `it nested deeper than ${JSONATA_MAX_DEPTH}`
+          : (e.message ?? String(error));
+    throw new TransformError(`the JSONata expression failed${e.code ? ` (${e.code})` : ''}: ${detail}`);
+  }
+  if (result === undefined) throw new TransformError('the JSONata expression produced nothing for this event');
+  if (typeof result === 'string') return { body: result, contentType: contentType ?? 'text/plain; charset=utf-8' };
+  return { body: JSON.stringify(result), contentType: contentType ?? 'application/json' };
+}

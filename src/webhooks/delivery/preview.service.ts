@@ -1,0 +1,88 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { fieldError } from '../../common/errors.js';
+import { notFound } from '../../common/ids.js';
+import { catalogEntry } from '../../events/event-catalog.js';
+import type { EventType } from '../../events/event-types.js';
+import { envelopeJson } from '../../events/outbox.service.js';
+import { WebhooksService } from '../subscriptions/webhooks.service.js';
+import { type PayloadFormat, payloadOptionsProblems, type PayloadOptions, renderPayload, TransformError } from './payload-renderer.js';
+import { RequestComposer, USER_AGENT } from './request-composer.js';
+import { runtimeOf } from './test-sender.js';
+
+export interface PreviewSource {
+  eventId?: string;
+  eventType?: EventType;
+}
+
+export interface Preview {
+  body: string;
+  contentType: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * What a subscription would send for an event: the exact body (rendered by the same code as a
+ * push), its content type and the headers. For a saved subscription the headers are signed with
+ * its secret now; custom header values show as [redacted].
+ */
+@Injectable()
+export class PreviewService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly webhooks: WebhooksService,
+    private readonly composer: RequestComposer,
+  ) {}
+
+  async forDraft(tenantId: string, draft: { payloadFormat?: PayloadFormat; payloadOptions?: unknown; headers?: Record<string, string> }, source: PreviewSource): Promise<Preview> {
+    const format = draft.payloadFormat ?? 'envelope';
+    const problems = payloadOptionsProblems(format, draft.payloadOptions);
+    if (problems.length) throw fieldError(problems[0].field, problems[0].message);
+    const { id, body: envelope } = await this.envelope(tenantId, source);
+    const rendered = await this.render(format, (draft.payloadOptions ?? null) as PayloadOptions, envelope);
+    const headers: Record<string, string> = {
+      'content-type': rendered.contentType,
+      'user-agent': USER_AGENT,
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+      'webhook-signature': "v1,<HMAC-SHA256 with the subscription's secret, made when sent>",
+    };
+    for (const name of Object.keys(draft.headers ?? {})) headers[name.toLowerCase()] = '[redacted]';
+    return { body: rendered.body, contentType: rendered.contentType, headers };
+  }
+
+  async forSubscription(tenantId: string, webhookId: string, source: PreviewSource): Promise<Preview> {
+    const webhook = await this.webhooks.find(tenantId, webhookId);
+    const { id, body: envelope } = await this.envelope(tenantId, source);
+    const rendered = await this.render(webhook.payloadFormat, webhook.payloadOptions, envelope);
+    const { auditHeaders } = this.composer.compose(runtimeOf(webhook), id, rendered.body, new Date(), rendered.contentType);
+    return { body: rendered.body, contentType: rendered.contentType, headers: auditHeaders };
+  }
+
+  private async render(format: PayloadFormat, options: PayloadOptions, envelope: string) {
+    try {
+      return await renderPayload(format, options, envelope);
+    } catch (error) {
+      if (error instanceof TransformError) throw fieldError('payloadOptions.expression', error.message);
+      throw error;
+    }
+  }
+
+  /** A stored event of the tenant, byte for byte as pushed, or a catalog example. */
+  private async envelope(tenantId: string, source: PreviewSource): Promise<{ id: string; body: string }> {
+    if (source.eventId && source.eventType) throw fieldError('eventId', 'give eventId or eventType, not both');
+    if (source.eventId) {
+      const [row] = await this.dataSource.query(
+        `SELECT id, type, api_version, created_at, tenant_id, sequence, data::text AS data_json FROM event WHERE tenant_id = $1 AND id = $2`,
+        [tenantId, source.eventId],
+      );
+      if (!row) throw notFound('event', source.eventId);
+      return {
+        id: row.id,
+        body: envelopeJson({ id: row.id, type: row.type, apiVersion: row.api_version, createdAt: row.created_at, tenantId: row.tenant_id, sequence: row.sequence, dataJson: row.data_json }),
+      };
+    }
+    const example = catalogEntry(source.eventType ?? 'webhook.test').example;
+    return { id: example.id, body: JSON.stringify(example) };
+  }
+}

@@ -1,0 +1,127 @@
+import { Webhook as StandardWebhook } from 'standardwebhooks';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { orderBody, shipmentBody } from './support/fixtures.js';
+import { eventually, type Receiver, startReceiver } from './support/receiver.js';
+import { createTestApp, type TestApp } from './support/test-app.js';
+
+const MAPPING = `{
+  "ShipmentNo": data.shipmentNumber,
+  "Carrier": data.carrier.scac,
+  "Status": $uppercase(data.status),
+  "PO": data.order.externalRef,
+  "EventId": id
+}`;
+
+describe('payload formats and preview', () => {
+  let t: TestApp;
+  const receivers: Receiver[] = [];
+  beforeAll(async () => {
+    t = await createTestApp({ env: { WEBHOOK_RETRY_SCHEDULE: '100ms' } });
+  });
+  afterEach(async () => {
+    await Promise.all(receivers.splice(0).map((r) => r.close()));
+  });
+  afterAll(() => t?.close());
+
+  const receiver = async () => {
+    const r = await startReceiver();
+    receivers.push(r);
+    return r;
+  };
+
+  it('sends a JSONata mapping of the envelope, signed as sent, with its content type', async () => {
+    const r = await receiver();
+    const tenant = await t.newTenant();
+    const hook = (
+      await t.api('POST', '/v1/webhooks', {
+        key: tenant.key,
+        body: {
+          name: 'SAP',
+          url: r.url,
+          eventTypes: ['shipment.status_changed'],
+          payloadFormat: 'jsonata',
+          payloadOptions: { expression: MAPPING, contentType: 'application/vnd.sap+json' },
+        },
+      })
+    ).body;
+    expect(hook).toMatchObject({ payloadFormat: 'jsonata', payloadOptions: { expression: MAPPING, contentType: 'application/vnd.sap+json' } });
+    const order = (await t.api('POST', '/v1/orders', { key: tenant.key, body: orderBody() })).body;
+    const shipment = (await t.api('POST', '/v1/shipments', { key: tenant.key, body: shipmentBody({ orderId: order.id }) })).body;
+    await t.api('POST', `/v1/shipments/${shipment.id}/status`, { key: tenant.key, body: { status: 'booked' } });
+
+    const [request] = await r.waitForRequests(1);
+    expect(request.headers['content-type']).toBe('application/vnd.sap+json');
+    const verified = new StandardWebhook(hook.secret).verify(request.body, request.headers as Record<string, string>);
+    expect(verified).toEqual({ ShipmentNo: shipment.shipmentNumber, Carrier: 'DHLF', Status: 'BOOKED', PO: 'PO-88231', EventId: request.headers['webhook-id'] });
+
+    const [delivery] = await eventually(async () => {
+      const list = (await t.api('GET', `/v1/deliveries?webhookId=${hook.id}`, { key: tenant.key })).body.data;
+      return list[0]?.status === 'delivered' ? list : undefined;
+    });
+    const full = (await t.api('GET', `/v1/deliveries/${delivery.id}`, { key: tenant.key })).body;
+    expect(full.attempts[0].requestBody).toBe(request.body);
+
+    const preview = await t.api('POST', `/v1/webhooks/${hook.id}/preview`, { key: tenant.key, body: { eventId: delivery.eventId } });
+    expect(preview.status).toBe(200);
+    expect(preview.body.body).toBe(request.body);
+    expect(preview.body.contentType).toBe('application/vnd.sap+json');
+    expect(preview.body.headers['webhook-id']).toBe(delivery.eventId);
+    expect(() => new StandardWebhook(hook.secret).verify(preview.body.body, preview.body.headers)).not.toThrow();
+  });
+
+  it('answers 400 with the position for an expression that does not compile, and checks options per format', async () => {
+    const base = { name: 'x', url: 'http://127.0.0.1:9/', eventTypes: ['*'] };
+    const bad = await t.api('POST', '/v1/webhooks', { body: { ...base, payloadFormat: 'jsonata', payloadOptions: { expression: 'data.items[' } } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0]).toMatchObject({ field: 'payloadOptions.expression', message: expect.stringMatching(/position \d+/) });
+    expect((await t.api('POST', '/v1/webhooks', { body: { ...base, payloadFormat: 'jsonata' } })).status).toBe(400);
+    expect((await t.api('POST', '/v1/webhooks', { body: { ...base, payloadFormat: 'jsonata', payloadOptions: { expression: 'id', contentType: 'not a type' } } })).status).toBe(400);
+    expect((await t.api('POST', '/v1/webhooks', { body: { ...base, payloadFormat: 'envelope', payloadOptions: { expression: 'id' } } })).status).toBe(400);
+    expect((await t.api('POST', '/v1/webhooks', { body: { ...base, payloadFormat: 'csv' } })).status).toBe(400);
+    const created = (await t.api('POST', '/v1/webhooks', { body: base })).body;
+    const patched = await t.api('PATCH', `/v1/webhooks/${created.id}`, { body: { payloadFormat: 'jsonata', payloadOptions: { expression: '$$' } } });
+    expect(patched.body).toMatchObject({ payloadFormat: 'jsonata', payloadOptions: { expression: '$$' } });
+    const back = await t.api('PATCH', `/v1/webhooks/${created.id}`, { body: { payloadFormat: 'envelope' } });
+    expect(back.body).toMatchObject({ payloadFormat: 'envelope', payloadOptions: null });
+  });
+
+  it('records an expression that fails at send time as transform_error attempts, retried, with nothing sent', async () => {
+    const r = await receiver();
+    const tenant = await t.newTenant();
+    const hook = (
+      await t.api('POST', '/v1/webhooks', {
+        key: tenant.key,
+        body: { name: 'x', url: r.url, eventTypes: ['order.created'], payloadFormat: 'jsonata', payloadOptions: { expression: '$error("no mapping for " & type)' } },
+      })
+    ).body;
+    await t.api('POST', '/v1/orders', { key: tenant.key, body: orderBody() });
+    const [delivery] = await eventually(async () => {
+      const list = (await t.api('GET', `/v1/deliveries?webhookId=${hook.id}`, { key: tenant.key })).body.data;
+      return list[0]?.status === 'failed' ? list : undefined;
+    });
+    const full = (await t.api('GET', `/v1/deliveries/${delivery.id}`, { key: tenant.key })).body;
+    expect(full.attempts.map((a: { errorClass: string }) => a.errorClass)).toEqual(['transform_error', 'transform_error']);
+    expect(full.attempts[0].errorMessage).toContain('no mapping for order.created');
+    expect(full.attempts[0].requestBody).toBe('');
+    expect(r.requests).toHaveLength(0);
+    const test = await t.api('POST', `/v1/webhooks/${hook.id}/test`, { key: tenant.key, body: {} });
+    expect(test.status).toBe(200);
+    expect(test.body.errorClass).toBe('transform_error');
+  });
+
+  it('previews a draft: the rendered example, its content type and headers, with custom header values hidden', async () => {
+    const draft = await t.api('POST', '/v1/webhooks/preview', {
+      body: { payloadFormat: 'jsonata', payloadOptions: { expression: '{ "no": data.shipmentNumber }' }, eventType: 'shipment.delivered', headers: { 'X-Client': 'secret-value' } },
+    });
+    expect(draft.status).toBe(200);
+    expect(draft.body).toMatchObject({ body: '{"no":"SH-20017"}', contentType: 'application/json' });
+    expect(draft.body.headers).toMatchObject({ 'content-type': 'application/json', 'x-client': '[redacted]' });
+    expect(JSON.stringify(draft.body)).not.toContain('secret-value');
+
+    const envelope = await t.api('POST', '/v1/webhooks/preview', { body: { eventType: 'order.created' } });
+    expect(JSON.parse(envelope.body.body)).toMatchObject({ type: 'order.created' });
+    const failing = await t.api('POST', '/v1/webhooks/preview', { body: { payloadFormat: 'jsonata', payloadOptions: { expression: '$error("x")' } } });
+    expect(failing.status).toBe(400);
+    expect((await t.api('POST', '/v1/webhooks/preview', { body: { eventId: 'evt_nope' } })).status).toBe(404);
+  });
+});
