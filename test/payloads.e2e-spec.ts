@@ -1,5 +1,7 @@
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { API_VERSION } from '../src/events/event-types.js';
+import { registerOlderPayloadVersion } from '../src/events/payload-versions.js';
 import { orderBody, shipmentBody } from './support/fixtures.js';
 import { eventually, type Receiver, startReceiver } from './support/receiver.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
@@ -67,6 +69,39 @@ describe('payload formats and preview', () => {
     expect(preview.body.contentType).toBe('application/vnd.sap+json');
     expect(preview.body.headers['webhook-id']).toBe(delivery.eventId);
     expect(() => new StandardWebhook(hook.secret).verify(preview.body.body, preview.body.headers)).not.toThrow();
+  });
+
+  it('keeps rendering the shape of the version a subscription pinned when a newer one is current', async () => {
+    // A test-only older version in which a shipment's number was called "number".
+    registerOlderPayloadVersion('2026-01-01', (envelope) => {
+      if (!envelope.type.startsWith('shipment.')) return envelope;
+      const { shipmentNumber, ...data } = envelope.data as Record<string, unknown>;
+      return { ...envelope, data: { number: shipmentNumber, ...data } };
+    });
+    const pinned = await receiver();
+    const current = await receiver();
+    const tenant = await t.newTenant();
+    const old = (await t.api('POST', '/v1/webhooks', { key: tenant.key, body: { name: 'old', url: pinned.url, eventTypes: ['shipment.created'], apiVersion: '2026-01-01' } })).body;
+    const now = (await t.api('POST', '/v1/webhooks', { key: tenant.key, body: { name: 'new', url: current.url, eventTypes: ['shipment.created'] } })).body;
+    expect(old.apiVersion).toBe('2026-01-01');
+    expect(now.apiVersion).toBe(API_VERSION);
+    const shipment = (await t.api('POST', '/v1/shipments', { key: tenant.key, body: shipmentBody() })).body;
+    const [[oldPush], [newPush]] = await Promise.all([pinned.waitForRequests(1), current.waitForRequests(1)]);
+    const oldBody = new StandardWebhook(old.secret).verify(oldPush.body, oldPush.headers as Record<string, string>) as any;
+    const newBody = new StandardWebhook(now.secret).verify(newPush.body, newPush.headers as Record<string, string>) as any;
+    expect(oldBody).toMatchObject({ apiVersion: '2026-01-01', data: { number: shipment.shipmentNumber } });
+    expect(oldBody.data).not.toHaveProperty('shipmentNumber');
+    expect(newBody).toMatchObject({ apiVersion: API_VERSION, data: { shipmentNumber: shipment.shipmentNumber } });
+    expect(oldBody.id).toBe(newBody.id);
+
+    const preview = await t.api('POST', `/v1/webhooks/${old.id}/preview`, { key: tenant.key, body: { eventId: oldBody.id } });
+    expect(preview.body.body).toBe(oldPush.body);
+    const [delivery] = (await t.api('GET', `/v1/deliveries?webhookId=${old.id}`, { key: tenant.key })).body.data;
+    await eventually(async () => (await t.api('GET', `/v1/deliveries/${delivery.id}`, { key: tenant.key })).body.status === 'delivered');
+    expect((await t.api('GET', `/v1/deliveries/${delivery.id}`, { key: tenant.key })).body.attempts[0].requestBody).toBe(oldPush.body);
+    const unknown = await t.api('POST', '/v1/webhooks', { key: tenant.key, body: { name: 'x', url: pinned.url, eventTypes: ['*'], apiVersion: '1999-01-01' } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors[0].field).toBe('apiVersion');
   });
 
   it('answers 400 with the position for an expression that does not compile, and checks options per format', async () => {

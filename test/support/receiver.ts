@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { API_VERSION } from '../../src/events/event-types.js';
 import { envelopeProblems } from './schemas.js';
 
 export interface ReceivedRequest {
@@ -120,8 +121,9 @@ export class Receiver {
       this.schemaViolations.push(`a push was not JSON: ${request.body.slice(0, 80)}`);
       return;
     }
-    // Only envelopes: a subscription with a JSONata mapping sends its own shape.
-    const looksLikeEnvelope = typeof body === 'object' && body !== null && 'apiVersion' in body && 'type' in body;
+    // Only envelopes of the current version: a JSONata mapping sends its own shape, and an older
+    // pinned version has the shape of its day.
+    const looksLikeEnvelope = typeof body === 'object' && body !== null && (body as { apiVersion?: unknown }).apiVersion === API_VERSION;
     if (looksLikeEnvelope) this.schemaViolations.push(...envelopeProblems(body));
   }
 

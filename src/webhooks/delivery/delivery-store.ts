@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { API_VERSION } from '../../events/event-types.js';
 import { envelopeJson } from '../../events/outbox.service.js';
 import type { PayloadFormat, PayloadOptions } from './payload-renderer.js';
 import type { Filters } from '../subscriptions/filters.js';
@@ -20,6 +21,8 @@ export interface ClaimedDelivery {
   body: string;
   /** The body is the event's envelope, rebuilt from the event row whenever it is read. */
   bodyIsEnvelope: boolean;
+  /** The payload version the body is in (the event's). */
+  bodyVersion: string;
   webhook: WebhookRuntime;
 }
 
@@ -36,6 +39,7 @@ export interface WebhookRuntime {
   previousSecretEncrypted: string | null;
   previousSecretExpiresAt: Date | null;
   headersEncrypted: string | null;
+  apiVersion: string;
   payloadFormat: PayloadFormat;
   payloadOptions: PayloadOptions;
 }
@@ -43,7 +47,7 @@ export interface WebhookRuntime {
 /** The subscription columns the engine reads, as selected by WEBHOOK_RUNTIME_COLUMNS. */
 export const WEBHOOK_RUNTIME_COLUMNS = `w.id AS webhook_id, w.url, w.timeout_ms, w.max_concurrency, w.rate_limit_per_second,
   w.retry_schedule, w.updated_at AS w_version, w.secret_encrypted, w.previous_secret_encrypted,
-  w.previous_secret_expires_at, w.headers_encrypted, w.payload_format, w.payload_options`;
+  w.previous_secret_expires_at, w.headers_encrypted, w.api_version AS w_api_version, w.payload_format, w.payload_options`;
 
 export function webhookRuntimeFromRow(r: Record<string, any>): WebhookRuntime {
   return {
@@ -58,6 +62,7 @@ export function webhookRuntimeFromRow(r: Record<string, any>): WebhookRuntime {
     previousSecretEncrypted: r.previous_secret_encrypted,
     previousSecretExpiresAt: r.previous_secret_expires_at,
     headersEncrypted: r.headers_encrypted,
+    apiVersion: r.w_api_version,
     payloadFormat: r.payload_format,
     payloadOptions: r.payload_options,
   };
@@ -218,6 +223,7 @@ export class DeliveryStore {
           dataJson: r.ev_data,
         }),
       bodyIsEnvelope: r.payload === null,
+      bodyVersion: r.api_version ?? API_VERSION,
       webhook: webhookRuntimeFromRow(r),
     }));
   }

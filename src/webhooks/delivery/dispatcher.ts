@@ -9,7 +9,7 @@ import { type AttemptRecord, type ClaimedDelivery, DeliveryStore, type HealthRow
 import { type AttemptVerdict, applyAttempt } from './health.js';
 import { RequestComposer } from './request-composer.js';
 import { nextAttemptAt, parseRetryAfter } from './retry-policy.js';
-import { renderPayload, TransformError } from './payload-renderer.js';
+import { renderForSubscription, TransformError } from './payload-renderer.js';
 import { AUDIT_BODY_LIMIT, type AttemptOutcome, Sender } from './sender.js';
 
 /** Deliveries claimed per statement. */
@@ -232,8 +232,9 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     // otherwise, and nothing when the transform failed (nothing was sent).
     let auditBody: string | null = null;
     try {
-      const rendered = await renderPayload(delivery.webhook.payloadFormat, delivery.webhook.payloadOptions, delivery.body);
-      if (delivery.webhook.payloadFormat !== 'envelope' || !delivery.bodyIsEnvelope) auditBody = rendered.body.slice(0, AUDIT_BODY_LIMIT);
+      const rendered = await renderForSubscription(delivery.webhook, delivery.body, delivery.bodyVersion);
+      const sentAsStored = delivery.bodyIsEnvelope && delivery.webhook.payloadFormat === 'envelope' && delivery.webhook.apiVersion === delivery.bodyVersion;
+      if (!sentAsStored) auditBody = rendered.body.slice(0, AUDIT_BODY_LIMIT);
       const composed = this.composer.compose(delivery.webhook, delivery.eventId, rendered.body, now, rendered.contentType);
       auditHeaders = composed.auditHeaders;
       outcome = await this.sender.send(composed.outgoing);

@@ -85,6 +85,7 @@ export class FanOut implements OnModuleInit {
           createdAt,
           body,
           bodyIsEnvelope: true,
+          bodyVersion: event.apiVersion,
           webhook: webhookRuntimeFromRow(subscription),
         });
       }

@@ -1,4 +1,5 @@
 import jsonata from 'jsonata';
+import { envelopeForVersion } from '../../events/payload-versions.js';
 
 export const PAYLOAD_FORMATS = ['envelope', 'jsonata'] as const;
 export type PayloadFormat = (typeof PAYLOAD_FORMATS)[number];
@@ -47,6 +48,27 @@ export function payloadOptionsProblems(format: PayloadFormat, options: unknown):
     problems.push({ field: 'payloadOptions.contentType', message: 'must be a media type such as application/json' });
   }
   return problems;
+}
+
+/** What a subscription's settings say about its body. */
+export interface PayloadSettings {
+  apiVersion: string;
+  payloadFormat: PayloadFormat;
+  payloadOptions: PayloadOptions;
+}
+
+/**
+ * The body for one subscription: the event's envelope in the subscription's pinned version,
+ * then its format. Pushes, test sends and previews all come through here, so they agree.
+ */
+export async function renderForSubscription(settings: PayloadSettings, envelopeJson: string, storedVersion: string): Promise<RenderedPayload> {
+  let envelope: string;
+  try {
+    envelope = envelopeForVersion(envelopeJson, storedVersion, settings.apiVersion);
+  } catch (error) {
+    throw new TransformError((error as Error).message);
+  }
+  return renderPayload(settings.payloadFormat, settings.payloadOptions, envelope);
 }
 
 /** Bounds jsonata itself enforces per evaluation (it answers D1011/D1012 past them). */

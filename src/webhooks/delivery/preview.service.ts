@@ -6,7 +6,8 @@ import { catalogEntry } from '../../events/event-catalog.js';
 import type { EventType } from '../../events/event-types.js';
 import { envelopeJson } from '../../events/outbox.service.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
-import { type PayloadFormat, payloadOptionsProblems, type PayloadOptions, renderPayload, TransformError } from './payload-renderer.js';
+import { API_VERSION } from '../../events/event-types.js';
+import { type PayloadFormat, payloadOptionsProblems, type PayloadOptions, type PayloadSettings, renderForSubscription, TransformError } from './payload-renderer.js';
 import { RequestComposer, USER_AGENT } from './request-composer.js';
 import { runtimeOf } from './test-sender.js';
 
@@ -34,12 +35,17 @@ export class PreviewService {
     private readonly composer: RequestComposer,
   ) {}
 
-  async forDraft(tenantId: string, draft: { payloadFormat?: PayloadFormat; payloadOptions?: unknown; headers?: Record<string, string> }, source: PreviewSource): Promise<Preview> {
+  async forDraft(
+    tenantId: string,
+    draft: { apiVersion?: string; payloadFormat?: PayloadFormat; payloadOptions?: unknown; headers?: Record<string, string> },
+    source: PreviewSource,
+  ): Promise<Preview> {
     const format = draft.payloadFormat ?? 'envelope';
     const problems = payloadOptionsProblems(format, draft.payloadOptions);
     if (problems.length) throw fieldError(problems[0].field, problems[0].message);
-    const { id, body: envelope } = await this.envelope(tenantId, source);
-    const rendered = await this.render(format, (draft.payloadOptions ?? null) as PayloadOptions, envelope);
+    const { id, body: envelope, version } = await this.envelope(tenantId, source);
+    const settings = { apiVersion: draft.apiVersion ?? API_VERSION, payloadFormat: format, payloadOptions: (draft.payloadOptions ?? null) as PayloadOptions };
+    const rendered = await this.render(settings, envelope, version);
     const headers: Record<string, string> = {
       'content-type': rendered.contentType,
       'user-agent': USER_AGENT,
@@ -53,15 +59,15 @@ export class PreviewService {
 
   async forSubscription(tenantId: string, webhookId: string, source: PreviewSource): Promise<Preview> {
     const webhook = await this.webhooks.find(tenantId, webhookId);
-    const { id, body: envelope } = await this.envelope(tenantId, source);
-    const rendered = await this.render(webhook.payloadFormat, webhook.payloadOptions, envelope);
+    const { id, body: envelope, version } = await this.envelope(tenantId, source);
+    const rendered = await this.render(webhook, envelope, version);
     const { auditHeaders } = this.composer.compose(runtimeOf(webhook), id, rendered.body, new Date(), rendered.contentType);
     return { body: rendered.body, contentType: rendered.contentType, headers: auditHeaders };
   }
 
-  private async render(format: PayloadFormat, options: PayloadOptions, envelope: string) {
+  private async render(settings: PayloadSettings, envelope: string, version: string) {
     try {
-      return await renderPayload(format, options, envelope);
+      return await renderForSubscription(settings, envelope, version);
     } catch (error) {
       if (error instanceof TransformError) throw fieldError('payloadOptions.expression', error.message);
       throw error;
@@ -69,7 +75,7 @@ export class PreviewService {
   }
 
   /** A stored event of the tenant, byte for byte as pushed, or a catalog example. */
-  private async envelope(tenantId: string, source: PreviewSource): Promise<{ id: string; body: string }> {
+  private async envelope(tenantId: string, source: PreviewSource): Promise<{ id: string; body: string; version: string }> {
     if (source.eventId && source.eventType) throw fieldError('eventId', 'give eventId or eventType, not both');
     if (source.eventId) {
       const [row] = await this.dataSource.query(
@@ -79,10 +85,11 @@ export class PreviewService {
       if (!row) throw notFound('event', source.eventId);
       return {
         id: row.id,
+        version: row.api_version,
         body: envelopeJson({ id: row.id, type: row.type, apiVersion: row.api_version, createdAt: row.created_at, tenantId: row.tenant_id, sequence: row.sequence, dataJson: row.data_json }),
       };
     }
     const example = catalogEntry(source.eventType ?? 'webhook.test').example;
-    return { id: example.id, body: JSON.stringify(example) };
+    return { id: example.id, body: JSON.stringify(example), version: example.apiVersion };
   }
 }

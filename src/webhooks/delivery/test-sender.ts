@@ -7,7 +7,7 @@ import { attemptView, type AttemptView } from '../audit/delivery-view.js';
 import type { Webhook } from '../subscriptions/webhook.entity.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
 import { RequestComposer } from './request-composer.js';
-import { renderPayload, TransformError } from './payload-renderer.js';
+import { renderForSubscription, TransformError } from './payload-renderer.js';
 import { type AttemptOutcome, Sender } from './sender.js';
 
 /**
@@ -40,7 +40,7 @@ export class TestSender {
     let auditHeaders: Record<string, string> = {};
     let outcome: AttemptOutcome;
     try {
-      const rendered = await renderPayload(runtime.payloadFormat, runtime.payloadOptions, envelopeBody);
+      const rendered = await renderForSubscription(runtime, envelopeBody, API_VERSION);
       body = rendered.body;
       const composed = this.composer.compose(runtime, envelope.id, body, now, rendered.contentType);
       auditHeaders = composed.auditHeaders;
@@ -104,6 +104,7 @@ export function runtimeOf(webhook: Webhook) {
     previousSecretEncrypted: webhook.previousSecretEncrypted,
     previousSecretExpiresAt: webhook.previousSecretExpiresAt,
     headersEncrypted: webhook.headersEncrypted,
+    apiVersion: webhook.apiVersion,
     payloadFormat: webhook.payloadFormat,
     payloadOptions: webhook.payloadOptions,
   };

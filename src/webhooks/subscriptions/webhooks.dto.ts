@@ -22,11 +22,11 @@ import { PageQuery } from '../../common/pagination.js';
 import { ISO_DATE } from '../../common/validators.js';
 import { API_VERSION, EVENT_TYPES } from '../../events/event-types.js';
 import { PAYLOAD_FORMATS, type PayloadFormat } from '../delivery/payload-renderer.js';
+import { isPayloadVersion, payloadVersions } from '../../events/payload-versions.js';
 import { customHeaderProblems } from './custom-headers.js';
 import { type Filters, filterProblems } from './filters.js';
 
 export const EVENT_TYPE_CHOICES = ['*', ...EVENT_TYPES] as const;
-export const SUPPORTED_API_VERSIONS = [API_VERSION] as const;
 export const MAX_RETRY_DELAY_MS = 24 * 3_600_000;
 
 /** A class-validator rule whose message lists what is wrong. */
@@ -147,9 +147,9 @@ export class CreateWebhookDto {
   @IsObject()
   payloadOptions?: Record<string, unknown> | null;
 
-  @ApiPropertyOptional({ enum: SUPPORTED_API_VERSIONS, description: 'Payload version, pinned at creation (default: current)' })
+  @ApiPropertyOptional({ example: API_VERSION, description: 'Payload version, pinned at creation (default: current)' })
   @IsOptional()
-  @IsIn(SUPPORTED_API_VERSIONS)
+  @ValidWith('apiVersion', (v) => (typeof v === 'string' && isPayloadVersion(v) ? [] : [`must be one of ${payloadVersions().join(', ')}`]))
   apiVersion?: string;
 }
 
@@ -193,6 +193,11 @@ export class PreviewSourceDto {
 }
 
 export class DraftPreviewDto extends PreviewSourceDto {
+  @ApiPropertyOptional({ example: API_VERSION })
+  @IsOptional()
+  @ValidWith('apiVersion', (v) => (typeof v === 'string' && isPayloadVersion(v) ? [] : [`must be one of ${payloadVersions().join(', ')}`]))
+  apiVersion?: string;
+
   @ApiPropertyOptional({ enum: PAYLOAD_FORMATS, default: 'envelope' })
   @IsOptional()
   @IsIn(PAYLOAD_FORMATS)
