@@ -6,9 +6,12 @@ export class PayloadFormats1763920000000 implements MigrationInterface {
   async up(db: QueryRunner): Promise<void> {
     await db.query(`ALTER TABLE webhook ADD COLUMN payload_format text NOT NULL DEFAULT 'envelope'`);
     await db.query(`ALTER TABLE webhook ADD COLUMN payload_options jsonb`);
+    // { eventTypes, windowMs }: a newer covered event of the same aggregate supersedes a waiting one.
+    await db.query(`ALTER TABLE webhook ADD COLUMN coalesce jsonb`);
   }
 
   async down(db: QueryRunner): Promise<void> {
+    await db.query(`ALTER TABLE webhook DROP COLUMN coalesce`);
     await db.query(`ALTER TABLE webhook DROP COLUMN payload_options`);
     await db.query(`ALTER TABLE webhook DROP COLUMN payload_format`);
   }

@@ -144,6 +144,48 @@ describe('payload formats and preview', () => {
     expect(test.body.errorClass).toBe('transform_error');
   });
 
+  it('coalesces chatty ETA updates within the window to the newest, never status changes, and audits the superseded', async () => {
+    const r = await receiver();
+    const tenant = await t.newTenant();
+    const hook = (
+      await t.api('POST', '/v1/webhooks', {
+        key: tenant.key,
+        body: {
+          name: 'ERP',
+          url: r.url,
+          eventTypes: ['shipment.tracking_updated', 'shipment.status_changed'],
+          coalesce: { eventTypes: ['shipment.tracking_updated'], windowMs: 3000 },
+        },
+      })
+    ).body;
+    expect(hook.coalesce).toEqual({ eventTypes: ['shipment.tracking_updated'], windowMs: 3000 });
+    const shipment = (await t.api('POST', '/v1/shipments', { key: tenant.key, body: shipmentBody() })).body;
+    const etas: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const eta = new Date(Date.UTC(2026, 10, 26, 8, i)).toISOString();
+      etas.push(eta);
+      await t.api('POST', `/v1/shipments/${shipment.id}/tracking-events`, { key: tenant.key, body: { code: 'ETA', occurredAt: new Date().toISOString(), eta } });
+      if (i === 5) await t.api('POST', `/v1/shipments/${shipment.id}/status`, { key: tenant.key, body: { status: 'booked' } });
+      if (i === 12) await t.api('POST', `/v1/shipments/${shipment.id}/status`, { key: tenant.key, body: { status: 'picked_up' } });
+    }
+    await r.waitForRequests(3, 8_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const bodies = r.bodies();
+    expect(bodies.filter((b) => b.type === 'shipment.status_changed').map((b) => b.data.status)).toEqual(['booked', 'picked_up']);
+    const tracking = bodies.filter((b) => b.type === 'shipment.tracking_updated');
+    expect(tracking.map((b) => b.data.trackingEvent.eta)).toEqual([etas[19]]);
+    const superseded = (await t.api('GET', `/v1/deliveries?webhookId=${hook.id}&status=superseded&limit=200`, { key: tenant.key })).body.data;
+    expect(superseded).toHaveLength(19);
+    expect(superseded.every((d: { eventType: string }) => d.eventType === 'shipment.tracking_updated')).toBe(true);
+
+    const refused = await t.api('POST', '/v1/webhooks', {
+      key: tenant.key,
+      body: { name: 'x', url: r.url, eventTypes: ['*'], coalesce: { eventTypes: ['shipment.status_changed'], windowMs: 1000 } },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors[0]).toMatchObject({ field: 'coalesce', message: expect.stringContaining('cannot be coalesced') });
+  });
+
   it('previews a draft: the rendered example, its content type and headers, with custom header values hidden', async () => {
     const draft = await t.api('POST', '/v1/webhooks/preview', {
       body: { payloadFormat: 'jsonata', payloadOptions: { expression: '{ "no": data.shipmentNumber }' }, eventType: 'shipment.delivered', headers: { 'X-Client': 'secret-value' } },

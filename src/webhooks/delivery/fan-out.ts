@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Tx } from '../../database/transaction.js';
 import { envelopeJson, OutboxService, type RecordedEvent } from '../../events/outbox.service.js';
+import type { Coalesce } from '../subscriptions/coalesce.js';
 import { type Filters, matchesEventTypes, matchesFilters } from '../subscriptions/filters.js';
 import { DeliverySignal } from './delivery-signal.js';
 import { type ClaimedDelivery, WEBHOOK_RUNTIME_COLUMNS, webhookRuntimeFromRow } from './delivery-store.js';
@@ -13,6 +14,7 @@ interface SubscriptionRow extends Record<string, any> {
   filters: Filters;
   holding: boolean;
   ordered: boolean;
+  coalesce: Coalesce | null;
 }
 
 /**
@@ -41,7 +43,7 @@ export class FanOut implements OnModuleInit {
 
   async createDeliveries(tx: Tx, events: RecordedEvent[]): Promise<number> {
     const subscriptions: SubscriptionRow[] = await tx.manager.query(
-      `SELECT w.event_types, w.filters, (w.paused OR w.status = 'disabled') AS holding, w.ordered, ${WEBHOOK_RUNTIME_COLUMNS}
+      `SELECT w.event_types, w.filters, (w.paused OR w.status = 'disabled') AS holding, w.ordered, w.coalesce, ${WEBHOOK_RUNTIME_COLUMNS}
          FROM webhook w WHERE w.tenant_id = $1 AND w.enabled AND w.deleted_at IS NULL`,
       [events[0].tenantId],
     );
@@ -49,14 +51,30 @@ export class FanOut implements OnModuleInit {
     const tenantId = events[0].tenantId;
     const createdAt = events[0].createdAt;
     let room = this.dispatcher.roomForDirectHandOver();
-    const rows = { ids: [] as string[], webhooks: [] as string[], events: [] as string[], types: [] as string[], aggregates: [] as string[], sequences: [] as number[], held: [] as boolean[], leased: [] as boolean[] };
+    const rows = {
+      ids: [] as string[],
+      webhooks: [] as string[],
+      events: [] as string[],
+      types: [] as string[],
+      aggregates: [] as string[],
+      sequences: [] as number[],
+      held: [] as boolean[],
+      leased: [] as boolean[],
+      dueAt: [] as Array<Date | null>,
+    };
+    const superseding: Array<{ webhookId: string; aggregateId: string; sequence: number; types: string[] }> = [];
     const handOver: ClaimedDelivery[] = [];
     const bodies = new Map<string, string>();
     for (const event of events) {
       for (const subscription of subscriptions) {
         if (!matchesEventTypes(subscription.event_types, event.type) || !matchesFilters(subscription.filters, event.data)) continue;
         const id = randomUUID();
-        const direct = !subscription.holding && !subscription.ordered && room > 0;
+        const coalesced = subscription.coalesce?.eventTypes.includes(event.type) ?? false;
+        const direct = !subscription.holding && !subscription.ordered && !coalesced && room > 0;
+        if (coalesced) {
+          superseding.push({ webhookId: subscription.webhook_id, aggregateId: event.aggregateId, sequence: event.sequence, types: subscription.coalesce!.eventTypes });
+        }
+        rows.dueAt.push(subscription.holding ? null : new Date(createdAt.getTime() + (coalesced ? subscription.coalesce!.windowMs : 0)));
         rows.ids.push(id);
         rows.webhooks.push(subscription.webhook_id);
         rows.events.push(event.id);
@@ -94,12 +112,21 @@ export class FanOut implements OnModuleInit {
     await tx.manager.query(
       `INSERT INTO delivery (id, tenant_id, webhook_id, event_id, event_type, aggregate_id, event_sequence, status,
                              next_attempt_at, lease_expires_at, leased_by, created_at, updated_at)
-       SELECT i, $1, w, e, t, a, s, 'pending',
-              CASE WHEN h THEN NULL ELSE $9::timestamptz END,
-              CASE WHEN l THEN now() + $11 * interval '1 millisecond' END, CASE WHEN l THEN $12 END, $9, $9
-         FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::int[], $8::bool[], $10::bool[]) AS x(i, w, e, t, a, s, h, l)`,
-      [tenantId, rows.ids, rows.webhooks, rows.events, rows.types, rows.aggregates, rows.sequences, rows.held, createdAt, rows.leased, this.dispatcher.leaseMs, this.dispatcher.instanceId],
+       SELECT i, $1, w, e, t, a, s, 'pending', due,
+              CASE WHEN l THEN now() + $10 * interval '1 millisecond' END, CASE WHEN l THEN $11 END, $8, $8
+         FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::int[], $9::bool[], $12::timestamptz[]) AS x(i, w, e, t, a, s, l, due)`,
+      [tenantId, rows.ids, rows.webhooks, rows.events, rows.types, rows.aggregates, rows.sequences, createdAt, rows.leased, this.dispatcher.leaseMs, this.dispatcher.instanceId, rows.dueAt],
     );
+    // Coalescing: a covered delivery still waiting for its window gives way to the newest one of
+    // its aggregate. It stays in the audit as superseded.
+    for (const s of superseding) {
+      await tx.manager.query(
+        `UPDATE delivery SET status = 'superseded', next_attempt_at = NULL, updated_at = now()
+          WHERE webhook_id = $1 AND aggregate_id = $2 AND event_type = ANY($3::text[]) AND event_sequence < $4
+            AND status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at < now())`,
+        [s.webhookId, s.aggregateId, s.types, s.sequence],
+      );
+    }
     if (handOver.length > 0) tx.afterCommit(() => this.dispatcher.takeOver(handOver));
     if (rows.leased.some((leased, i) => !leased && !rows.held[i])) tx.afterCommit(() => this.signal.wake());
     return rows.ids.length;

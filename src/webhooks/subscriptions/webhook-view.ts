@@ -23,6 +23,7 @@ export function webhookView(webhook: Webhook) {
     apiVersion: webhook.apiVersion,
     payloadFormat: webhook.payloadFormat,
     payloadOptions: webhook.payloadOptions,
+    coalesce: webhook.coalesce,
     status: webhook.status,
     disabledReason: webhook.disabledReason,
     consecutiveFailures: webhook.consecutiveFailures,

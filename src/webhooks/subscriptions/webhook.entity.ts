@@ -1,6 +1,7 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import type { HealthStatus } from '../delivery/health.js';
 import type { PayloadFormat, PayloadOptions } from '../delivery/payload-renderer.js';
+import type { Coalesce } from './coalesce.js';
 import type { Filters } from './filters.js';
 
 @Entity('webhook')
@@ -63,6 +64,9 @@ export class Webhook {
 
   @Column('jsonb', { nullable: true })
   payloadOptions: PayloadOptions;
+
+  @Column('jsonb', { nullable: true })
+  coalesce: Coalesce | null;
 
   @Column('text')
   status: HealthStatus;

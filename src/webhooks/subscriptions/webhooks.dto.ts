@@ -23,6 +23,7 @@ import { ISO_DATE } from '../../common/validators.js';
 import { API_VERSION, EVENT_TYPES } from '../../events/event-types.js';
 import { PAYLOAD_FORMATS, type PayloadFormat } from '../delivery/payload-renderer.js';
 import { isPayloadVersion, payloadVersions } from '../../events/payload-versions.js';
+import { type Coalesce, coalesceProblems } from './coalesce.js';
 import { customHeaderProblems } from './custom-headers.js';
 import { type Filters, filterProblems } from './filters.js';
 
@@ -146,6 +147,14 @@ export class CreateWebhookDto {
   @IsOptional()
   @IsObject()
   payloadOptions?: Record<string, unknown> | null;
+
+  @ApiPropertyOptional({
+    example: { eventTypes: ['shipment.tracking_updated'], windowMs: 30_000 },
+    description: 'Coalesce chatty updates: a covered delivery waits windowMs and a newer one of the same shipment or order supersedes it',
+  })
+  @IsOptional()
+  @ValidWith('coalesce', coalesceProblems)
+  coalesce?: Coalesce | null;
 
   @ApiPropertyOptional({ example: API_VERSION, description: 'Payload version, pinned at creation (default: current)' })
   @IsOptional()

@@ -66,6 +66,7 @@ export class WebhooksService {
       apiVersion: dto.apiVersion ?? API_VERSION,
       payloadFormat,
       payloadOptions,
+      coalesce: dto.coalesce ?? null,
       status: 'healthy',
       disabledReason: null,
       consecutiveFailures: 0,
@@ -123,6 +124,7 @@ export class WebhooksService {
       if (dto.maxConcurrency !== undefined) webhook.maxConcurrency = dto.maxConcurrency;
       if (dto.rateLimitPerSecond !== undefined) webhook.rateLimitPerSecond = dto.rateLimitPerSecond;
       if (dto.retrySchedule !== undefined) webhook.retrySchedule = toSchedule(dto.retrySchedule);
+      if (dto.coalesce !== undefined) webhook.coalesce = dto.coalesce;
       if (dto.payloadFormat !== undefined || dto.payloadOptions !== undefined) {
         webhook.payloadFormat = dto.payloadFormat ?? webhook.payloadFormat;
         webhook.payloadOptions = checkPayload(
