@@ -2,7 +2,6 @@ import pg from 'pg';
 import { API_VERSION } from '../../events/event-types.js';
 import { envelopeJson } from '../../events/outbox.service.js';
 import type { PayloadFormat, PayloadOptions } from './payload-renderer.js';
-import type { Filters } from '../subscriptions/filters.js';
 import type { HealthState, HealthStatus } from './health.js';
 
 /** A delivery leased to this instance, with what sending it needs (one row per claimed delivery). */
