@@ -310,6 +310,15 @@ export class DeliveryStore {
     );
   }
 
+  /** The subscription's next EDI control number (durable, so numbers keep increasing across restarts). */
+  async nextControlNumber(webhookId: string): Promise<number> {
+    const { rows } = await this.pool.query(
+      `UPDATE webhook SET edi_control_number = edi_control_number + 1 WHERE id = $1 RETURNING edi_control_number::int AS n`,
+      [webhookId],
+    );
+    return rows[0].n;
+  }
+
   /** Keeps this instance's leases alive while their deliveries wait or are in flight here. */
   async extendLeases(ids: string[], leaseMs: number): Promise<void> {
     if (ids.length === 0) return;

@@ -232,7 +232,10 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     // otherwise, and nothing when the transform failed (nothing was sent).
     let auditBody: string | null = null;
     try {
-      const rendered = await renderForSubscription(delivery.webhook, delivery.body, delivery.bodyVersion);
+      const rendered = await renderForSubscription(delivery.webhook, delivery.body, delivery.bodyVersion, {
+        nextControlNumber: () => this.store.nextControlNumber(delivery.webhookId),
+        now,
+      });
       const sentAsStored = delivery.bodyIsEnvelope && delivery.webhook.payloadFormat === 'envelope' && delivery.webhook.apiVersion === delivery.bodyVersion;
       if (!sentAsStored) auditBody = rendered.body.slice(0, AUDIT_BODY_LIMIT);
       const composed = this.composer.compose(delivery.webhook, delivery.eventId, rendered.body, now, rendered.contentType);

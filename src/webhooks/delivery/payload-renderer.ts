@@ -1,7 +1,8 @@
 import jsonata from 'jsonata';
 import { envelopeForVersion } from '../../events/payload-versions.js';
+import { renderX12214, X12_EVENT_TYPES, type X12Options, x12OptionsProblems } from './x12-214.js';
 
-export const PAYLOAD_FORMATS = ['envelope', 'jsonata'] as const;
+export const PAYLOAD_FORMATS = ['envelope', 'jsonata', 'x12-214'] as const;
 export type PayloadFormat = (typeof PAYLOAD_FORMATS)[number];
 
 export interface JsonataOptions {
@@ -9,7 +10,13 @@ export interface JsonataOptions {
   contentType?: string;
 }
 
-export type PayloadOptions = JsonataOptions | null;
+export type PayloadOptions = JsonataOptions | X12Options | null;
+
+/** What rendering may need beyond the envelope: the next EDI control number (previews pass none). */
+export interface RenderContext {
+  nextControlNumber?: () => Promise<number>;
+  now?: Date;
+}
 
 export interface RenderedPayload {
   body: string;
@@ -29,6 +36,7 @@ export function payloadOptionsProblems(format: PayloadFormat, options: unknown):
   if (format === 'envelope') {
     return options === undefined || options === null ? [] : [{ field: 'payloadOptions', message: 'takes no options with the envelope format' }];
   }
+  if (format === 'x12-214') return x12OptionsProblems(options);
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     return [{ field: 'payloadOptions', message: 'must be { expression, contentType? } for the jsonata format' }];
   }
@@ -61,14 +69,19 @@ export interface PayloadSettings {
  * The body for one subscription: the event's envelope in the subscription's pinned version,
  * then its format. Pushes, test sends and previews all come through here, so they agree.
  */
-export async function renderForSubscription(settings: PayloadSettings, envelopeJson: string, storedVersion: string): Promise<RenderedPayload> {
+export async function renderForSubscription(
+  settings: PayloadSettings,
+  envelopeJson: string,
+  storedVersion: string,
+  context: RenderContext = {},
+): Promise<RenderedPayload> {
   let envelope: string;
   try {
     envelope = envelopeForVersion(envelopeJson, storedVersion, settings.apiVersion);
   } catch (error) {
     throw new TransformError((error as Error).message);
   }
-  return renderPayload(settings.payloadFormat, settings.payloadOptions, envelope);
+  return renderPayload(settings.payloadFormat, settings.payloadOptions, envelope, context);
 }
 
 /** Bounds jsonata itself enforces per evaluation (it answers D1011/D1012 past them). */
@@ -92,8 +105,14 @@ function compile(expression: string): ReturnType<typeof jsonata> {
  * `envelope` sends the envelope's bytes unchanged; `jsonata` evaluates the tenant's expression
  * over the envelope within a time and depth bound, so one bad mapping cannot stall the dispatcher.
  */
-export async function renderPayload(format: PayloadFormat, options: PayloadOptions, envelopeJson: string): Promise<RenderedPayload> {
+export async function renderPayload(format: PayloadFormat, options: PayloadOptions, envelopeJson: string, context: RenderContext = {}): Promise<RenderedPayload> {
   if (format === 'envelope') return { body: envelopeJson, contentType: 'application/json' };
+  if (format === 'x12-214') {
+    const envelope = JSON.parse(envelopeJson) as { type: string };
+    if (!X12_EVENT_TYPES.includes(envelope.type)) throw new TransformError(`X12 214 carries only ${X12_EVENT_TYPES.join(' and ')}, not ${envelope.type}`);
+    const controlNumber = context.nextControlNumber ? await context.nextControlNumber() : 0;
+    return { body: renderX12214(envelope, options as X12Options, controlNumber, context.now ?? new Date()), contentType: 'application/edi-x12' };
+  }
   const { expression, contentType } = options as JsonataOptions;
   let result: unknown;
   try {

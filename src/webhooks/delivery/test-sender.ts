@@ -6,6 +6,7 @@ import { newEventId } from '../../events/outbox.service.js';
 import { attemptView, type AttemptView } from '../audit/delivery-view.js';
 import type { Webhook } from '../subscriptions/webhook.entity.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
+import { DeliveryStore } from './delivery-store.js';
 import { RequestComposer } from './request-composer.js';
 import { renderForSubscription, TransformError } from './payload-renderer.js';
 import { type AttemptOutcome, Sender } from './sender.js';
@@ -21,6 +22,7 @@ export class TestSender {
     private readonly webhooks: WebhooksService,
     @Inject(Sender) private readonly sender: Sender,
     @Inject(RequestComposer) private readonly composer: RequestComposer,
+    @Inject(DeliveryStore) private readonly store: DeliveryStore,
   ) {}
 
   async send(tenantId: string, webhookId: string, eventType: EventType = 'webhook.test'): Promise<AttemptView & { deliveryId: string }> {
@@ -40,7 +42,10 @@ export class TestSender {
     let auditHeaders: Record<string, string> = {};
     let outcome: AttemptOutcome;
     try {
-      const rendered = await renderForSubscription(runtime, envelopeBody, API_VERSION);
+      const rendered = await renderForSubscription(runtime, envelopeBody, API_VERSION, {
+        nextControlNumber: () => this.store.nextControlNumber(webhookId),
+        now,
+      });
       body = rendered.body;
       const composed = this.composer.compose(runtime, envelope.id, body, now, rendered.contentType);
       auditHeaders = composed.auditHeaders;

@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { parseDuration } from '../../common/durations.js';
 import { FieldValidationException, fieldError } from '../../common/errors.js';
 import { type PayloadFormat, type PayloadOptions, payloadOptionsProblems } from '../delivery/payload-renderer.js';
+import { X12_EVENT_TYPES } from '../delivery/x12-214.js';
 import { notFound } from '../../common/ids.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../../common/pagination.js';
 import { TransactionRunner, type Tx, writeBack } from '../../database/transaction.js';
@@ -28,6 +29,15 @@ function checkPayload(format: PayloadFormat, options: unknown): PayloadOptions {
   return (options ?? null) as PayloadOptions;
 }
 
+/** EDI formats carry only shipment status and tracking events; `*` means those. */
+function typesForFormat(format: PayloadFormat, eventTypes: string[]): string[] {
+  if (format !== 'x12-214') return eventTypes;
+  if (eventTypes.includes('*')) return [...X12_EVENT_TYPES];
+  const refused = eventTypes.filter((t) => !X12_EVENT_TYPES.includes(t));
+  if (refused.length) throw fieldError('eventTypes', `X12 214 carries only ${X12_EVENT_TYPES.join(' and ')}; not ${refused.join(', ')}`);
+  return eventTypes;
+}
+
 const toSchedule = (schedule: string[] | null | undefined): number[] | null =>
   schedule ? schedule.map((d) => parseDuration(d)!) : null;
 
@@ -45,6 +55,7 @@ export class WebhooksService {
     await this.checkUrl(dto.url);
     const payloadFormat = dto.payloadFormat ?? 'envelope';
     const payloadOptions = checkPayload(payloadFormat, dto.payloadOptions);
+    dto.eventTypes = typesForFormat(payloadFormat, dto.eventTypes);
     const secret = generateSigningSecret();
     const now = new Date();
     const webhook = this.dataSource.manager.create(Webhook, {
@@ -132,6 +143,7 @@ export class WebhooksService {
           dto.payloadOptions !== undefined ? dto.payloadOptions : dto.payloadFormat === 'envelope' ? null : webhook.payloadOptions,
         );
       }
+      webhook.eventTypes = typesForFormat(webhook.payloadFormat, webhook.eventTypes);
       const wasHolding = webhook.paused || webhook.status === 'disabled';
       if (dto.paused !== undefined) webhook.paused = dto.paused;
       let discard = false;
