@@ -38,6 +38,25 @@ export function envelopeJson(row: { id: string; type: string; apiVersion: string
   );
 }
 
+/** The select list for an event row joined as `alias`; `envelopeFromRow` turns it into the envelope text. */
+export const envelopeColumns = (alias: string) =>
+  `${alias}.id AS ev_id, ${alias}.type AS ev_type, ${alias}.api_version AS ev_api_version, ${alias}.created_at AS ev_created_at, ` +
+  `${alias}.tenant_id AS ev_tenant_id, ${alias}.sequence AS ev_sequence, ${alias}.data::text AS ev_data`;
+
+/** The envelope text of a row selected with `envelopeColumns`, or null when no event was joined. */
+export function envelopeFromRow(row: Record<string, any>): string | null {
+  if (row.ev_data === null || row.ev_data === undefined) return null;
+  return envelopeJson({
+    id: row.ev_id,
+    type: row.ev_type,
+    apiVersion: row.ev_api_version,
+    createdAt: row.ev_created_at,
+    tenantId: row.ev_tenant_id,
+    sequence: row.ev_sequence,
+    dataJson: row.ev_data,
+  });
+}
+
 export function toEnvelope(event: RecordedEvent): Envelope {
   return {
     id: event.id,

@@ -6,7 +6,7 @@ import { conflict } from '../../common/errors.js';
 import { notFound } from '../../common/ids.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, toPage } from '../../common/pagination.js';
 import { affectedRows, queryRows } from '../../database/sql.js';
-import { envelopeJson } from '../../events/outbox.service.js';
+import { envelopeColumns, envelopeFromRow } from '../../events/outbox.service.js';
 import { DeliverySignal } from '../delivery/delivery-signal.js';
 import { AUDIT_BODY_LIMIT } from '../delivery/sender.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
@@ -58,8 +58,7 @@ export class DeliveriesService {
 
   async get(tenantId: string, id: string) {
     const [row] = await this.dataSource.query(
-      `SELECT d.*, d.payload::text AS payload_text, ev.type AS ev_type, ev.api_version, ev.created_at AS ev_created_at,
-              ev.tenant_id AS ev_tenant_id, ev.sequence AS ev_sequence, ev.data::text AS ev_data
+      `SELECT d.*, d.payload::text AS payload_text, ${envelopeColumns('ev')}
          FROM delivery d LEFT JOIN event ev ON ev.id = d.event_id
         WHERE d.id = $1 AND d.tenant_id = $2`,
       [id, tenantId],
@@ -67,19 +66,7 @@ export class DeliveriesService {
     if (!row) throw notFound('delivery', id);
     const attempts = await this.dataSource.query(`SELECT * FROM delivery_attempt WHERE delivery_id = $1 ORDER BY number, id`, [id]);
     // Attempts of an envelope do not store it: it is the event, rebuilt here byte for byte.
-    const sentBody =
-      row.payload_text ??
-      (row.ev_data
-        ? envelopeJson({
-            id: row.event_id,
-            type: row.ev_type,
-            apiVersion: row.api_version,
-            createdAt: row.ev_created_at,
-            tenantId: row.ev_tenant_id,
-            sequence: row.ev_sequence,
-            dataJson: row.ev_data,
-          }).slice(0, AUDIT_BODY_LIMIT)
-        : null);
+    const sentBody = row.payload_text ?? envelopeFromRow(row)?.slice(0, AUDIT_BODY_LIMIT) ?? null;
     return {
       ...deliveryView(row),
       attempts: attempts.map((a: Record<string, any>) => ({ ...attemptView(a), requestBody: a.request_body ?? sentBody })),

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { API_VERSION } from '../../events/event-types.js';
-import { envelopeJson } from '../../events/outbox.service.js';
+import { envelopeColumns, envelopeFromRow } from '../../events/outbox.service.js';
 import type { PayloadFormat, PayloadOptions } from './payload-renderer.js';
 import type { HealthState, HealthStatus } from './health.js';
 
@@ -192,8 +192,7 @@ export class DeliveryStore {
          RETURNING d.id, d.tenant_id, d.webhook_id, d.event_id, d.event_type, d.attempt_count, d.retry_base, d.next_trigger,
                    d.payload::text AS payload, d.next_attempt_at, d.event_sequence, d.created_at
        )
-       SELECT c.*, ev.type AS ev_type, ev.api_version, ev.created_at AS ev_created_at, ev.tenant_id AS ev_tenant_id, ev.sequence,
-              ev.data::text AS ev_data, ${WEBHOOK_RUNTIME_COLUMNS}
+       SELECT c.*, ${envelopeColumns('ev')}, ${WEBHOOK_RUNTIME_COLUMNS}
          FROM claimed c
          JOIN webhook w ON w.id = c.webhook_id
          LEFT JOIN event ev ON ev.id = c.event_id
@@ -210,19 +209,9 @@ export class DeliveryStore {
       retryBase: r.retry_base,
       trigger: r.next_trigger,
       createdAt: r.created_at,
-      body:
-        r.payload ??
-        envelopeJson({
-          id: r.event_id,
-          type: r.ev_type,
-          apiVersion: r.api_version,
-          createdAt: r.ev_created_at,
-          tenantId: r.ev_tenant_id,
-          sequence: r.sequence,
-          dataJson: r.ev_data,
-        }),
+      body: r.payload ?? envelopeFromRow(r)!,
       bodyIsEnvelope: r.payload === null,
-      bodyVersion: r.api_version ?? API_VERSION,
+      bodyVersion: r.ev_api_version ?? API_VERSION,
       webhook: webhookRuntimeFromRow(r),
     }));
   }

@@ -4,7 +4,7 @@ import { fieldError } from '../../common/errors.js';
 import { notFound } from '../../common/ids.js';
 import { catalogEntry } from '../../events/event-catalog.js';
 import type { EventType } from '../../events/event-types.js';
-import { envelopeJson } from '../../events/outbox.service.js';
+import { envelopeColumns, envelopeFromRow } from '../../events/outbox.service.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
 import { API_VERSION } from '../../events/event-types.js';
 import { type PayloadFormat, payloadOptionsProblems, type PayloadOptions, type PayloadSettings, renderForSubscription, TransformError } from './payload-renderer.js';
@@ -78,16 +78,12 @@ export class PreviewService {
   private async envelope(tenantId: string, source: PreviewSource): Promise<{ id: string; body: string; version: string }> {
     if (source.eventId && source.eventType) throw fieldError('eventId', 'give eventId or eventType, not both');
     if (source.eventId) {
-      const [row] = await this.dataSource.query(
-        `SELECT id, type, api_version, created_at, tenant_id, sequence, data::text AS data_json FROM event WHERE tenant_id = $1 AND id = $2`,
-        [tenantId, source.eventId],
-      );
+      const [row] = await this.dataSource.query(`SELECT ${envelopeColumns('e')} FROM event e WHERE e.tenant_id = $1 AND e.id = $2`, [
+        tenantId,
+        source.eventId,
+      ]);
       if (!row) throw notFound('event', source.eventId);
-      return {
-        id: row.id,
-        version: row.api_version,
-        body: envelopeJson({ id: row.id, type: row.type, apiVersion: row.api_version, createdAt: row.created_at, tenantId: row.tenant_id, sequence: row.sequence, dataJson: row.data_json }),
-      };
+      return { id: row.ev_id, version: row.ev_api_version, body: envelopeFromRow(row)! };
     }
     const example = catalogEntry(source.eventType ?? 'webhook.test').example;
     return { id: example.id, body: JSON.stringify(example), version: example.apiVersion };

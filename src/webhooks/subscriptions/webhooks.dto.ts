@@ -44,6 +44,9 @@ function ValidWith(name: string, problems: (value: unknown) => string[], options
   );
 }
 
+const apiVersionProblems = (value: unknown): string[] =>
+  typeof value === 'string' && isPayloadVersion(value) ? [] : [`must be one of ${payloadVersions().join(', ')}`];
+
 const retryScheduleProblems = (value: unknown): string[] => {
   if (!Array.isArray(value)) return ['must be a list of durations such as ["5s", "5m", "30m"]'];
   if (value.length > 20) return ['may have at most 20 retries'];
@@ -158,7 +161,7 @@ export class CreateWebhookDto {
 
   @ApiPropertyOptional({ example: API_VERSION, description: 'Payload version, pinned at creation (default: current)' })
   @IsOptional()
-  @ValidWith('apiVersion', (v) => (typeof v === 'string' && isPayloadVersion(v) ? [] : [`must be one of ${payloadVersions().join(', ')}`]))
+  @ValidWith('apiVersion', apiVersionProblems)
   apiVersion?: string;
 }
 
@@ -204,7 +207,7 @@ export class PreviewSourceDto {
 export class DraftPreviewDto extends PreviewSourceDto {
   @ApiPropertyOptional({ example: API_VERSION })
   @IsOptional()
-  @ValidWith('apiVersion', (v) => (typeof v === 'string' && isPayloadVersion(v) ? [] : [`must be one of ${payloadVersions().join(', ')}`]))
+  @ValidWith('apiVersion', apiVersionProblems)
   apiVersion?: string;
 
   @ApiPropertyOptional({ enum: PAYLOAD_FORMATS, default: 'envelope' })
