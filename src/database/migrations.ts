@@ -1,6 +1,7 @@
 import { Foundation1763900000000 } from '../../migrations/1763900000000-foundation.js';
 import { Webhooks1763910000000 } from '../../migrations/1763910000000-webhooks.js';
 import { PayloadFormats1763920000000 } from '../../migrations/1763920000000-payload-formats.js';
+import { ErpConnectivity1763930000000 } from '../../migrations/1763930000000-erp-connectivity.js';
 
 /** Listed explicitly, oldest first: globs do not survive bundling or ESM. */
-export const MIGRATIONS = [Foundation1763900000000, Webhooks1763910000000, PayloadFormats1763920000000];
+export const MIGRATIONS = [Foundation1763900000000, Webhooks1763910000000, PayloadFormats1763920000000, ErpConnectivity1763930000000];

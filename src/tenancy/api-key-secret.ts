@@ -1,6 +1,13 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const KEY_PREFIX = 'wb_';
+/** Feed tokens look different from API keys, so a glance (and the guard) tells them apart. */
+export const FEED_TOKEN_PREFIX = 'wbf_';
+
+export function generateFeedToken(): { token: string; hash: string; prefix: string } {
+  const token = `${FEED_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+  return { token, hash: hashApiKey(token), prefix: token.slice(0, 11) };
+}
 
 export function generateApiKey(): { key: string; hash: string; prefix: string } {
   const key = `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;

@@ -40,6 +40,7 @@ export class AuthGuard implements CanActivate {
     if (!token) throw new UnauthorizedException('missing API key: send Authorization: Bearer <key>');
     const tenant = await this.tenancy.authenticate(token);
     if (!tenant) throw new UnauthorizedException('invalid or revoked API key');
+    if (tenant.feedWebhookId && access !== 'feed') throw new UnauthorizedException('a feed token can only read and acknowledge its own feed');
     request.tenant = tenant;
     return true;
   }

@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, type Repository } from 'typeorm';
 import { notFound } from '../common/ids.js';
 import { ApiKey } from './api-key.entity.js';
-import { generateApiKey, hashApiKey } from './api-key-secret.js';
+import { FEED_TOKEN_PREFIX, generateApiKey, hashApiKey } from './api-key-secret.js';
 import { Tenant } from './tenant.entity.js';
 import type { TenantContext } from './tenant-context.js';
 
@@ -64,6 +64,14 @@ export class TenancyService {
 
   /** The tenant a presented key belongs to, or undefined for an unknown or revoked key. */
   async authenticate(presented: string): Promise<TenantContext | undefined> {
+    if (presented.startsWith(FEED_TOKEN_PREFIX)) {
+      const [row] = await this.keys.manager.query(
+        `SELECT t.tenant_id, t.webhook_id FROM feed_token t JOIN webhook w ON w.id = t.webhook_id
+          WHERE t.token_hash = $1 AND w.deleted_at IS NULL`,
+        [hashApiKey(presented)],
+      );
+      return row ? { tenantId: row.tenant_id, apiKeyId: null, feedWebhookId: row.webhook_id } : undefined;
+    }
     const key = await this.keys.findOne({ where: { keyHash: hashApiKey(presented), revokedAt: IsNull() } });
     if (!key) return undefined;
     if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {

@@ -4,16 +4,21 @@ import type { Request } from 'express';
 /** Who is calling: set by the auth guard on every tenant route. */
 export interface TenantContext {
   tenantId: string;
-  apiKeyId: string;
+  /** The API key used; null for a feed token. */
+  apiKeyId: string | null;
+  /** Set when the caller presented a feed token: it may read and acknowledge this one feed only. */
+  feedWebhookId?: string;
 }
 
 export type AuthenticatedRequest = Request & { tenant?: TenantContext };
 
 export const ACCESS_KEY = 'waybill:access';
-export type Access = 'public' | 'operator';
+export type Access = 'public' | 'operator' | 'feed';
 
 /** No key needed (health, docs). */
 export const Public = () => SetMetadata(ACCESS_KEY, 'public' satisfies Access);
+/** A tenant API key, or a feed token for the feed named by the route's :webhookId. */
+export const FeedAccess = () => SetMetadata(ACCESS_KEY, 'feed' satisfies Access);
 /** Only the operator's ADMIN_TOKEN. */
 export const OperatorOnly = () => SetMetadata(ACCESS_KEY, 'operator' satisfies Access);
 

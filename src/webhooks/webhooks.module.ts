@@ -4,12 +4,14 @@ import { DATABASE_URL } from '../database/database.tokens.js';
 import { EventsModule } from '../events/events.module.js';
 import { DeliveriesController } from './audit/deliveries.controller.js';
 import { DeliveriesService } from './audit/deliveries.service.js';
+import { ConnectionCheck } from './delivery/connection-check.js';
 import { DeliveryMetrics } from './delivery/delivery-metrics.js';
-import { DeliverySignal } from './delivery/delivery-signal.js';
+import { DeliverySignal, FeedSignal } from './delivery/delivery-signal.js';
 import { DeliveryStore } from './delivery/delivery-store.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { FanOut } from './delivery/fan-out.js';
 import { RequestComposer } from './delivery/request-composer.js';
+import { ReceiverClient } from './delivery/receiver-client.js';
 import { Sender } from './delivery/sender.js';
 import { PreviewService } from './delivery/preview.service.js';
 import { TestSender } from './delivery/test-sender.js';
@@ -18,6 +20,8 @@ import { loadEncryptionKey, SecretBox } from './subscriptions/secret-box.js';
 import { WebhooksController } from './subscriptions/webhooks.controller.js';
 import { WebhooksService } from './subscriptions/webhooks.service.js';
 import { SECRET_BOX } from './webhooks.tokens.js';
+import { FeedController } from './feed/feed.controller.js';
+import { FeedService } from './feed/feed.service.js';
 
 /**
  * Subscriptions, the delivery engine and its audit. It knows events (through the outbox) and
@@ -25,7 +29,7 @@ import { SECRET_BOX } from './webhooks.tokens.js';
  */
 @Module({
   imports: [EventsModule],
-  controllers: [WebhooksController, DeliveriesController],
+  controllers: [WebhooksController, DeliveriesController, FeedController],
   providers: [
     { provide: RESOLVER, useValue: systemResolver },
     {
@@ -40,6 +44,11 @@ import { SECRET_BOX } from './webhooks.tokens.js';
       useFactory: (config: AppConfig, resolver: Resolver) => new UrlGuard(config.webhooks.allowPrivate, resolver),
     },
     { provide: Sender, inject: [UrlGuard], useFactory: (guard: UrlGuard) => new Sender(guard) },
+    {
+      provide: ReceiverClient,
+      inject: [Sender, UrlGuard, SECRET_BOX],
+      useFactory: (sender: Sender, guard: UrlGuard, box: SecretBox) => new ReceiverClient(sender, guard, box),
+    },
     { provide: RequestComposer, inject: [SECRET_BOX], useFactory: (box: SecretBox) => new RequestComposer(box) },
     {
       provide: DeliveryStore,
@@ -47,6 +56,7 @@ import { SECRET_BOX } from './webhooks.tokens.js';
       useFactory: (url: string) => new DeliveryStore(url, `${process.pid}-${Math.random().toString(36).slice(2, 10)}`),
     },
     DeliverySignal,
+    FeedSignal,
     DeliveryMetrics,
     FanOut,
     Dispatcher,
@@ -54,6 +64,8 @@ import { SECRET_BOX } from './webhooks.tokens.js';
     DeliveriesService,
     TestSender,
     PreviewService,
+    FeedService,
+    ConnectionCheck,
   ],
   exports: [Dispatcher, DeliverySignal, RESOLVER],
 })

@@ -79,18 +79,19 @@ export class DeliveriesService {
       this.dataSource,
       `UPDATE delivery d SET status = 'pending', next_attempt_at = now(), next_trigger = 'manual', retry_base = d.attempt_count, updated_at = now()
          FROM webhook w
-        WHERE d.id = $1 AND d.tenant_id = $2 AND w.id = d.webhook_id AND w.deleted_at IS NULL
+        WHERE d.id = $1 AND d.tenant_id = $2 AND w.id = d.webhook_id AND w.deleted_at IS NULL AND w.delivery_mode = 'push'
           AND NOT (d.status = 'pending' AND d.lease_expires_at > now())
         RETURNING d.*`,
       [id, tenantId],
     );
     if (rows.length === 0) {
       const [row] = await this.dataSource.query(
-        `SELECT d.status, w.deleted_at FROM delivery d JOIN webhook w ON w.id = d.webhook_id WHERE d.id = $1 AND d.tenant_id = $2`,
+        `SELECT d.status, w.deleted_at, w.delivery_mode FROM delivery d JOIN webhook w ON w.id = d.webhook_id WHERE d.id = $1 AND d.tenant_id = $2`,
         [id, tenantId],
       );
       if (!row) throw notFound('delivery', id);
       if (row.deleted_at) throw conflict('its webhook subscription was deleted; nothing can be sent to it');
+      if (row.delivery_mode === 'pull') throw conflict('its subscription is a pull feed: the ERP reads it again until it acknowledges');
       throw conflict('the delivery is being sent right now; try again when the attempt is recorded');
     }
     this.signal.wake();
@@ -99,7 +100,8 @@ export class DeliveriesService {
 
   /** Re-queues the subscription's failed deliveries created in [since, until). */
   async replay(tenantId: string, webhookId: string, since: string, until?: string) {
-    await this.webhooks.find(tenantId, webhookId);
+    const webhook = await this.webhooks.find(tenantId, webhookId);
+    if (webhook.deliveryMode === 'pull') throw conflict('this subscription is a pull feed: nothing is pushed to replay');
     const rows = await queryRows(
       this.dataSource,
       `UPDATE delivery SET status = 'pending', next_attempt_at = now(), next_trigger = 'replay', retry_base = attempt_count, updated_at = now()

@@ -44,3 +44,41 @@ export class DeliverySignal {
       });
   }
 }
+
+/**
+ * "A feed has something new": wakes long polls of pull feeds waiting in this instance. Commits
+ * made by other instances reach a waiting reader through its own periodic re-read.
+ */
+@Injectable()
+export class FeedSignal {
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  wake(webhookIds: string[]): void {
+    for (const id of webhookIds) {
+      const waiting = this.waiters.get(id);
+      if (!waiting) continue;
+      this.waiters.delete(id);
+      for (const resolve of waiting) resolve();
+    }
+  }
+
+  /** Resolves when the feed is woken or after `ms`, whichever comes first. */
+  next(webhookId: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(webhookId);
+      if (!set) {
+        set = new Set();
+        this.waiters.set(webhookId, set);
+      }
+      const done = () => {
+        clearTimeout(timer);
+        const current = this.waiters.get(webhookId);
+        current?.delete(done);
+        if (current?.size === 0) this.waiters.delete(webhookId);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      set.add(done);
+    });
+  }
+}

@@ -3,6 +3,7 @@ import { API_VERSION } from '../../events/event-types.js';
 import { envelopeColumns, envelopeFromRow } from '../../events/outbox.service.js';
 import type { PayloadFormat, PayloadOptions } from './payload-renderer.js';
 import type { HealthState, HealthStatus } from './health.js';
+import type { AuthType } from '../subscriptions/receiver-auth.js';
 
 /** A delivery leased to this instance, with what sending it needs (one row per claimed delivery). */
 export interface ClaimedDelivery {
@@ -41,12 +42,17 @@ export interface WebhookRuntime {
   apiVersion: string;
   payloadFormat: PayloadFormat;
   payloadOptions: PayloadOptions;
+  authType: AuthType;
+  /** AuthSettings and TlsSettings, sealed. */
+  authEncrypted: string | null;
+  tlsEncrypted: string | null;
 }
 
 /** The subscription columns the engine reads, as selected by WEBHOOK_RUNTIME_COLUMNS. */
 export const WEBHOOK_RUNTIME_COLUMNS = `w.id AS webhook_id, w.url, w.timeout_ms, w.max_concurrency, w.rate_limit_per_second,
   w.retry_schedule, w.updated_at AS w_version, w.secret_encrypted, w.previous_secret_encrypted,
-  w.previous_secret_expires_at, w.headers_encrypted, w.api_version AS w_api_version, w.payload_format, w.payload_options`;
+  w.previous_secret_expires_at, w.headers_encrypted, w.api_version AS w_api_version, w.payload_format, w.payload_options,
+  w.auth_type, w.auth_encrypted, w.tls_encrypted`;
 
 export function webhookRuntimeFromRow(r: Record<string, any>): WebhookRuntime {
   return {
@@ -64,6 +70,9 @@ export function webhookRuntimeFromRow(r: Record<string, any>): WebhookRuntime {
     apiVersion: r.w_api_version,
     payloadFormat: r.payload_format,
     payloadOptions: r.payload_options,
+    authType: r.auth_type,
+    authEncrypted: r.auth_encrypted,
+    tlsEncrypted: r.tls_encrypted,
   };
 }
 
@@ -181,7 +190,7 @@ export class DeliveryStore {
               LIMIT $5
               FOR UPDATE SKIP LOCKED
            ) d
-          WHERE w.enabled AND NOT w.paused AND w.status <> 'disabled' AND w.deleted_at IS NULL
+          WHERE w.enabled AND NOT w.paused AND w.status <> 'disabled' AND w.deleted_at IS NULL AND w.delivery_mode = 'push'
             AND NOT (w.id = ANY($2::uuid[]))
           ORDER BY d.next_attempt_at, d.event_sequence
           LIMIT $1

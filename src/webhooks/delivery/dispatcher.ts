@@ -10,6 +10,7 @@ import { type AttemptVerdict, applyAttempt } from './health.js';
 import { RequestComposer } from './request-composer.js';
 import { nextAttemptAt, parseRetryAfter } from './retry-policy.js';
 import { renderForSubscription, TransformError } from './payload-renderer.js';
+import { ReceiverClient } from './receiver-client.js';
 import { AUDIT_BODY_LIMIT, type AttemptOutcome, Sender } from './sender.js';
 
 /** Deliveries claimed per statement. */
@@ -87,6 +88,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     @Inject(DATABASE_URL) private readonly databaseUrl: string,
     @Inject(DeliveryStore) private readonly store: DeliveryStore,
     @Inject(Sender) private readonly sender: Sender,
+    @Inject(ReceiverClient) private readonly receivers: ReceiverClient,
     @Inject(RequestComposer) private readonly composer: RequestComposer,
     private readonly signal: DeliverySignal,
     private readonly scheduler: SchedulerRegistry,
@@ -240,7 +242,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
       if (!sentAsStored) auditBody = rendered.body.slice(0, AUDIT_BODY_LIMIT);
       const composed = this.composer.compose(delivery.webhook, delivery.eventId, rendered.body, now, rendered.contentType);
       auditHeaders = composed.auditHeaders;
-      outcome = await this.sender.send(composed.outgoing);
+      outcome = await this.receivers.deliver(delivery.webhook, composed.outgoing);
     } catch (error) {
       const transform = error instanceof TransformError;
       auditBody = transform ? '' : auditBody;
@@ -424,6 +426,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
       this.logger.warn(`could not release ${unfinished.length} leases; they expire on their own: ${String(error)}`);
     }
     this.running = false;
+    await this.receivers.close().catch(() => undefined);
     await this.sender.close().catch(() => undefined);
     await this.store.close().catch(() => undefined);
   }

@@ -44,6 +44,8 @@ export class RequestComposer {
     };
     const auditHeaders: Record<string, string> = { ...standard };
     for (const name of Object.keys(secrets.headers)) auditHeaders[name.toLowerCase()] = REDACTED;
+    // The receiver client adds the credentials when it sends; the audit only says they were there.
+    if (webhook.authType !== 'none') auditHeaders.authorization = REDACTED;
     return {
       outgoing: { url: webhook.url, headers: { ...secrets.headers, ...standard }, body, timeoutMs: webhook.timeoutMs },
       auditHeaders,

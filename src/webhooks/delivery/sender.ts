@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher, request } from 'undici';
 import { BlockedAddressError, type UrlGuard } from './url-guard.js';
 
 /** Bodies kept in the audit are cut here. */
@@ -13,6 +13,7 @@ export type ErrorClass =
   | 'blocked_address'
   | 'http_status'
   | 'transform_error'
+  | 'auth_error'
   | 'network';
 
 export interface OutgoingRequest {
@@ -94,7 +95,8 @@ export class Sender {
     });
   }
 
-  async send(outgoing: OutgoingRequest): Promise<AttemptOutcome> {
+  /** `dispatcher`: a subscription's own connections (mutual TLS); the shared pool otherwise. */
+  async send(outgoing: OutgoingRequest, dispatcher: Dispatcher = this.agent): Promise<AttemptOutcome> {
     const startedAt = new Date();
     const started = performance.now();
     const finish = (partial: Omit<AttemptOutcome, 'startedAt' | 'durationMs'>): AttemptOutcome => ({
@@ -109,7 +111,7 @@ export class Sender {
         method: 'POST',
         headers: outgoing.headers,
         body: outgoing.body,
-        dispatcher: this.agent,
+        dispatcher,
         signal,
         headersTimeout: outgoing.timeoutMs,
         bodyTimeout: outgoing.timeoutMs,

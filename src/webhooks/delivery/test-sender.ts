@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { ConflictException, Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { catalogEntry } from '../../events/event-catalog.js';
 import { API_VERSION, type Envelope, type EventType } from '../../events/event-types.js';
@@ -6,10 +6,11 @@ import { newEventId } from '../../events/outbox.service.js';
 import { attemptView, type AttemptView } from '../audit/delivery-view.js';
 import type { Webhook } from '../subscriptions/webhook.entity.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
-import { DeliveryStore } from './delivery-store.js';
+import { DeliveryStore, type WebhookRuntime } from './delivery-store.js';
 import { RequestComposer } from './request-composer.js';
 import { renderForSubscription, TransformError } from './payload-renderer.js';
-import { type AttemptOutcome, Sender } from './sender.js';
+import { ReceiverClient } from './receiver-client.js';
+import type { AttemptOutcome } from './sender.js';
 
 /**
  * "Send test event": one attempt now, answered with its outcome; sent even when the
@@ -20,13 +21,14 @@ export class TestSender {
   constructor(
     private readonly dataSource: DataSource,
     private readonly webhooks: WebhooksService,
-    @Inject(Sender) private readonly sender: Sender,
+    @Inject(ReceiverClient) private readonly receivers: ReceiverClient,
     @Inject(RequestComposer) private readonly composer: RequestComposer,
     @Inject(DeliveryStore) private readonly store: DeliveryStore,
   ) {}
 
   async send(tenantId: string, webhookId: string, eventType: EventType = 'webhook.test'): Promise<AttemptView & { deliveryId: string }> {
     const webhook = await this.webhooks.find(tenantId, webhookId);
+    if (webhook.deliveryMode === 'pull') throw new ConflictException(`webhook ${webhookId} is a pull feed: it has no endpoint to send a test event to`);
     const now = new Date();
     const envelope: Envelope = {
       ...catalogEntry(eventType).example,
@@ -49,7 +51,7 @@ export class TestSender {
       body = rendered.body;
       const composed = this.composer.compose(runtime, envelope.id, body, now, rendered.contentType);
       auditHeaders = composed.auditHeaders;
-      outcome = await this.sender.send(composed.outgoing);
+      outcome = await this.receivers.deliver(runtime, composed.outgoing);
     } catch (error) {
       if (!(error instanceof TransformError)) throw error;
       outcome = {
@@ -96,10 +98,10 @@ export class TestSender {
   }
 }
 
-export function runtimeOf(webhook: Webhook) {
+export function runtimeOf(webhook: Webhook): WebhookRuntime {
   return {
     id: webhook.id,
-    url: webhook.url,
+    url: webhook.url ?? '',
     timeoutMs: webhook.timeoutMs,
     maxConcurrency: webhook.maxConcurrency,
     rateLimitPerSecond: webhook.rateLimitPerSecond,
@@ -112,5 +114,8 @@ export function runtimeOf(webhook: Webhook) {
     apiVersion: webhook.apiVersion,
     payloadFormat: webhook.payloadFormat,
     payloadOptions: webhook.payloadOptions,
+    authType: webhook.authType,
+    authEncrypted: webhook.authEncrypted,
+    tlsEncrypted: webhook.tlsEncrypted,
   };
 }

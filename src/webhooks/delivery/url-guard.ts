@@ -60,8 +60,13 @@ const literalHost = (url: URL): string | undefined => {
 export class UrlGuard {
   constructor(
     private readonly allowPrivate: boolean,
-    private readonly resolve: Resolver,
+    readonly resolve: Resolver,
   ) {}
+
+  /** WEBHOOK_ALLOW_PRIVATE: loopback and private addresses may be reached (development and tests). */
+  get allowsPrivate(): boolean {
+    return this.allowPrivate;
+  }
 
   /**
    * At creation and update: the URL's form, and every address its host resolves to. A host that

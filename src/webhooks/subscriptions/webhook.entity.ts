@@ -3,6 +3,10 @@ import type { HealthStatus } from '../delivery/health.js';
 import type { PayloadFormat, PayloadOptions } from '../delivery/payload-renderer.js';
 import type { Coalesce } from './coalesce.js';
 import type { Filters } from './filters.js';
+import type { AuthType, AuthView, TlsView } from './receiver-auth.js';
+
+export const DELIVERY_MODES = ['push', 'pull'] as const;
+export type DeliveryMode = (typeof DELIVERY_MODES)[number];
 
 @Entity('webhook')
 export class Webhook {
@@ -15,8 +19,9 @@ export class Webhook {
   @Column('text')
   name: string;
 
-  @Column('text')
-  url: string;
+  /** Null for a pull subscription, which has no endpoint. */
+  @Column('text', { nullable: true })
+  url: string | null;
 
   @Column('text', { nullable: true })
   description: string | null;
@@ -67,6 +72,34 @@ export class Webhook {
 
   @Column('jsonb', { nullable: true })
   coalesce: Coalesce | null;
+
+  @Column('text')
+  deliveryMode: DeliveryMode;
+
+  @Column('text')
+  authType: AuthType;
+
+  /** What the API shows of the authentication (no secrets). */
+  @Column('jsonb', { nullable: true })
+  authPublic: AuthView | null;
+
+  /** The whole AuthSettings, sealed with the SecretBox: write-only. */
+  @Column('text', { nullable: true })
+  authEncrypted: string | null;
+
+  @Column('jsonb', { nullable: true })
+  tlsPublic: TlsView | null;
+
+  /** TlsSettings, sealed. */
+  @Column('text', { nullable: true })
+  tlsEncrypted: string | null;
+
+  /** The last feed position handed out, and the acknowledged one (pull subscriptions). */
+  @Column('bigint', { transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  feedHead: number;
+
+  @Column('bigint', { transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  feedAcked: number;
 
   @Column('text')
   status: HealthStatus;

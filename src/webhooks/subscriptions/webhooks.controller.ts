@@ -16,6 +16,8 @@ import {
   UpdateWebhookDto,
 } from './webhooks.dto.js';
 import { WebhooksService } from './webhooks.service.js';
+import { FeedService } from '../feed/feed.service.js';
+import { ConnectionCheck } from '../delivery/connection-check.js';
 
 @ApiTags('webhooks')
 @ApiBearerAuth()
@@ -26,6 +28,8 @@ export class WebhooksController {
     private readonly tests: TestSender,
     private readonly deliveries: DeliveriesService,
     private readonly previews: PreviewService,
+    private readonly feeds: FeedService,
+    private readonly checks: ConnectionCheck,
   ) {}
 
   @Post('preview')
@@ -89,6 +93,19 @@ export class WebhooksController {
   @ApiOperation({ summary: 'The exact body, content type and signed headers this subscription would send for an event' })
   preview(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string, @Body() body: PreviewSourceDto) {
     return this.previews.forSubscription(tenant.tenantId, id, body);
+  }
+
+  @Post(':id/check')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Connection check without sending an event: resolve, guard, connect, tls (https), token (OAuth2)' })
+  check(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string) {
+    return this.checks.check(tenant.tenantId, id);
+  }
+
+  @Post(':id/feed-token')
+  @ApiOperation({ summary: 'A token that reads and acknowledges this pull feed only; shown once' })
+  feedToken(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string) {
+    return this.feeds.issueToken(tenant.tenantId, id);
   }
 
   @Post(':id/replay')

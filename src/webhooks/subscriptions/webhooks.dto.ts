@@ -1,3 +1,4 @@
+import { Type } from 'class-transformer';
 import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
@@ -13,6 +14,7 @@ import {
   IsString,
   Max,
   MaxLength,
+  Matches,
   Min,
   ValidateBy,
   type ValidationOptions,
@@ -26,6 +28,7 @@ import { isPayloadVersion, payloadVersions } from '../../events/payload-versions
 import { type Coalesce, coalesceProblems } from './coalesce.js';
 import { customHeaderProblems } from './custom-headers.js';
 import { type Filters, filterProblems } from './filters.js';
+import { DELIVERY_MODES, type DeliveryMode } from './webhook.entity.js';
 
 export const EVENT_TYPE_CHOICES = ['*', ...EVENT_TYPES] as const;
 export const MAX_RETRY_DELAY_MS = 24 * 3_600_000;
@@ -65,11 +68,12 @@ export class CreateWebhookDto {
   @MaxLength(200)
   name: string;
 
-  @ApiProperty({ example: 'https://erp.example.com/hooks/waybill' })
+  @ApiPropertyOptional({ example: 'https://erp.example.com/hooks/waybill', description: 'Required for push delivery; a pull subscription has none' })
+  @IsOptional()
   @IsString()
   @IsNotEmpty()
   @MaxLength(2000)
-  url: string;
+  url?: string | null;
 
   @ApiPropertyOptional()
   @IsOptional()
@@ -163,6 +167,29 @@ export class CreateWebhookDto {
   @IsOptional()
   @ValidWith('apiVersion', apiVersionProblems)
   apiVersion?: string;
+
+  @ApiPropertyOptional({
+    example: { type: 'oauth2ClientCredentials', tokenUrl: 'https://login.erp.example.com/oauth2/token', clientId: 'waybill', clientSecret: '…', scope: 'shipments.write' },
+    description:
+      'How Waybill authenticates to the receiver: { type: "none" } (default), { type: "basic", username, password }, { type: "bearer", token }, ' +
+      '{ type: "oauth2ClientCredentials", tokenUrl, clientId, clientSecret, scope?, audience?, clientAuth?: "client_secret_basic" | "client_secret_post" }. ' +
+      'Secrets are write-only; a PATCH of the same type may leave them out to keep them.',
+  })
+  @IsOptional()
+  @IsObject()
+  auth?: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    description: 'Mutual TLS: { clientCertificatePem, clientKeyPem, caPem? } (caPem trusts a private CA besides the public ones); null removes it. Write-only.',
+  })
+  @IsOptional()
+  @IsObject()
+  tls?: Record<string, unknown> | null;
+
+  @ApiPropertyOptional({ enum: DELIVERY_MODES, default: 'push', description: 'pull: never pushed; the ERP reads GET /v1/feeds/:id and acknowledges' })
+  @IsOptional()
+  @IsIn(DELIVERY_MODES)
+  deliveryMode?: DeliveryMode;
 }
 
 export class UpdateWebhookDto extends PartialType(OmitType(CreateWebhookDto, ['apiVersion'] as const)) {
@@ -238,3 +265,33 @@ export class ReplayDto {
 }
 
 export class ListWebhooksQuery extends PageQuery {}
+
+export class FeedQuery {
+  @ApiPropertyOptional({ description: 'Read after this position (default: from the oldest unacknowledged)' })
+  @IsOptional()
+  @Matches(/^\d{1,18}$/, { message: 'must be a cursor given by the feed' })
+  cursor?: string;
+
+  @ApiPropertyOptional({ default: 50, minimum: 1, maximum: 200 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  limit?: number;
+
+  @ApiPropertyOptional({ default: 0, minimum: 0, maximum: 30, description: 'Long poll: wait up to this many seconds for something new' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(30)
+  wait?: number;
+}
+
+export class FeedAckDto {
+  @ApiProperty({ description: 'A nextCursor the feed answered: everything up to it is acknowledged' })
+  @IsString()
+  @Matches(/^\d{1,18}$/, { message: 'must be a cursor given by the feed' })
+  cursor: string;
+}

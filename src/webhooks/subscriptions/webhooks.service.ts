@@ -1,3 +1,4 @@
+import { queryRows } from '../../database/sql.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { parseDuration } from '../../common/durations.js';
@@ -16,6 +17,7 @@ import type { SecretBox } from './secret-box.js';
 import { Webhook } from './webhook.entity.js';
 import { webhookView, type WebhookView } from './webhook-view.js';
 import type { CreateWebhookDto, ListWebhooksQuery, UpdateWebhookDto } from './webhooks.dto.js';
+import { type AuthSettings, authProblems, authView, checkTls, mergeStoredSecrets, type Problem } from './receiver-auth.js';
 
 /** How long a rotated-out secret keeps signing beside the new one, unless expired at once. */
 export const SECRET_OVERLAP_MS = 24 * 3_600_000;
@@ -52,7 +54,10 @@ export class WebhooksService {
   ) {}
 
   async create(tenantId: string, dto: CreateWebhookDto): Promise<WebhookView & { secret: string }> {
-    await this.checkUrl(dto.url);
+    const deliveryMode = dto.deliveryMode ?? 'push';
+    const url = await this.checkUrlForMode(deliveryMode, dto.url);
+    const auth = await this.sealAuth(dto.auth ?? { type: 'none' }, null);
+    const tls = dto.tls ? this.sealTls(dto.tls) : { tlsPublic: null, tlsEncrypted: null };
     const payloadFormat = dto.payloadFormat ?? 'envelope';
     const payloadOptions = checkPayload(payloadFormat, dto.payloadOptions);
     dto.eventTypes = typesForFormat(payloadFormat, dto.eventTypes);
@@ -61,7 +66,7 @@ export class WebhooksService {
     const webhook = this.dataSource.manager.create(Webhook, {
       tenantId,
       name: dto.name,
-      url: dto.url,
+      url,
       description: dto.description ?? null,
       eventTypes: [...new Set(dto.eventTypes)],
       filters: dto.filters ?? {},
@@ -78,6 +83,11 @@ export class WebhooksService {
       payloadFormat,
       payloadOptions,
       coalesce: dto.coalesce ?? null,
+      deliveryMode,
+      ...auth,
+      ...tls,
+      feedHead: 0,
+      feedAcked: 0,
       status: 'healthy',
       disabledReason: null,
       consecutiveFailures: 0,
@@ -114,13 +124,18 @@ export class WebhooksService {
   }
 
   async update(tenantId: string, id: string, dto: UpdateWebhookDto): Promise<WebhookView> {
-    if (dto.url !== undefined) await this.checkUrl(dto.url);
+    if (dto.url) await this.checkUrl(dto.url);
     if (dto.discardHeld && dto.status !== 'healthy') throw fieldError('discardHeld', 'goes with status: "healthy"');
     let release = false;
     const webhook = await this.transactions.run(async (tx) => {
       const webhook = await this.lock(tx, tenantId, id);
+      const wasMode = webhook.deliveryMode;
       if (dto.name !== undefined) webhook.name = dto.name;
       if (dto.url !== undefined) webhook.url = dto.url;
+      if (dto.deliveryMode !== undefined) webhook.deliveryMode = dto.deliveryMode;
+      if (webhook.deliveryMode === 'push' && !webhook.url) throw fieldError('url', 'is required for push delivery');
+      if (dto.auth !== undefined) Object.assign(webhook, await this.sealAuth(dto.auth, this.storedAuth(webhook)));
+      if (dto.tls !== undefined) Object.assign(webhook, dto.tls ? this.sealTls(dto.tls) : { tlsPublic: null, tlsEncrypted: null });
       if (dto.description !== undefined) webhook.description = dto.description;
       if (dto.eventTypes !== undefined) webhook.eventTypes = [...new Set(dto.eventTypes)];
       if (dto.filters !== undefined) webhook.filters = dto.filters ?? {};
@@ -156,7 +171,12 @@ export class WebhooksService {
       }
       webhook.updatedAt = new Date();
       await writeBack(tx, Webhook, webhook);
-      if (discard) {
+      if (wasMode !== webhook.deliveryMode) {
+        if (webhook.deliveryMode === 'pull') await this.movePendingToFeed(tx, webhook);
+        else if (!webhook.paused && webhook.status !== 'disabled') release = await this.movePendingToPush(tx, webhook);
+      } else if (webhook.deliveryMode === 'pull') {
+        // A feed holds its deliveries whatever the pause and health switches say.
+      } else if (discard) {
         await tx.manager.query(
           `UPDATE delivery SET status = 'discarded', next_attempt_at = NULL, updated_at = now()
             WHERE webhook_id = $1 AND status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at < now())`,
@@ -165,11 +185,7 @@ export class WebhooksService {
       } else if (wasHolding && !webhook.paused && webhook.status !== 'disabled') {
         // Held deliveries (created while paused or disabled) become due as of their creation, so the
         // backlog goes out oldest first.
-        await tx.manager.query(
-          `UPDATE delivery SET next_attempt_at = created_at, updated_at = now() WHERE webhook_id = $1 AND status = 'pending' AND next_attempt_at IS NULL`,
-          [webhook.id],
-        );
-        release = true;
+        release = await this.movePendingToPush(tx, webhook);
       }
       return webhook;
     });
@@ -220,6 +236,76 @@ export class WebhooksService {
     const webhook = await tx.manager.findOne(Webhook, { where: { id, tenantId }, lock: { mode: 'for_no_key_update' } });
     if (!webhook || webhook.deletedAt) throw notFound('webhook', id);
     return webhook;
+  }
+
+  /** Push needs an endpoint; pull has none (a URL given with pull is kept for a later switch to push). */
+  private async checkUrlForMode(mode: string, url: string | null | undefined): Promise<string | null> {
+    if (!url) {
+      if (mode === 'push') throw fieldError('url', 'is required for push delivery');
+      return null;
+    }
+    await this.checkUrl(url);
+    return url;
+  }
+
+  /** The stored authentication, unsealed (null for none). */
+  storedAuth(webhook: Pick<Webhook, 'authEncrypted'>): AuthSettings | null {
+    return webhook.authEncrypted ? (JSON.parse(this.box.decrypt(webhook.authEncrypted)) as AuthSettings) : null;
+  }
+
+  /** Validates `auth` (the token URL through the same guard as endpoints) and seals it. */
+  private async sealAuth(given: Record<string, unknown>, stored: AuthSettings | null): Promise<Pick<Webhook, 'authType' | 'authPublic' | 'authEncrypted'>> {
+    const merged = mergeStoredSecrets(given, stored);
+    const problems: Problem[] = authProblems(merged);
+    if (problems.length === 0 && merged.type === 'oauth2ClientCredentials') {
+      const tokenUrl = merged.tokenUrl as string;
+      const check = await this.guard.check(tokenUrl);
+      if (!check.ok) problems.push({ field: 'auth.tokenUrl', message: check.reason });
+      else if (check.url.protocol !== 'https:' && !this.guard.allowsPrivate) problems.push({ field: 'auth.tokenUrl', message: 'must use https' });
+    }
+    if (problems.length > 0) throw new FieldValidationException(problems);
+    const settings = merged as unknown as AuthSettings;
+    if (settings.type === 'none') return { authType: 'none', authPublic: null, authEncrypted: null };
+    return { authType: settings.type, authPublic: authView(settings), authEncrypted: this.box.encrypt(JSON.stringify(settings)) };
+  }
+
+  private sealTls(given: Record<string, unknown>): Pick<Webhook, 'tlsPublic' | 'tlsEncrypted'> {
+    const { problems, view } = checkTls(given);
+    if (problems.length > 0 || !view) throw new FieldValidationException(problems);
+    const { clientCertificatePem, clientKeyPem, caPem } = given as Record<string, string>;
+    return { tlsPublic: view, tlsEncrypted: this.box.encrypt(JSON.stringify({ clientCertificatePem, clientKeyPem, caPem })) };
+  }
+
+  /**
+   * Push → pull: the subscription's waiting deliveries join its feed, oldest first (one in flight
+   * finishes as a push). Positions come from the row this transaction has locked.
+   */
+  private async movePendingToFeed(tx: Tx, webhook: Webhook): Promise<void> {
+    const rows = await queryRows<{ n: number }>(
+      tx.manager,
+      `WITH waiting AS (
+         SELECT id, row_number() OVER (ORDER BY created_at, event_sequence, id) AS n
+           FROM delivery
+          WHERE webhook_id = $1 AND status = 'pending' AND feed_position IS NULL
+            AND (lease_expires_at IS NULL OR lease_expires_at < now())
+       )
+       UPDATE delivery d SET feed_position = $2 + w.n, next_attempt_at = NULL, lease_expires_at = NULL, leased_by = NULL, updated_at = now()
+         FROM waiting w WHERE d.id = w.id
+       RETURNING w.n`,
+      [webhook.id, webhook.feedHead],
+    );
+    if (rows.length === 0) return;
+    webhook.feedHead += rows.length;
+    await tx.manager.query(`UPDATE webhook SET feed_head = $2 WHERE id = $1`, [webhook.id, webhook.feedHead]);
+  }
+
+  /** Held deliveries (paused, disabled or in a feed) become due as of their creation, so the backlog goes out oldest first. */
+  private async movePendingToPush(tx: Tx, webhook: Webhook): Promise<boolean> {
+    await tx.manager.query(
+      `UPDATE delivery SET next_attempt_at = created_at, updated_at = now() WHERE webhook_id = $1 AND status = 'pending' AND next_attempt_at IS NULL`,
+      [webhook.id],
+    );
+    return true;
   }
 
   private async checkUrl(url: string): Promise<void> {

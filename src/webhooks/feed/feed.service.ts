@@ -1,0 +1,146 @@
+import { queryRows } from '../../database/sql.js';
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../../config/config.js';
+import { conflict, fieldError } from '../../common/errors.js';
+import { notFound } from '../../common/ids.js';
+import { DEFAULT_PAGE_SIZE } from '../../common/pagination.js';
+import { TransactionRunner } from '../../database/transaction.js';
+import { API_VERSION } from '../../events/event-types.js';
+import { envelopeColumns, envelopeFromRow } from '../../events/outbox.service.js';
+import { generateFeedToken } from '../../tenancy/api-key-secret.js';
+import type { TenantContext } from '../../tenancy/tenant-context.js';
+import { FeedSignal } from '../delivery/delivery-signal.js';
+import { DeliveryStore } from '../delivery/delivery-store.js';
+import { renderForSubscription, TransformError } from '../delivery/payload-renderer.js';
+import { runtimeOf } from '../delivery/test-sender.js';
+import type { Webhook } from '../subscriptions/webhook.entity.js';
+import { WebhooksService } from '../subscriptions/webhooks.service.js';
+
+/** One item of a feed: the envelope itself for the envelope format, the rendered body otherwise. */
+export type FeedItem =
+  | Record<string, unknown>
+  | { id: string; type: string; contentType: string; body: string }
+  | { id: string; type: string; contentType: null; body: null; transformError: string };
+
+export interface FeedPage {
+  data: FeedItem[];
+  nextCursor: string;
+}
+
+/** A reader that is waiting re-reads this often, so commits of other instances reach it too. */
+const LONG_POLL_RECHECK_MS = 500;
+
+/**
+ * Pull feeds for ERPs that cannot take inbound calls. A pull subscription's deliveries are
+ * created like any other (same types, filters, version and format) but never pushed: each gets
+ * a position in its feed, in commit order. A read answers what waits after a position; an
+ * acknowledgement marks everything up to a position delivered (trigger `pull`), and until then
+ * the same items are served again.
+ */
+@Injectable()
+export class FeedService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly transactions: TransactionRunner,
+    private readonly webhooks: WebhooksService,
+    private readonly signal: FeedSignal,
+    @Inject(DeliveryStore) private readonly store: DeliveryStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  feedUrl(webhookId: string): string {
+    return `${this.config.publicUrl}/v1/feeds/${webhookId}`;
+  }
+
+  /** A token that reads and acknowledges this one feed, shown once (stored hashed). */
+  async issueToken(tenantId: string, webhookId: string) {
+    const webhook = await this.webhooks.find(tenantId, webhookId);
+    if (webhook.deliveryMode !== 'pull') throw conflict(`webhook ${webhookId} is pushed to; set deliveryMode: "pull" before issuing a feed token`);
+    const { token, hash, prefix } = generateFeedToken();
+    const [row] = await this.dataSource.query(
+      `INSERT INTO feed_token (tenant_id, webhook_id, token_hash, prefix) VALUES ($1, $2, $3, $4) RETURNING id, created_at`,
+      [tenantId, webhookId, hash, prefix],
+    );
+    return { id: row.id as string, webhookId, token, feedUrl: this.feedUrl(webhookId), createdAt: (row.created_at as Date).toISOString() };
+  }
+
+  async read(caller: TenantContext, webhookId: string, query: { cursor?: string; limit?: number; wait?: number }): Promise<FeedPage> {
+    const webhook = await this.feed(caller, webhookId);
+    const after = query.cursor ?? '0';
+    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    const deadline = Date.now() + (query.wait ?? 0) * 1000;
+    for (;;) {
+      const rows = await this.dataSource.query(
+        `SELECT d.id, d.event_id, d.event_type, d.feed_position::text AS position, d.payload::text AS payload, ${envelopeColumns('ev')}
+           FROM delivery d LEFT JOIN event ev ON ev.id = d.event_id
+          WHERE d.webhook_id = $1 AND d.status = 'pending' AND d.feed_position > $2::bigint
+          ORDER BY d.feed_position
+          LIMIT $3`,
+        [webhook.id, after, limit],
+      );
+      if (rows.length > 0) {
+        const data: FeedItem[] = [];
+        for (const row of rows) data.push(await this.render(webhook, row));
+        return { data, nextCursor: rows[rows.length - 1].position };
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      await this.signal.next(webhook.id, Math.min(remaining, LONG_POLL_RECHECK_MS));
+    }
+    const [{ acked }] = await this.dataSource.query(`SELECT feed_acked::text AS acked FROM webhook WHERE id = $1`, [webhook.id]);
+    return { data: [], nextCursor: acked };
+  }
+
+  /** Everything up to `cursor` is processed: those deliveries become delivered, each with a `pull` attempt. */
+  async ack(caller: TenantContext, webhookId: string, cursor: string) {
+    await this.feed(caller, webhookId);
+    return this.transactions.run(async (tx) => {
+      const [webhook] = await tx.manager.query(
+        `SELECT id, tenant_id, feed_head::text AS head, feed_acked::text AS acked FROM webhook WHERE id = $1 FOR NO KEY UPDATE`,
+        [webhookId],
+      );
+      if (BigInt(cursor) > BigInt(webhook.head)) throw fieldError('cursor', `is past the end of the feed (its last position is ${webhook.head})`);
+      if (BigInt(cursor) <= BigInt(webhook.acked)) return { acknowledged: 0, cursor: webhook.acked as string };
+      const acknowledged = await queryRows<{ id: string }>(
+        tx.manager,
+        `WITH done AS (
+           UPDATE delivery SET status = 'delivered', attempt_count = attempt_count + 1, next_attempt_at = NULL, next_trigger = 'auto',
+                  last_attempt_at = now(), last_response_status = 200, last_error_class = NULL, updated_at = now()
+            WHERE webhook_id = $1 AND status = 'pending' AND feed_position IS NOT NULL AND feed_position <= $2::bigint
+           RETURNING id, tenant_id, webhook_id, attempt_count
+         )
+         INSERT INTO delivery_attempt (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,
+                                       request_headers, response_status, error_class)
+         SELECT id, tenant_id, webhook_id, attempt_count, 'pull', now(), 0, $3, '{}'::jsonb, 200, NULL FROM done
+         RETURNING delivery_id AS id`,
+        [webhookId, cursor, this.feedUrl(webhookId)],
+      );
+      await tx.manager.query(`UPDATE webhook SET feed_acked = $2::bigint, last_success_at = now() WHERE id = $1`, [webhookId, cursor]);
+      return { acknowledged: acknowledged.length, cursor };
+    });
+  }
+
+  /** The feed a caller may read: its tenant's pull subscription, and with a feed token only that one. */
+  private async feed(caller: TenantContext, webhookId: string): Promise<Webhook> {
+    if (caller.feedWebhookId && caller.feedWebhookId !== webhookId) throw notFound('feed', webhookId);
+    const webhook = await this.webhooks.find(caller.tenantId, webhookId);
+    if (webhook.deliveryMode !== 'pull') throw conflict(`webhook ${webhookId} is pushed to, not read as a feed; set deliveryMode: "pull" to read it here`);
+    return webhook;
+  }
+
+  /** The item as the subscription's version and format render it (EDI items take fresh control numbers). */
+  private async render(webhook: Webhook, row: Record<string, any>): Promise<FeedItem> {
+    const body = row.payload ?? envelopeFromRow(row)!;
+    try {
+      const rendered = await renderForSubscription(runtimeOf(webhook), body, row.ev_api_version ?? API_VERSION, {
+        nextControlNumber: () => this.store.nextControlNumber(webhook.id),
+      });
+      if (webhook.payloadFormat === 'envelope') return JSON.parse(rendered.body) as Record<string, unknown>;
+      return { id: row.event_id, type: row.event_type, contentType: rendered.contentType, body: rendered.body };
+    } catch (error) {
+      if (!(error instanceof TransformError)) throw error;
+      return { id: row.event_id, type: row.event_type, contentType: null, body: null, transformError: error.message };
+    }
+  }
+}

@@ -1,0 +1,179 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orderBody, shipmentBody } from './support/fixtures.js';
+import { envelopeProblems } from './support/schemas.js';
+import { type Receiver, startReceiver } from './support/receiver.js';
+import { createTestApp, type TestApp } from './support/test-app.js';
+
+describe('pull feeds', () => {
+  let t: TestApp;
+  let r: Receiver;
+  beforeAll(async () => {
+    t = await createTestApp();
+    r = await startReceiver();
+  });
+  afterAll(async () => {
+    await r?.close();
+    await t?.close();
+  });
+
+  const pullFeed = async (body: Record<string, unknown> = {}, key?: string) => {
+    const created = await t.api('POST', '/v1/webhooks', { key, body: { name: 'On-prem ERP (pull)', eventTypes: ['order.created', 'order.status_changed'], deliveryMode: 'pull', ...body } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    return created.body;
+  };
+
+  it('serves events in order with a cursor, again until acknowledged; ack marks them delivered with trigger pull', async () => {
+    const feed = await pullFeed();
+    expect(feed).toMatchObject({ deliveryMode: 'pull', url: null });
+    const empty = await t.api('GET', `/v1/feeds/${feed.id}`);
+    expect(empty.body).toEqual({ data: [], nextCursor: '0' });
+
+    const orders = [];
+    for (let i = 0; i < 3; i++) orders.push((await t.api('POST', '/v1/orders', { body: orderBody() })).body);
+    await t.api('POST', `/v1/orders/${orders[0].id}/status`, { body: { status: 'confirmed' } });
+
+    const first = await t.api('GET', `/v1/feeds/${feed.id}?limit=2`);
+    expect(first.status).toBe(200);
+    expect(first.body.data.map((e: any) => [e.type, e.data.orderNumber])).toEqual([
+      ['order.created', orders[0].orderNumber],
+      ['order.created', orders[1].orderNumber],
+    ]);
+    for (const envelope of first.body.data) expect(envelopeProblems(envelope)).toEqual([]);
+    const second = await t.api('GET', `/v1/feeds/${feed.id}?limit=2&cursor=${first.body.nextCursor}`);
+    expect(second.body.data.map((e: any) => e.type)).toEqual(['order.created', 'order.status_changed']);
+    const end = await t.api('GET', `/v1/feeds/${feed.id}?cursor=${second.body.nextCursor}`);
+    expect(end.body).toEqual({ data: [], nextCursor: '0' });
+
+    // Not acknowledged: served again from the oldest.
+    const again = await t.api('GET', `/v1/feeds/${feed.id}`);
+    expect(again.body.data.map((e: any) => e.id)).toEqual([...first.body.data, ...second.body.data].map((e: any) => e.id));
+
+    const ack = await t.api('POST', `/v1/feeds/${feed.id}/ack`, { body: { cursor: first.body.nextCursor } });
+    expect(ack.status).toBe(200);
+    expect(ack.body).toEqual({ acknowledged: 2, cursor: first.body.nextCursor });
+    const rest = await t.api('GET', `/v1/feeds/${feed.id}`);
+    expect(rest.body.data.map((e: any) => e.id)).toEqual(second.body.data.map((e: any) => e.id));
+
+    const deliveries = (await t.api('GET', `/v1/deliveries?webhookId=${feed.id}`)).body.data as any[];
+    const byEvent = new Map(deliveries.map((d) => [d.eventId, d]));
+    expect(first.body.data.map((e: any) => byEvent.get(e.id).status)).toEqual(['delivered', 'delivered']);
+    expect(second.body.data.map((e: any) => byEvent.get(e.id).status)).toEqual(['pending', 'pending']);
+    const detail = (await t.api('GET', `/v1/deliveries/${byEvent.get(first.body.data[0].id).id}`)).body;
+    expect(detail.attempts).toHaveLength(1);
+    expect(detail.attempts[0]).toMatchObject({ number: 1, trigger: 'pull', responseStatus: 200, errorClass: null });
+    expect(detail.attempts[0].url).toMatch(new RegExp(`/v1/feeds/${feed.id}$`));
+
+    await t.api('POST', `/v1/feeds/${feed.id}/ack`, { body: { cursor: second.body.nextCursor } });
+    const drained = await t.api('GET', `/v1/feeds/${feed.id}`);
+    expect(drained.body).toEqual({ data: [], nextCursor: second.body.nextCursor });
+    const repeated = await t.api('POST', `/v1/feeds/${feed.id}/ack`, { body: { cursor: first.body.nextCursor } });
+    expect(repeated.body).toEqual({ acknowledged: 0, cursor: second.body.nextCursor });
+    const ahead = await t.api('POST', `/v1/feeds/${feed.id}/ack`, { body: { cursor: '999999' } });
+    expect(ahead.status).toBe(400);
+    expect(ahead.body.errors[0].field).toBe('cursor');
+    const junk = await t.api('GET', `/v1/feeds/${feed.id}?cursor=abc&limit=500&wait=99`);
+    expect(junk.status).toBe(400);
+    expect(junk.body.errors.map((e: any) => e.field).sort()).toEqual(['cursor', 'limit', 'wait']);
+
+    // Nothing was ever pushed anywhere, and push-only actions say why they do not apply.
+    expect(r.requests).toHaveLength(0);
+    expect((await t.api('POST', `/v1/webhooks/${feed.id}/test`, { body: {} })).status).toBe(409);
+    expect((await t.api('POST', `/v1/webhooks/${feed.id}/check`)).status).toBe(409);
+    expect((await t.api('POST', `/v1/deliveries/${detail.id}/redeliver`)).status).toBe(409);
+    await t.api('DELETE', `/v1/webhooks/${feed.id}`);
+  });
+
+  it('a feed token reads and acknowledges its own feed only; another tenant gets 404', async () => {
+    const feed = await pullFeed();
+    const other = await pullFeed();
+    await t.api('POST', '/v1/orders', { body: orderBody() });
+    const issued = await t.api('POST', `/v1/webhooks/${feed.id}/feed-token`);
+    expect(issued.status).toBe(201);
+    expect(issued.body.token).toMatch(/^wbf_/);
+    expect(issued.body.feedUrl).toMatch(new RegExp(`/v1/feeds/${feed.id}$`));
+    const token = issued.body.token as string;
+
+    const read = await t.api('GET', `/v1/feeds/${feed.id}`, { key: token });
+    expect(read.status).toBe(200);
+    expect(read.body.data).toHaveLength(1);
+    expect((await t.api('POST', `/v1/feeds/${feed.id}/ack`, { key: token, body: { cursor: read.body.nextCursor } })).body.acknowledged).toBe(1);
+    expect((await t.api('GET', `/v1/feeds/${other.id}`, { key: token })).status).toBe(404);
+    expect((await t.api('GET', '/v1/orders', { key: token })).status).toBe(401);
+    expect((await t.api('GET', `/v1/webhooks/${feed.id}`, { key: token })).status).toBe(401);
+    expect((await t.api('GET', `/v1/feeds/${feed.id}`, { key: 'wbf_not-a-token' })).status).toBe(401);
+
+    const stranger = await t.newTenant('Another tenant');
+    expect((await t.api('GET', `/v1/feeds/${feed.id}`, { key: stranger.key })).status).toBe(404);
+    expect((await t.api('POST', `/v1/feeds/${feed.id}/ack`, { key: stranger.key, body: { cursor: '1' } })).status).toBe(404);
+    expect((await t.api('POST', `/v1/webhooks/${feed.id}/feed-token`, { key: stranger.key })).status).toBe(404);
+
+    const push = await t.api('POST', '/v1/webhooks', { body: { name: 'push', url: r.url, eventTypes: ['webhook.test'] } });
+    expect((await t.api('GET', `/v1/feeds/${push.body.id}`)).status).toBe(409);
+    expect((await t.api('POST', `/v1/webhooks/${push.body.id}/feed-token`)).status).toBe(409);
+    // A deleted subscription's token stops working.
+    await t.api('DELETE', `/v1/webhooks/${feed.id}`);
+    expect((await t.api('GET', `/v1/feeds/${feed.id}`, { key: token })).status).toBe(401);
+    for (const id of [other.id, push.body.id]) await t.api('DELETE', `/v1/webhooks/${id}`);
+  });
+
+  it('a long poll answers as soon as an event is committed', async () => {
+    const feed = await pullFeed();
+    const started = Date.now();
+    const polling = t.api('GET', `/v1/feeds/${feed.id}?wait=20`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const order = (await t.api('POST', '/v1/orders', { body: orderBody() })).body;
+    const answer = await polling;
+    expect(answer.body.data.map((e: any) => e.data.orderNumber)).toEqual([order.orderNumber]);
+    // Well before the 20 s the poll was allowed to wait.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await t.api('DELETE', `/v1/webhooks/${feed.id}`);
+  });
+
+  it('honours the subscription filters, pinned version and payload format', async () => {
+    const feed = await pullFeed({
+      eventTypes: ['shipment.status_changed'],
+      payloadFormat: 'jsonata',
+      payloadOptions: { expression: '{ "shipment": data.shipmentNumber, "status": data.status }' },
+      filters: { 'carrier.scac': ['DHLF'] },
+    });
+    const dhl = (await t.api('POST', '/v1/shipments', { body: shipmentBody() })).body;
+    const ups = (await t.api('POST', '/v1/shipments', { body: shipmentBody({ carrier: { name: 'UPS', scac: 'UPSN' } }) })).body;
+    for (const s of [dhl, ups]) await t.api('POST', `/v1/shipments/${s.id}/status`, { body: { status: 'booked' } });
+    const read = await t.api('GET', `/v1/feeds/${feed.id}`);
+    expect(read.body.data).toHaveLength(1);
+    const [item] = read.body.data;
+    expect(item).toMatchObject({ type: 'shipment.status_changed', contentType: 'application/json' });
+    expect(JSON.parse(item.body)).toEqual({ shipment: dhl.shipmentNumber, status: 'booked' });
+    await t.api('DELETE', `/v1/webhooks/${feed.id}`);
+  });
+
+  it('switching push → pull moves held deliveries into the feed, and pull → push sends what waits', async () => {
+    const hook = (await t.api('POST', '/v1/webhooks', { body: { name: 'switch', url: r.url, eventTypes: ['order.created'], paused: true } })).body;
+    const first = (await t.api('POST', '/v1/orders', { body: orderBody() })).body;
+    const toPull = await t.api('PATCH', `/v1/webhooks/${hook.id}`, { body: { deliveryMode: 'pull' } });
+    expect(toPull.body.deliveryMode).toBe('pull');
+    const second = (await t.api('POST', '/v1/orders', { body: orderBody() })).body;
+    const read = await t.api('GET', `/v1/feeds/${hook.id}`);
+    expect(read.body.data.map((e: any) => e.data.orderNumber)).toEqual([first.orderNumber, second.orderNumber]);
+    const oldest = await t.api('GET', `/v1/feeds/${hook.id}?limit=1`);
+    expect((await t.api('POST', `/v1/feeds/${hook.id}/ack`, { body: { cursor: oldest.body.nextCursor } })).body.acknowledged).toBe(1);
+    const third = (await t.api('POST', '/v1/orders', { body: orderBody() })).body;
+
+    const needsUrl = await t.api('PATCH', `/v1/webhooks/${hook.id}`, { body: { deliveryMode: 'push', url: null } });
+    expect(needsUrl.status).toBe(400);
+    const before = r.requests.length;
+    const toPush = await t.api('PATCH', `/v1/webhooks/${hook.id}`, { body: { deliveryMode: 'push', paused: false } });
+    expect(toPush.body.deliveryMode).toBe('push');
+    const pushed = await r.waitForRequests(before + 2);
+    expect(pushed.slice(before).map((q) => JSON.parse(q.body).data.orderNumber)).toEqual([second.orderNumber, third.orderNumber]);
+    await t.api('DELETE', `/v1/webhooks/${hook.id}`);
+  });
+
+  it('a pull subscription needs no URL, a push one does', async () => {
+    const push = await t.api('POST', '/v1/webhooks', { body: { name: 'x', eventTypes: ['*'] } });
+    expect(push.status).toBe(400);
+    expect(push.body.errors).toEqual([{ field: 'url', message: 'is required for push delivery' }]);
+    const badMode = await t.api('POST', '/v1/webhooks', { body: { name: 'x', eventTypes: ['*'], deliveryMode: 'carrier-pigeon' } });
+    expect(badMode.body.errors[0].field).toBe('deliveryMode');
+  });
+});
