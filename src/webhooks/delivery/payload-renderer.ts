@@ -1,16 +1,23 @@
 import jsonata from 'jsonata';
 import { envelopeForVersion } from '../../events/payload-versions.js';
+import { EDIFACT_EVENT_TYPES, type EdifactOptions, edifactOptionsProblems, renderEdifactIftsta } from './edifact-iftsta.js';
 import { renderX12214, X12_EVENT_TYPES, type X12Options, x12OptionsProblems } from './x12-214.js';
 
-export const PAYLOAD_FORMATS = ['envelope', 'jsonata', 'x12-214'] as const;
+export const PAYLOAD_FORMATS = ['envelope', 'jsonata', 'x12-214', 'edifact-iftsta'] as const;
 export type PayloadFormat = (typeof PAYLOAD_FORMATS)[number];
+
+/** The EDI formats, by name, with the only event types each can carry (`*` on a subscription means these). */
+export const EDI_FORMATS: Partial<Record<PayloadFormat, { name: string; eventTypes: string[] }>> = {
+  'x12-214': { name: 'X12 214', eventTypes: X12_EVENT_TYPES },
+  'edifact-iftsta': { name: 'EDIFACT IFTSTA', eventTypes: EDIFACT_EVENT_TYPES },
+};
 
 export interface JsonataOptions {
   expression: string;
   contentType?: string;
 }
 
-export type PayloadOptions = JsonataOptions | X12Options | null;
+export type PayloadOptions = JsonataOptions | X12Options | EdifactOptions | null;
 
 /** What rendering may need beyond the envelope: the next EDI control number (previews pass none). */
 export interface RenderContext {
@@ -37,6 +44,7 @@ export function payloadOptionsProblems(format: PayloadFormat, options: unknown):
     return options === undefined || options === null ? [] : [{ field: 'payloadOptions', message: 'takes no options with the envelope format' }];
   }
   if (format === 'x12-214') return x12OptionsProblems(options);
+  if (format === 'edifact-iftsta') return edifactOptionsProblems(options);
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     return [{ field: 'payloadOptions', message: 'must be { expression, contentType? } for the jsonata format' }];
   }
@@ -107,11 +115,14 @@ function compile(expression: string): ReturnType<typeof jsonata> {
  */
 export async function renderPayload(format: PayloadFormat, options: PayloadOptions, envelopeJson: string, context: RenderContext = {}): Promise<RenderedPayload> {
   if (format === 'envelope') return { body: envelopeJson, contentType: 'application/json' };
-  if (format === 'x12-214') {
+  const edi = EDI_FORMATS[format];
+  if (edi) {
     const envelope = JSON.parse(envelopeJson) as { type: string };
-    if (!X12_EVENT_TYPES.includes(envelope.type)) throw new TransformError(`X12 214 carries only ${X12_EVENT_TYPES.join(' and ')}, not ${envelope.type}`);
+    if (!edi.eventTypes.includes(envelope.type)) throw new TransformError(`${edi.name} carries only ${edi.eventTypes.join(' and ')}, not ${envelope.type}`);
     const controlNumber = context.nextControlNumber ? await context.nextControlNumber() : 0;
-    return { body: renderX12214(envelope, options as X12Options, controlNumber, context.now ?? new Date()), contentType: 'application/edi-x12' };
+    const now = context.now ?? new Date();
+    if (format === 'x12-214') return { body: renderX12214(envelope, options as X12Options, controlNumber, now), contentType: 'application/edi-x12' };
+    return { body: renderEdifactIftsta(envelope, options as EdifactOptions, controlNumber, now), contentType: 'application/edifact' };
   }
   const { expression, contentType } = options as JsonataOptions;
   let result: unknown;

@@ -142,14 +142,20 @@ export class CreateWebhookDto {
   @ValidWith('retrySchedule', retryScheduleProblems)
   retrySchedule?: string[] | null;
 
-  @ApiPropertyOptional({ enum: PAYLOAD_FORMATS, default: 'envelope', description: 'envelope: the JSON envelope; jsonata: a JSONata mapping of it' })
+  @ApiPropertyOptional({
+    enum: PAYLOAD_FORMATS,
+    default: 'envelope',
+    description:
+      'envelope: the JSON envelope; jsonata: a JSONata mapping of it; x12-214: an ANSI X12 214 interchange; edifact-iftsta: a UN/EDIFACT IFTSTA (D.01B) interchange. The EDI formats carry only shipment.status_changed and shipment.tracking_updated',
+  })
   @IsOptional()
   @IsIn(PAYLOAD_FORMATS)
   payloadFormat?: PayloadFormat;
 
   @ApiPropertyOptional({
     example: { expression: '{ "shipment": data.shipmentNumber, "status": data.status }', contentType: 'application/json' },
-    description: 'For jsonata: { expression, contentType? }; checked on save',
+    description:
+      'For jsonata: { expression, contentType? }; for x12-214: { senderId, senderQualifier, receiverId, receiverQualifier, usageIndicator, elementSeparator?, segmentTerminator? }; for edifact-iftsta: { senderId, receiverId, usageIndicator? }; checked on save',
   })
   @IsOptional()
   @IsObject()

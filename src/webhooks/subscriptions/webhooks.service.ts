@@ -3,8 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { parseDuration } from '../../common/durations.js';
 import { FieldValidationException, fieldError } from '../../common/errors.js';
-import { type PayloadFormat, type PayloadOptions, payloadOptionsProblems } from '../delivery/payload-renderer.js';
-import { X12_EVENT_TYPES } from '../delivery/x12-214.js';
+import { EDI_FORMATS, type PayloadFormat, type PayloadOptions, payloadOptionsProblems } from '../delivery/payload-renderer.js';
 import { notFound } from '../../common/ids.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../../common/pagination.js';
 import { TransactionRunner, type Tx, writeBack } from '../../database/transaction.js';
@@ -33,10 +32,11 @@ function checkPayload(format: PayloadFormat, options: unknown): PayloadOptions {
 
 /** EDI formats carry only shipment status and tracking events; `*` means those. */
 function typesForFormat(format: PayloadFormat, eventTypes: string[]): string[] {
-  if (format !== 'x12-214') return eventTypes;
-  if (eventTypes.includes('*')) return [...X12_EVENT_TYPES];
-  const refused = eventTypes.filter((t) => !X12_EVENT_TYPES.includes(t));
-  if (refused.length) throw fieldError('eventTypes', `X12 214 carries only ${X12_EVENT_TYPES.join(' and ')}; not ${refused.join(', ')}`);
+  const edi = EDI_FORMATS[format];
+  if (!edi) return eventTypes;
+  if (eventTypes.includes('*')) return [...edi.eventTypes];
+  const refused = eventTypes.filter((t) => !edi.eventTypes.includes(t));
+  if (refused.length) throw fieldError('eventTypes', `${edi.name} carries only ${edi.eventTypes.join(' and ')}; not ${refused.join(', ')}`);
   return eventTypes;
 }
 
