@@ -4,7 +4,7 @@ import { conflict } from '../../common/errors.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
 import { AuthError, ReceiverClient } from './receiver-client.js';
 import { runtimeOf } from './test-sender.js';
-import { connect, handshake } from './tls-probe.js';
+import { connect, describeError, handshake } from './tls-probe.js';
 import { isPublicAddress, type ResolvedAddress, UrlGuard } from './url-guard.js';
 
 export type StepName = 'resolve' | 'guard' | 'connect' | 'tls' | 'token';
@@ -22,11 +22,6 @@ export interface CheckResult {
 
 /** No step waits longer than this, whatever the subscription's timeout. */
 const STEP_TIMEOUT_MS = 10_000;
-
-const describe = (error: unknown): string => {
-  const e = error as { code?: string; message?: string };
-  return e.code && !(e.message ?? '').includes(e.code) ? `${e.code}: ${e.message}` : (e.message ?? String(error));
-};
 
 /**
  * "Will pushes get through?", without sending an event or any HTTP request to the endpoint:
@@ -56,7 +51,7 @@ export class ConnectionCheck {
         await this.receivers.requestToken(credentials.auth, timeoutMs, credentials.agent);
         steps.push({ name: 'token', ok: true });
       } catch (error) {
-        steps.push({ name: 'token', ok: false, error: error instanceof AuthError ? error.message : describe(error) });
+        steps.push({ name: 'token', ok: false, error: error instanceof AuthError ? error.message : describeError(error) });
       }
     }
     return { ok: steps.every((s) => s.ok), steps };
@@ -78,7 +73,7 @@ export class ConnectionCheck {
         addresses = await this.guard.resolve(host);
         if (addresses.length === 0) throw Object.assign(new Error(`no address for ${host}`), { code: 'ENOTFOUND' });
       } catch (error) {
-        steps.push({ name: 'resolve', ok: false, error: `${host} does not resolve (${(error as { code?: string }).code ?? describe(error)})` });
+        steps.push({ name: 'resolve', ok: false, error: `${host} does not resolve (${(error as { code?: string }).code ?? describeError(error)})` });
         return;
       }
     }
@@ -102,7 +97,7 @@ export class ConnectionCheck {
           ? `${address} port ${port} refused the connection`
           : code === 'ETIMEDOUT'
             ? `${address} port ${port} did not answer within ${timeoutMs} ms`
-            : `could not connect to ${address} port ${port}: ${describe(error)}`;
+            : `could not connect to ${address} port ${port}: ${describeError(error)}`;
       steps.push({ name: 'connect', ok: false, error: message });
       return;
     }
@@ -116,7 +111,7 @@ export class ConnectionCheck {
       await handshake(socket, ipaddr.isValid(host) ? undefined : host, timeoutMs, clientTls);
       steps.push({ name: 'tls', ok: true });
     } catch (error) {
-      steps.push({ name: 'tls', ok: false, error: describe(error) });
+      steps.push({ name: 'tls', ok: false, error: describeError(error) });
     }
   }
 }

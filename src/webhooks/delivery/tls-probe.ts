@@ -86,7 +86,12 @@ export async function tlsFailure(address: string, port: number, servername: stri
     await handshake(socket, servername, timeoutMs, clientTls);
     return undefined;
   } catch (error) {
-    const e = error as { code?: string; message?: string };
-    return e.code && !(e.message ?? '').includes(e.code) ? `${e.code}: ${e.message}` : (e.message ?? String(error));
+    return describeError(error);
   }
+}
+
+/** An error as "CODE: message" (the code once), for answers an admin reads. */
+export function describeError(error: unknown): string {
+  const e = error as { code?: string; message?: string };
+  return e.code && !(e.message ?? '').includes(e.code) ? `${e.code}: ${e.message}` : (e.message ?? String(error));
 }
