@@ -8,6 +8,9 @@ import type { AuthType, AuthView, TlsView } from './receiver-auth.js';
 export const DELIVERY_MODES = ['push', 'pull'] as const;
 export type DeliveryMode = (typeof DELIVERY_MODES)[number];
 
+/** Feed positions stay far below 2^53: read PostgreSQL's bigint text as a number. */
+const BIGINT_AS_NUMBER = { to: (v: number) => v, from: (v: string) => Number(v) };
+
 @Entity('webhook')
 export class Webhook {
   @PrimaryGeneratedColumn('uuid')
@@ -95,10 +98,10 @@ export class Webhook {
   tlsEncrypted: string | null;
 
   /** The last feed position handed out, and the acknowledged one (pull subscriptions). */
-  @Column('bigint', { transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  @Column('bigint', { transformer: BIGINT_AS_NUMBER })
   feedHead: number;
 
-  @Column('bigint', { transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  @Column('bigint', { transformer: BIGINT_AS_NUMBER })
   feedAcked: number;
 
   @Column('text')
