@@ -5,7 +5,7 @@ import { WebhooksService } from '../subscriptions/webhooks.service.js';
 import { AuthError, ReceiverClient } from './receiver-client.js';
 import { runtimeOf } from './test-sender.js';
 import { connect, describeError, handshake } from './tls-probe.js';
-import { isPublicAddress, type ResolvedAddress, UrlGuard } from './url-guard.js';
+import { type ResolvedAddress, UrlGuard } from './url-guard.js';
 
 export type StepName = 'resolve' | 'guard' | 'connect' | 'tls' | 'token';
 
@@ -67,19 +67,15 @@ export class ConnectionCheck {
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
 
     let addresses: ResolvedAddress[];
-    if (ipaddr.isValid(host)) addresses = [{ address: host, family: ipaddr.parse(host).kind() === 'ipv6' ? 6 : 4 }];
-    else {
-      try {
-        addresses = await this.guard.resolve(host);
-        if (addresses.length === 0) throw Object.assign(new Error(`no address for ${host}`), { code: 'ENOTFOUND' });
-      } catch (error) {
-        steps.push({ name: 'resolve', ok: false, error: `${host} does not resolve (${(error as { code?: string }).code ?? describeError(error)})` });
-        return;
-      }
+    try {
+      addresses = await this.guard.addressesOf(host);
+    } catch (error) {
+      steps.push({ name: 'resolve', ok: false, error: `${host} does not resolve (${(error as { code?: string }).code ?? describeError(error)})` });
+      return;
     }
     steps.push({ name: 'resolve', ok: true });
 
-    const allowed = this.guard.allowsPrivate ? addresses : addresses.filter((a) => isPublicAddress(a.address));
+    const allowed = this.guard.allowed(addresses);
     if (allowed.length === 0) {
       steps.push({ name: 'guard', ok: false, error: `${host} is at ${addresses[0].address}, which is not a public address` });
       return;

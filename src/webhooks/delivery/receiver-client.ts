@@ -7,7 +7,7 @@ import type { AuthSettings, TlsSettings } from '../subscriptions/receiver-auth.j
 import type { WebhookRuntime } from './delivery-store.js';
 import { type AttemptOutcome, classifyError, type OutgoingRequest, type Sender } from './sender.js';
 import { tlsFailure } from './tls-probe.js';
-import { isPublicAddress, type UrlGuard } from './url-guard.js';
+import type { UrlGuard } from './url-guard.js';
 
 /** The token endpoint failed, or answered something that is not a usable token. */
 export class AuthError extends Error {}
@@ -109,14 +109,9 @@ export class ReceiverClient {
     const url = new URL(outgoing.url);
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const literal = ipaddr.isValid(host);
-    let address = host;
-    if (!literal) {
-      const addresses = await this.guard.resolve(host).catch(() => []);
-      const allowed = addresses.find((a) => this.guard.allowsPrivate || isPublicAddress(a.address));
-      if (!allowed) return outcome;
-      address = allowed.address;
-    }
-    const failure = await tlsFailure(address, Number(url.port || 443), literal ? undefined : host, Math.min(outgoing.timeoutMs, 5_000), clientTls);
+    const [allowed] = this.guard.allowed(await this.guard.addressesOf(host).catch(() => []));
+    if (!allowed) return outcome;
+    const failure = await tlsFailure(allowed.address, Number(url.port || 443), literal ? undefined : host, Math.min(outgoing.timeoutMs, 5_000), clientTls);
     if (!failure) return outcome;
     return { ...outcome, errorClass: 'tls', errorMessage: `the server closed the connection; a TLS handshake with it fails: ${failure}` };
   }

@@ -68,6 +68,19 @@ export class UrlGuard {
     return this.allowPrivate;
   }
 
+  /** The addresses a connection may go to: all of them with WEBHOOK_ALLOW_PRIVATE, else the public ones. */
+  allowed(addresses: ResolvedAddress[]): ResolvedAddress[] {
+    return this.allowPrivate ? addresses : addresses.filter((a) => isPublicAddress(a.address));
+  }
+
+  /** A URL host's addresses: an IP literal is its own, a name is resolved (rejects when it does not resolve). */
+  async addressesOf(host: string): Promise<ResolvedAddress[]> {
+    if (ipaddr.isValid(host)) return [{ address: host, family: ipaddr.parse(host).kind() === 'ipv6' ? 6 : 4 }];
+    const addresses = await this.resolve(host);
+    if (addresses.length === 0) throw Object.assign(new Error(`no address for ${host}`), { code: 'ENOTFOUND' });
+    return addresses;
+  }
+
   /**
    * At creation and update: the URL's form, and every address its host resolves to. A host that
    * does not resolve yet is accepted (DNS may come later); the send will fail as `dns` then.
@@ -107,7 +120,7 @@ export class UrlGuard {
   ): void => {
     this.resolve(hostname).then(
       (addresses) => {
-        const allowed = this.allowPrivate ? addresses : addresses.filter((a) => isPublicAddress(a.address));
+        const allowed = this.allowed(addresses);
         const usable = options.family ? allowed.filter((a) => a.family === options.family) : allowed;
         if (usable.length === 0) {
           const error = addresses.length ? new BlockedAddressError(addresses[0].address) : Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' });
