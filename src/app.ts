@@ -3,6 +3,8 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { AppValidationPipe } from './common/validation.pipe.js';
+import { APP_CONFIG, type AppConfig } from './config/config.js';
+import { mountSettings } from './settings/settings-page.js';
 import { SERVICE_VERSION } from './version.js';
 
 
@@ -11,6 +13,7 @@ export function configureApp(app: INestApplication): void {
   (app as NestExpressApplication).disable('x-powered-by');
   app.useGlobalPipes(new AppValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
+  mountSettings(app, app.get<AppConfig>(APP_CONFIG));
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

@@ -26,6 +26,8 @@ export interface AppConfig {
   encryptionKey: string | undefined;
   webhooks: WebhookSettings;
   auditRetentionDays: number;
+  /** CSP frame-ancestors sources allowed to frame /settings; empty: none. */
+  settingsFrameAncestors: string[];
 }
 
 export interface WebhookSettings {
@@ -39,6 +41,9 @@ export interface WebhookSettings {
   leaseMs: number;
   shutdownGraceMs: number;
 }
+
+/** A CSP host source with a scheme and no path, or 'self'. */
+const FRAME_ANCESTOR = /^(?:'self'|https?:\/\/(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::(?:\d{1,5}|\*))?)$/;
 
 export const DEFAULT_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,14h';
 
@@ -131,6 +136,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
     problems.push('ADMIN_TOKEN must be at least 16 characters long');
   }
 
+  const frameAncestors = (read('SETTINGS_FRAME_ANCESTORS') ?? '').split(/[\s,]+/).filter(Boolean);
+  for (const source of frameAncestors) {
+    if (!FRAME_ANCESTOR.test(source)) {
+      problems.push(`SETTINGS_FRAME_ANCESTORS must list origins such as https://tms.example.com or https://*.example.com, or 'self' (got "${source}")`);
+    }
+  }
+
   const config: AppConfig = {
     port: appPort,
     host: read('HOST') ?? '0.0.0.0',
@@ -154,6 +166,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       shutdownGraceMs: duration('WEBHOOK_SHUTDOWN_GRACE', '10s', 0),
     },
     auditRetentionDays: int('AUDIT_RETENTION_DAYS', 30, 1, 3650),
+    settingsFrameAncestors: frameAncestors,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

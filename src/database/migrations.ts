@@ -2,6 +2,7 @@ import { Foundation1763900000000 } from '../../migrations/1763900000000-foundati
 import { Webhooks1763910000000 } from '../../migrations/1763910000000-webhooks.js';
 import { PayloadFormats1763920000000 } from '../../migrations/1763920000000-payload-formats.js';
 import { ErpConnectivity1763930000000 } from '../../migrations/1763930000000-erp-connectivity.js';
+import { PortalSessions1763940000000 } from '../../migrations/1763940000000-portal-sessions.js';
 
 /** Listed explicitly, oldest first: globs do not survive bundling or ESM. */
-export const MIGRATIONS = [Foundation1763900000000, Webhooks1763910000000, PayloadFormats1763920000000, ErpConnectivity1763930000000];
+export const MIGRATIONS = [Foundation1763900000000, Webhooks1763910000000, PayloadFormats1763920000000, ErpConnectivity1763930000000, PortalSessions1763940000000];

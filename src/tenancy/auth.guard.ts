@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { safeEqual } from './api-key-secret.js';
 import { TenancyService } from './tenancy.service.js';
-import { type Access, ACCESS_KEY, type AuthenticatedRequest } from './tenant-context.js';
+import { type Access, ACCESS_KEY, type AuthenticatedRequest, PORTAL_KEY, type PortalRule, type TenantContext } from './tenant-context.js';
 
 function bearerToken(request: AuthenticatedRequest): string | undefined {
   const header = request.headers.authorization;
@@ -41,7 +41,17 @@ export class AuthGuard implements CanActivate {
     const tenant = await this.tenancy.authenticate(token);
     if (!tenant) throw new UnauthorizedException('invalid or revoked API key');
     if (tenant.feedWebhookId && access !== 'feed') throw new UnauthorizedException('a feed token can only read and acknowledge its own feed');
+    if (tenant.portal) this.checkPortal(tenant.portal, request.method, this.reflector.getAllAndOverride<PortalRule | undefined>(PORTAL_KEY, [context.getHandler(), context.getClass()]));
     request.tenant = tenant;
     return true;
+  }
+
+  /** A settings session may do what the screen does; a read-only one changes nothing and sees no secret. */
+  private checkPortal(portal: NonNullable<TenantContext['portal']>, method: string, rule: PortalRule | undefined): void {
+    if (rule === 'denied') throw new ForbiddenException('a settings session cannot manage API keys or open portal sessions; use an API key');
+    if (!portal.readOnly) return;
+    if (rule === 'secret') throw new ForbiddenException('this settings session is read-only: it cannot reveal secrets');
+    const reads = method === 'GET' || method === 'HEAD' || rule === 'reads';
+    if (!reads) throw new ForbiddenException('this settings session is read-only: it cannot change anything');
   }
 }

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsNotEmpty, IsString, MaxLength } from 'class-validator';
+import { IsBoolean, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 
 export class CreateTenantDto {
   @ApiProperty({ example: 'Acme Logistics' })
@@ -15,4 +15,26 @@ export class CreateApiKeyDto {
   @IsNotEmpty()
   @MaxLength(200)
   name: string;
+}
+
+export class CreatePortalSessionDto {
+  @ApiProperty({ required: false, default: false, description: 'A read-only session shows everything and changes nothing (403).' })
+  @IsOptional()
+  @IsBoolean()
+  readOnly?: boolean;
+
+  @ApiProperty({ required: false, default: 3600, minimum: 60, maximum: 86400, description: 'How long the link and the session last.' })
+  @IsOptional()
+  @IsInt()
+  @Min(60)
+  @Max(86400)
+  ttlSeconds?: number;
+}
+
+export class RedeemPortalSessionDto {
+  @ApiProperty({ description: 'The `portal` parameter of the one-time link.' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  code: string;
 }

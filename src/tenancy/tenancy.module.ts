@@ -4,13 +4,14 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApiKey } from './api-key.entity.js';
 import { AuthGuard } from './auth.guard.js';
 import { TenancyController } from './tenancy.controller.js';
+import { PortalService } from './portal.service.js';
 import { TenancyService } from './tenancy.service.js';
 import { Tenant } from './tenant.entity.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Tenant, ApiKey])],
   controllers: [TenancyController],
-  providers: [TenancyService, { provide: APP_GUARD, useClass: AuthGuard }],
+  providers: [TenancyService, PortalService, { provide: APP_GUARD, useClass: AuthGuard }],
   exports: [TenancyService],
 })
 export class TenancyModule {}

@@ -3,7 +3,8 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, type Repository } from 'typeorm';
 import { notFound } from '../common/ids.js';
 import { ApiKey } from './api-key.entity.js';
-import { FEED_TOKEN_PREFIX, generateApiKey, hashApiKey } from './api-key-secret.js';
+import { FEED_TOKEN_PREFIX, generateApiKey, hashApiKey, PORTAL_TOKEN_PREFIX } from './api-key-secret.js';
+import { PortalService } from './portal.service.js';
 import { Tenant } from './tenant.entity.js';
 import type { TenantContext } from './tenant-context.js';
 
@@ -33,6 +34,7 @@ export class TenancyService {
   constructor(
     @InjectRepository(Tenant) private readonly tenants: Repository<Tenant>,
     @InjectRepository(ApiKey) private readonly keys: Repository<ApiKey>,
+    private readonly portal: PortalService,
   ) {}
 
   async createTenant(name: string): Promise<{ tenant: { id: string; name: string; createdAt: string }; apiKey: string }> {
@@ -64,6 +66,7 @@ export class TenancyService {
 
   /** The tenant a presented key belongs to, or undefined for an unknown or revoked key. */
   async authenticate(presented: string): Promise<TenantContext | undefined> {
+    if (presented.startsWith(PORTAL_TOKEN_PREFIX)) return this.portal.authenticate(presented);
     if (presented.startsWith(FEED_TOKEN_PREFIX)) {
       const [row] = await this.keys.manager.query(
         `SELECT t.tenant_id, t.webhook_id FROM feed_token t JOIN webhook w ON w.id = t.webhook_id

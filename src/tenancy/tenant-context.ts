@@ -8,6 +8,8 @@ export interface TenantContext {
   apiKeyId: string | null;
   /** Set when the caller presented a feed token: it may read and acknowledge this one feed only. */
   feedWebhookId?: string;
+  /** Set when the caller is a settings-screen session opened through a portal link. */
+  portal?: { sessionId: string; readOnly: boolean };
 }
 
 export type AuthenticatedRequest = Request & { tenant?: TenantContext };
@@ -21,6 +23,15 @@ export const Public = () => SetMetadata(ACCESS_KEY, 'public' satisfies Access);
 export const FeedAccess = () => SetMetadata(ACCESS_KEY, 'feed' satisfies Access);
 /** Only the operator's ADMIN_TOKEN. */
 export const OperatorOnly = () => SetMetadata(ACCESS_KEY, 'operator' satisfies Access);
+
+export const PORTAL_KEY = 'waybill:portal';
+/**
+ * How a route treats portal sessions. By default a read-only session may only GET; `reads` marks
+ * a POST that changes nothing (previews), `secret` a GET that shows a secret (not for read-only
+ * sessions), `denied` a route no portal session may use (API keys, new portal sessions).
+ */
+export type PortalRule = 'reads' | 'secret' | 'denied';
+export const PortalRule = (rule: PortalRule) => SetMetadata(PORTAL_KEY, rule);
 
 export const CurrentTenant = createParamDecorator((_: unknown, context: ExecutionContext): TenantContext => {
   const request = context.switchToHttp().getRequest<AuthenticatedRequest>();

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ParseIdPipe } from '../../common/ids.js';
-import { CurrentTenant, type TenantContext } from '../../tenancy/tenant-context.js';
+import { CurrentTenant, PortalRule, type TenantContext } from '../../tenancy/tenant-context.js';
 import { DeliveriesService } from '../audit/deliveries.service.js';
 import { PreviewService } from '../delivery/preview.service.js';
 import { TestSender } from '../delivery/test-sender.js';
@@ -33,6 +33,7 @@ export class WebhooksController {
   ) {}
 
   @Post('preview')
+  @PortalRule('reads')
   @HttpCode(200)
   @ApiOperation({ summary: 'The exact body, content type and headers a draft subscription would send for an event' })
   previewDraft(@CurrentTenant() tenant: TenantContext, @Body() body: DraftPreviewDto) {
@@ -69,6 +70,7 @@ export class WebhooksController {
   }
 
   @Get(':id/secret')
+  @PortalRule('secret')
   @ApiOperation({ summary: 'Reveal the signing secret' })
   secret(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string) {
     return this.webhooks.secret(tenant.tenantId, id);
@@ -89,6 +91,7 @@ export class WebhooksController {
   }
 
   @Post(':id/preview')
+  @PortalRule('reads')
   @HttpCode(200)
   @ApiOperation({ summary: 'The exact body, content type and signed headers this subscription would send for an event' })
   preview(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string, @Body() body: PreviewSourceDto) {
@@ -96,6 +99,7 @@ export class WebhooksController {
   }
 
   @Post(':id/check')
+  @PortalRule('reads')
   @HttpCode(200)
   @ApiOperation({ summary: 'Connection check without sending an event: resolve, guard, connect, tls (https), token (OAuth2)' })
   check(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string) {
