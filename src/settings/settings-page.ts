@@ -51,7 +51,6 @@ export function mountSettings(app: INestApplication, config: AppConfig, buildDir
   const express = app as NestExpressApplication;
   const headers = settingsHeaders(config);
   const indexFile = path.join(buildDir, 'index.html');
-  let page: string | undefined;
 
   express.useStaticAssets(path.join(buildDir, 'assets'), {
     prefix: '/settings/assets',
@@ -65,8 +64,9 @@ export function mountSettings(app: INestApplication, config: AppConfig, buildDir
   });
   express.use('/settings', (request: Request, response: Response, next: NextFunction) => {
     if (request.method !== 'GET' && request.method !== 'HEAD') return next();
-    // One page: every path under /settings is the same screen (it routes with the URL hash).
-    page ??= existsSync(indexFile) ? readFileSync(indexFile, 'utf8') : undefined;
+    // One page: every path under /settings is the same screen (it routes with the URL hash). Read
+    // per request (it is small) so a rebuild never leaves it pointing at assets that are gone.
+    const page = existsSync(indexFile) ? readFileSync(indexFile, 'utf8') : undefined;
     for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
     response.setHeader('cache-control', 'no-store');
     if (!page) {

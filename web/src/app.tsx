@@ -1,0 +1,236 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, api, loadSession, request, saveSession, type Session, whenUnauthorized } from './api';
+import { Catalog } from './catalog';
+import { DeliveryPage } from './delivery';
+import { EndpointDetail } from './endpoint-detail';
+import { EndpointForm } from './endpoint-form';
+import { EndpointList } from './endpoint-list';
+import { Alert, describeError } from './ui';
+
+export type Route =
+  | { page: 'list' }
+  | { page: 'new' }
+  | { page: 'detail'; id: string }
+  | { page: 'edit'; id: string }
+  | { page: 'delivery'; id: string }
+  | { page: 'catalog' };
+
+export function parseRoute(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === 'catalog') return { page: 'catalog' };
+  if (parts[0] === 'deliveries' && parts[1]) return { page: 'delivery', id: parts[1] };
+  if (parts[0] === 'endpoints' && parts[1] === 'new') return { page: 'new' };
+  if (parts[0] === 'endpoints' && parts[1] && parts[2] === 'edit') return { page: 'edit', id: parts[1] };
+  if (parts[0] === 'endpoints' && parts[1]) return { page: 'detail', id: parts[1] };
+  return { page: 'list' };
+}
+
+export function navigate(hash: string): void {
+  if (location.hash !== hash) location.hash = hash;
+}
+
+function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(location.hash));
+  useEffect(() => {
+    const onChange = () => setRoute(parseRoute(location.hash));
+    window.addEventListener('hashchange', onChange);
+    return () => window.removeEventListener('hashchange', onChange);
+  }, []);
+  return route;
+}
+
+/** The one-time `?portal=` code, removed from the address bar at once so it is not bookmarked or shared. */
+function takePortalCode(): string | null {
+  const url = new URL(location.href);
+  const code = url.searchParams.get('portal');
+  if (!code) return null;
+  url.searchParams.delete('portal');
+  history.replaceState(null, '', url.pathname + url.search + url.hash);
+  return code;
+}
+
+/** A secret shown once (after creating an endpoint); kept in memory only, never in storage. */
+export interface Flash {
+  webhookId: string;
+  secret: string;
+}
+
+export function App() {
+  const [session, setSession] = useState<Session | null>(loadSession);
+  const [portalCode] = useState(takePortalCode);
+  const [opening, setOpening] = useState(Boolean(portalCode));
+  const [notice, setNotice] = useState<string | null>(null);
+  const [flash, setFlash] = useState<Flash | null>(null);
+  const route = useRoute();
+
+  const signIn = (next: Session | null) => {
+    saveSession(next);
+    setSession(next);
+  };
+
+  useEffect(() => {
+    whenUnauthorized((message) => {
+      signIn(null);
+      setNotice(`Your session has ended (${message}). Sign in again.`);
+    });
+  }, []);
+
+  useEffect(() => {
+    if (!portalCode) return;
+    request<{ token: string; readOnly: boolean; expiresAt: string }>('POST', '/v1/portal-sessions/redeem', { code: portalCode }, undefined)
+      .then((answer) => {
+        signIn({ token: answer.token, readOnly: answer.readOnly, kind: 'portal', expiresAt: answer.expiresAt });
+        setNotice(null);
+      })
+      .catch((error: unknown) => {
+        signIn(null);
+        setNotice(
+          error instanceof ApiError && error.status === 401
+            ? 'This settings link has expired or was already used. Open the Integrations settings from the TMS again.'
+            : `This settings link could not be opened: ${describeError(error)}`,
+        );
+      })
+      .finally(() => setOpening(false));
+  }, [portalCode]);
+
+  if (opening) {
+    return (
+      <main id="main" class="container narrow">
+        <p role="status">Opening the Integrations settings…</p>
+      </main>
+    );
+  }
+  if (!session) return <SignIn notice={notice} onSignedIn={(s) => { setNotice(null); signIn(s); }} />;
+
+  const signOut = async () => {
+    if (session.kind === 'portal') await api.delete('/v1/portal-sessions/current').catch(() => undefined);
+    signIn(null);
+    setNotice('Signed out.');
+    navigate('#/endpoints');
+  };
+
+  return (
+    <>
+      <a class="skip-link" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
+        Skip to content
+      </a>
+      <header class="topbar">
+        <div class="container topbar-inner">
+          <span class="brand">Waybill · Integrations</span>
+          <nav aria-label="Sections">
+            <a href="#/endpoints" aria-current={route.page === 'catalog' ? undefined : 'page'}>
+              Endpoints
+            </a>
+            <a href="#/catalog" aria-current={route.page === 'catalog' ? 'page' : undefined}>
+              Event catalog
+            </a>
+          </nav>
+          {session.readOnly ? (
+            <span class="badge badge-readonly" title="This session can look at everything but change nothing">
+              Read-only
+            </span>
+          ) : null}
+          <button type="button" class="secondary" onClick={signOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main" class="container" tabIndex={-1}>
+        <Page route={route} session={session} flash={flash} setFlash={setFlash} />
+      </main>
+    </>
+  );
+}
+
+function Page({ route, session, flash, setFlash }: { route: Route; session: Session; flash: Flash | null; setFlash: (f: Flash | null) => void }) {
+  const readOnly = session.readOnly;
+  switch (route.page) {
+    case 'list':
+      return <EndpointList readOnly={readOnly} />;
+    case 'new':
+      return readOnly ? <Alert>This session is read-only: endpoints cannot be added.</Alert> : <EndpointForm onCreated={setFlash} />;
+    case 'edit':
+      return readOnly ? <Alert>This session is read-only: endpoints cannot be changed.</Alert> : <EndpointForm id={route.id} key={route.id} />;
+    case 'detail':
+      return (
+        <EndpointDetail
+          key={route.id}
+          id={route.id}
+          readOnly={readOnly}
+          secretOnce={flash?.webhookId === route.id ? flash.secret : null}
+          forgetSecret={() => setFlash(null)}
+        />
+      );
+    case 'delivery':
+      return <DeliveryPage key={route.id} id={route.id} readOnly={readOnly} />;
+    case 'catalog':
+      return <Catalog />;
+  }
+}
+
+function SignIn({ notice, onSignedIn }: { notice: string | null; onSignedIn: (session: Session) => void }) {
+  const [key, setKey] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => input.current?.focus(), []);
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const token = key.trim();
+    if (!token) {
+      setError('Enter the tenant API key.');
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      await request('GET', '/v1/webhooks?limit=1', undefined, token);
+      onSignedIn({ token, readOnly: false, kind: 'key' });
+    } catch (failure) {
+      setError(
+        failure instanceof ApiError && failure.status === 401
+          ? 'That API key is not valid (or it was revoked). Check it and try again.'
+          : failure instanceof ApiError && failure.status === 403
+            ? `That key cannot open the settings: ${failure.message}`
+            : describeError(failure),
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main id="main" class="container narrow">
+      <h1>Sign in to Integrations</h1>
+      <p class="muted">Use a tenant API key. It is kept in this browser tab only and forgotten when the tab closes.</p>
+      {notice ? <Alert kind={/expired|could not|ended/.test(notice) ? 'error' : 'info'}>{notice}</Alert> : null}
+      <form onSubmit={submit} class="stack" noValidate>
+        <div class="field">
+          <label for="api-key">API key</label>
+          <input
+            id="api-key"
+            ref={input}
+            type="password"
+            autocomplete="off"
+            spellcheck={false}
+            value={key}
+            onInput={(e) => setKey(e.currentTarget.value)}
+            aria-invalid={error ? 'true' : undefined}
+            aria-describedby={error ? 'sign-in-error' : undefined}
+          />
+        </div>
+        {error ? (
+          <div id="sign-in-error" role="alert" class="alert alert-error">
+            {error}
+          </div>
+        ) : null}
+        <div>
+          <button type="submit" disabled={busy}>
+            {busy ? 'Signing in…' : 'Sign in'}
+          </button>
+        </div>
+      </form>
+    </main>
+  );
+}
