@@ -58,6 +58,7 @@ async function bootstrap(): Promise<void> {
         `  API key: ${apiKey}   (shown once; create more with POST /v1/api-keys)`,
         `  API:     ${config.publicUrl}/v1`,
         `  Docs:    ${config.publicUrl}/docs`,
+        `  Settings: ${config.publicUrl}/settings   (sign in with the key)`,
         `  Try:     curl -H "Authorization: Bearer ${apiKey}" ${config.publicUrl}/v1/event-types`,
       ].join('\n'),
       'Waybill',
