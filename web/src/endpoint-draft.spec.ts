@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import type { Webhook } from './api';
+import { bodyOf, type Draft, draftOf, EMPTY } from './endpoint-draft';
+
+const draft = (overrides: Partial<Draft>): Draft => ({ ...EMPTY, ...overrides });
+
+const stored: Webhook = {
+  id: 'w1',
+  name: 'SAP inbound',
+  url: 'https://erp.example.com/hook',
+  description: null,
+  eventTypes: ['shipment.status_changed'],
+  filters: { 'carrier.scac': ['DHLF', 'UPSN'] },
+  headerNames: ['X-Api-Client'],
+  enabled: true,
+  paused: false,
+  ordered: true,
+  timeoutMs: 10000,
+  maxConcurrency: 32,
+  rateLimitPerSecond: 5,
+  retrySchedule: ['5s', '1m'],
+  apiVersion: '2026-11-01',
+  payloadFormat: 'x12-214',
+  payloadOptions: { senderId: 'WAYBILL', senderQualifier: 'ZZ', receiverId: 'ACMEERP', receiverQualifier: '01', usageIndicator: 'P' },
+  deliveryMode: 'push',
+  auth: { type: 'oauth2ClientCredentials', configured: true, tokenUrl: 'https://login.example.com/token', clientId: 'waybill', scope: 'a b', audience: null, clientAuth: 'client_secret_post' },
+  tls: null,
+  status: 'healthy',
+  disabledReason: null,
+  consecutiveFailures: 0,
+  lastSuccessAt: null,
+  lastFailureAt: null,
+  createdAt: '2026-12-01T00:00:00.000Z',
+};
+
+describe('the endpoint form → API body', () => {
+  it('creates with what was typed: trimmed, numbers as numbers, filters and headers as maps', () => {
+    const body = bodyOf(
+      draft({
+        name: '  SAP inbound ',
+        url: ' https://erp.example.com/hook ',
+        eventTypes: ['order.created', 'order.status_changed'],
+        filters: [{ path: 'carrier.scac', values: 'DHLF, UPSN,' }, { path: ' ', values: 'ignored' }],
+        headers: [{ name: 'X-Api-Client', value: 'waybill' }],
+        timeoutMs: '5000',
+        maxConcurrency: '',
+        rateLimitPerSecond: '12',
+        retrySchedule: '5s, 1m 10m',
+      }),
+      null,
+    );
+    expect(body).toEqual({
+      name: 'SAP inbound',
+      url: 'https://erp.example.com/hook',
+      deliveryMode: 'push',
+      eventTypes: ['order.created', 'order.status_changed'],
+      filters: { 'carrier.scac': ['DHLF', 'UPSN'] },
+      headers: { 'X-Api-Client': 'waybill' },
+      ordered: false,
+      payloadFormat: 'envelope',
+      payloadOptions: null,
+      timeoutMs: 5000,
+      rateLimitPerSecond: 12,
+      retrySchedule: ['5s', '1m', '10m'],
+      auth: { type: 'none' },
+    });
+  });
+
+  it('sends "all types" as ["*"], "none" as no retries, and a non-number as typed so the API names the field', () => {
+    const body = bodyOf(draft({ allTypes: true, eventTypes: ['order.created'], retrySchedule: 'none', timeoutMs: 'soon' }), null);
+    expect(body.eventTypes).toEqual(['*']);
+    expect(body.retrySchedule).toEqual([]);
+    expect(body.timeoutMs).toBe('soon');
+  });
+
+  it('builds each payload format with its own options', () => {
+    expect(bodyOf(draft({ payloadFormat: 'jsonata', expression: '{ "a": id }', contentType: '' }), null).payloadOptions).toEqual({ expression: '{ "a": id }' });
+    expect(bodyOf(draft({ payloadFormat: 'edifact-iftsta', senderId: 'S', receiverId: 'R', usageIndicator: 'P' }), null).payloadOptions).toEqual({
+      senderId: 'S',
+      receiverId: 'R',
+      usageIndicator: 'P',
+    });
+    expect(Object.keys(bodyOf(draft({ payloadFormat: 'x12-214' }), null).payloadOptions as object).sort()).toEqual([
+      'receiverId',
+      'receiverQualifier',
+      'senderId',
+      'senderQualifier',
+      'usageIndicator',
+    ]);
+  });
+
+  it('leaves a pull feed without a URL, and sends a client certificate only when one is given', () => {
+    const pull = bodyOf(draft({ deliveryMode: 'pull', url: '' }), null);
+    expect(pull).not.toHaveProperty('url');
+    expect(pull).not.toHaveProperty('tls');
+    const tls = bodyOf(draft({ url: 'https://x.test', tlsCert: 'CERT\n', tlsKey: 'KEY', tlsCa: '' }), null);
+    expect(tls.tls).toEqual({ clientCertificatePem: 'CERT', clientKeyPem: 'KEY' });
+  });
+
+  it('on edit, keeps write-only secrets and header values that were left empty, and clears emptied optional settings', () => {
+    const editing = draftOf(stored);
+    expect(editing).toMatchObject({ authType: 'oauth2ClientCredentials', clientSecret: '', scope: 'a b', clientAuth: 'client_secret_post', rateLimitPerSecond: '5', retrySchedule: '5s, 1m' });
+    const unchanged = bodyOf(editing, stored);
+    expect(unchanged).not.toHaveProperty('headers');
+    expect(unchanged.auth).toEqual({ type: 'oauth2ClientCredentials', tokenUrl: 'https://login.example.com/token', clientId: 'waybill', clientAuth: 'client_secret_post', scope: 'a b' });
+    expect(unchanged).toMatchObject({
+      name: 'SAP inbound',
+      eventTypes: ['shipment.status_changed'],
+      filters: { 'carrier.scac': ['DHLF', 'UPSN'] },
+      ordered: true,
+      timeoutMs: 10000,
+      rateLimitPerSecond: 5,
+      retrySchedule: ['5s', '1m'],
+      payloadFormat: 'x12-214',
+      payloadOptions: stored.payloadOptions,
+      description: null,
+    });
+
+    const cleared = bodyOf({ ...editing, rateLimitPerSecond: '', retrySchedule: '', removeTls: true }, stored);
+    expect(cleared).toMatchObject({ rateLimitPerSecond: null, retrySchedule: null, tls: null });
+
+    const touched = bodyOf({ ...editing, headersTouched: true, headers: [{ name: 'X-Api-Client', value: 'new' }] }, stored);
+    expect(touched.headers).toEqual({ 'X-Api-Client': 'new' });
+  });
+
+  it('sends an empty secret when the auth type changes, so the API asks for it', () => {
+    const body = bodyOf({ ...draftOf(stored), authType: 'basic', username: 'erp' }, stored);
+    expect(body.auth).toEqual({ type: 'basic', username: 'erp', password: '' });
+  });
+});

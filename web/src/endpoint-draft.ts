@@ -1,0 +1,199 @@
+import type { Webhook } from './api';
+
+/** The add/edit form's state: every input as the admin typed it, turned into an API body on save. */
+export type Format = Webhook['payloadFormat'];
+export type AuthType = 'none' | 'basic' | 'bearer' | 'oauth2ClientCredentials';
+
+export interface Draft {
+  name: string;
+  url: string;
+  description: string;
+  deliveryMode: 'push' | 'pull';
+  allTypes: boolean;
+  eventTypes: string[];
+  filters: Array<{ path: string; values: string }>;
+  headers: Array<{ name: string; value: string }>;
+  headersTouched: boolean;
+  ordered: boolean;
+  timeoutMs: string;
+  maxConcurrency: string;
+  rateLimitPerSecond: string;
+  retrySchedule: string;
+  payloadFormat: Format;
+  expression: string;
+  contentType: string;
+  senderId: string;
+  senderQualifier: string;
+  receiverId: string;
+  receiverQualifier: string;
+  usageIndicator: string;
+  authType: AuthType;
+  username: string;
+  password: string;
+  bearerToken: string;
+  tokenUrl: string;
+  clientId: string;
+  clientSecret: string;
+  scope: string;
+  audience: string;
+  clientAuth: string;
+  tlsCert: string;
+  tlsKey: string;
+  tlsCa: string;
+  removeTls: boolean;
+}
+
+export const EMPTY: Draft = {
+  name: '',
+  url: '',
+  description: '',
+  deliveryMode: 'push',
+  allTypes: false,
+  eventTypes: [],
+  filters: [],
+  headers: [],
+  headersTouched: false,
+  ordered: false,
+  timeoutMs: '',
+  maxConcurrency: '',
+  rateLimitPerSecond: '',
+  retrySchedule: '',
+  payloadFormat: 'envelope',
+  expression: '{ "shipment": data.shipmentNumber, "status": data.status, "eventId": id }',
+  contentType: 'application/json',
+  senderId: '',
+  senderQualifier: 'ZZ',
+  receiverId: '',
+  receiverQualifier: 'ZZ',
+  usageIndicator: 'T',
+  authType: 'none',
+  username: '',
+  password: '',
+  bearerToken: '',
+  tokenUrl: '',
+  clientId: '',
+  clientSecret: '',
+  scope: '',
+  audience: '',
+  clientAuth: 'client_secret_basic',
+  tlsCert: '',
+  tlsKey: '',
+  tlsCa: '',
+  removeTls: false,
+};
+
+const str = (value: unknown) => (typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value));
+
+export function draftOf(webhook: Webhook): Draft {
+  const options = webhook.payloadOptions ?? {};
+  const auth = webhook.auth;
+  return {
+    ...EMPTY,
+    name: webhook.name,
+    url: webhook.url ?? '',
+    description: webhook.description ?? '',
+    deliveryMode: webhook.deliveryMode,
+    allTypes: webhook.eventTypes.includes('*'),
+    eventTypes: webhook.eventTypes.filter((t) => t !== '*'),
+    filters: Object.entries(webhook.filters ?? {}).map(([path, values]) => ({ path, values: values.join(', ') })),
+    headers: webhook.headerNames.map((name) => ({ name, value: '' })),
+    ordered: webhook.ordered,
+    timeoutMs: String(webhook.timeoutMs),
+    maxConcurrency: String(webhook.maxConcurrency),
+    rateLimitPerSecond: webhook.rateLimitPerSecond ? String(webhook.rateLimitPerSecond) : '',
+    retrySchedule: webhook.retrySchedule ? (webhook.retrySchedule.length ? webhook.retrySchedule.join(', ') : 'none') : '',
+    payloadFormat: webhook.payloadFormat,
+    expression: webhook.payloadFormat === 'jsonata' ? str(options.expression) : EMPTY.expression,
+    contentType: webhook.payloadFormat === 'jsonata' ? str(options.contentType) || 'application/json' : EMPTY.contentType,
+    senderId: str(options.senderId),
+    senderQualifier: str(options.senderQualifier) || 'ZZ',
+    receiverId: str(options.receiverId),
+    receiverQualifier: str(options.receiverQualifier) || 'ZZ',
+    usageIndicator: str(options.usageIndicator) || 'T',
+    authType: auth.type,
+    username: auth.type === 'basic' ? auth.username : '',
+    tokenUrl: auth.type === 'oauth2ClientCredentials' ? auth.tokenUrl : '',
+    clientId: auth.type === 'oauth2ClientCredentials' ? auth.clientId : '',
+    scope: auth.type === 'oauth2ClientCredentials' ? (auth.scope ?? '') : '',
+    audience: auth.type === 'oauth2ClientCredentials' ? (auth.audience ?? '') : '',
+    clientAuth: auth.type === 'oauth2ClientCredentials' ? auth.clientAuth : EMPTY.clientAuth,
+  };
+}
+
+export function payloadOptionsOf(d: Draft): Record<string, unknown> | null {
+  switch (d.payloadFormat) {
+    case 'envelope':
+      return null;
+    case 'jsonata':
+      return { expression: d.expression, ...(d.contentType.trim() ? { contentType: d.contentType.trim() } : {}) };
+    case 'x12-214':
+      return { senderId: d.senderId, senderQualifier: d.senderQualifier, receiverId: d.receiverId, receiverQualifier: d.receiverQualifier, usageIndicator: d.usageIndicator };
+    case 'edifact-iftsta':
+      return { senderId: d.senderId, receiverId: d.receiverId, usageIndicator: d.usageIndicator };
+  }
+}
+
+/** What to send: on edit, write-only secrets left empty are left out so the stored ones stay. */
+export function bodyOf(d: Draft, existing: Webhook | null): Record<string, unknown> {
+  const editing = existing !== null;
+  const body: Record<string, unknown> = {
+    name: d.name.trim(),
+    description: d.description.trim() || (editing ? null : undefined),
+    deliveryMode: d.deliveryMode,
+    eventTypes: d.allTypes ? ['*'] : d.eventTypes,
+    filters: Object.fromEntries(
+      d.filters
+        .filter((f) => f.path.trim())
+        .map((f) => [f.path.trim(), f.values.split(',').map((v) => v.trim()).filter(Boolean)]),
+    ),
+    ordered: d.ordered,
+    payloadFormat: d.payloadFormat,
+    payloadOptions: payloadOptionsOf(d),
+  };
+  if (d.url.trim() || d.deliveryMode === 'push') body.url = d.url.trim();
+  else if (editing) body.url = null;
+  if (!editing || d.headersTouched) body.headers = Object.fromEntries(d.headers.filter((h) => h.name.trim()).map((h) => [h.name.trim(), h.value]));
+  const number = (name: 'timeoutMs' | 'maxConcurrency' | 'rateLimitPerSecond') => {
+    const raw = d[name].trim();
+    if (raw) body[name] = /^\d+$/.test(raw) ? Number(raw) : raw;
+    else if (editing && name === 'rateLimitPerSecond') body[name] = null;
+  };
+  number('timeoutMs');
+  number('maxConcurrency');
+  number('rateLimitPerSecond');
+  const schedule = d.retrySchedule.trim();
+  if (schedule === 'none') body.retrySchedule = [];
+  else if (schedule) body.retrySchedule = schedule.split(/[\s,]+/).filter(Boolean);
+  else if (editing) body.retrySchedule = null;
+
+  const keep = editing && existing.auth.type === d.authType;
+  const secret = (value: string) => (value || !keep ? value : undefined);
+  switch (d.authType) {
+    case 'none':
+      body.auth = { type: 'none' };
+      break;
+    case 'basic':
+      body.auth = { type: 'basic', username: d.username, password: secret(d.password) };
+      break;
+    case 'bearer':
+      body.auth = { type: 'bearer', token: secret(d.bearerToken) };
+      break;
+    case 'oauth2ClientCredentials':
+      body.auth = {
+        type: 'oauth2ClientCredentials',
+        tokenUrl: d.tokenUrl.trim(),
+        clientId: d.clientId.trim(),
+        clientSecret: secret(d.clientSecret),
+        clientAuth: d.clientAuth,
+        ...(d.scope.trim() ? { scope: d.scope.trim() } : {}),
+        ...(d.audience.trim() ? { audience: d.audience.trim() } : {}),
+      };
+      break;
+  }
+  if (d.removeTls) body.tls = null;
+  else if (d.tlsCert.trim() || d.tlsKey.trim()) {
+    body.tls = { clientCertificatePem: d.tlsCert.trim(), clientKeyPem: d.tlsKey.trim(), ...(d.tlsCa.trim() ? { caPem: d.tlsCa.trim() } : {}) };
+  }
+  return JSON.parse(JSON.stringify(body));
+}
+
