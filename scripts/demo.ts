@@ -360,7 +360,10 @@ async function main(): Promise<void> {
   print(`    The subscription is ${health}.`);
 
   print();
+  const portal = (await api.post<{ url: string; expiresAt: string }>('/portal-sessions', { ttlSeconds: 3600 })).data;
   print(`Demo ready: ${publicUrl}/settings   (sign in with the API key ${apiKey})`);
+  print(`  Or open this one-time link, as the TMS would embed it (no key needed, valid once for an hour):`);
+  print(`            ${portal.url}`);
   print(`  API docs: ${publicUrl}/docs`);
   print(`  Try:      curl -H "Authorization: Bearer ${apiKey}" "${publicUrl}/v1/deliveries?webhookId=${webhook.id}"`);
   print(`  The demo ERP keeps listening at ${erpUrl}; Waybill's log is in ${shown(logFile)}.`);

@@ -109,9 +109,17 @@ describe('npm run demo', () => {
     const [, settingsUrl, printedPort, apiKey] = ready!;
     expect(settingsUrl).toBe(`http://localhost:${port}/settings`);
     expect(Number(printedPort)).toBe(port);
-    // TODO: GET settingsUrl (/settings) once the settings screen is merged; until then the service's liveness.
-    const health = await fetch(`http://127.0.0.1:${printedPort}/health`);
-    expect(health.status).toBe(200);
+    const settings = await fetch(settingsUrl.replace('localhost', '127.0.0.1'));
+    expect(settings.status).toBe(200);
+    expect(await settings.text()).toContain('<div id="app">');
+    const link = /^\s+(http:\/\/localhost:\d+\/settings\?portal=(wbl_\S+))$/m.exec(output);
+    expect(link, output).not.toBeNull();
+    const redeemed = await fetch(`http://127.0.0.1:${printedPort}/v1/portal-sessions/redeem`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: decodeURIComponent(link![2]) }),
+    });
+    expect(redeemed.status).toBe(200);
     const orders = await fetch(`http://127.0.0.1:${printedPort}/v1/orders`, { headers: { authorization: `Bearer ${apiKey}` } });
     expect(((await orders.json()) as { data: Array<{ orderNumber: string }> }).data.map((o) => o.orderNumber).sort()).toEqual([
       'SO-1001',
