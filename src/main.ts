@@ -47,7 +47,14 @@ async function bootstrap(): Promise<void> {
     logger.log('worker started: delivering webhooks, no HTTP listener (ROLE=worker)', 'Waybill');
     return;
   }
-  await app.listen(config.port, config.host);
+  try {
+    await app.listen(config.port, config.host);
+  } catch (error) {
+    // Port taken, say: do not leave the embedded PostgreSQL running behind a service that never started.
+    await app.close().catch(() => undefined);
+    await database.stop();
+    throw error;
+  }
 
   if (database.embedded && (await app.get(TenancyService).countTenants()) === 0) {
     const { tenant, apiKey } = await app.get(TenancyService).createTenant('Demo');

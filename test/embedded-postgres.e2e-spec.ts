@@ -44,8 +44,10 @@ describe('embedded PostgreSQL', () => {
     );
     orphan.unref();
     const deadline = Date.now() + 10_000;
-    while (!fs.existsSync(pidFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const orphanPid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+    // PostgreSQL creates the file before writing it, then adds its status lines: wait for "ready".
+    const pidFileSays = () => (fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8') : '');
+    while (!/^\s*ready\s*$/m.test(pidFileSays()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const orphanPid = Number(pidFileSays().split('\n')[0]);
     expect(orphanPid).toBe(orphan.pid);
 
     const third = await startEmbeddedPostgres({ dataDir, port });

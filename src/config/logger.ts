@@ -13,7 +13,7 @@ const LEVELS: Record<LogLevel, NestLogLevel[]> = {
 export function createLogger(config: Pick<AppConfig, 'logLevel' | 'logFormat'>): ConsoleLogger {
   return new ConsoleLogger('Waybill', {
     json: config.logFormat === 'json',
-    colors: config.logFormat === 'pretty' && process.stdout.isTTY,
+    colors: config.logFormat === 'pretty' && process.stdout.isTTY === true,
     logLevels: LEVELS[config.logLevel],
   });
 }
