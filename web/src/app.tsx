@@ -62,6 +62,15 @@ export function App() {
   const [notice, setNotice] = useState<string | null>(null);
   const [flash, setFlash] = useState<Flash | null>(null);
   const route = useRoute();
+  const firstRoute = useRef(true);
+  useEffect(() => {
+    // A new view: move focus to it, so keyboard and screen-reader users start at its top.
+    if (firstRoute.current) {
+      firstRoute.current = false;
+      return;
+    }
+    document.getElementById('main')?.focus();
+  }, [route.page, 'id' in route ? route.id : '']);
 
   const signIn = (next: Session | null) => {
     saveSession(next);
