@@ -51,7 +51,7 @@ export function DeliveryPage({ id, readOnly }: { id: string; readOnly: boolean }
   const attempts = [...(delivery.attempts ?? [])].sort((a, b) => b.number - a.number || b.startedAt.localeCompare(a.startedAt));
 
   return (
-    <article class="stack" aria-labelledby="delivery-heading">
+    <section class="stack" aria-labelledby="delivery-heading">
       <p>
         <a href={`#/endpoints/${delivery.webhookId}`}>← Back to the endpoint</a>
       </p>
@@ -91,7 +91,7 @@ export function DeliveryPage({ id, readOnly }: { id: string; readOnly: boolean }
       {attempts.map((attempt) => (
         <AttemptView key={`${attempt.number}-${attempt.startedAt}`} attempt={attempt} />
       ))}
-    </article>
+    </section>
   );
 }
 
