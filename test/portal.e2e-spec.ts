@@ -82,10 +82,11 @@ describe('portal sessions (one-time links into /settings)', () => {
     const ro = await session({ readOnly: true });
     expect(ro.readOnly).toBe(true);
     const key = ro.token;
-    for (const path of ['/v1/webhooks', `/v1/webhooks/${webhookId}`, '/v1/event-types', `/v1/deliveries?webhookId=${webhookId}`, '/v1/orders']) {
+    for (const path of ['/v1/webhooks', `/v1/webhooks/${webhookId}`, '/v1/event-types', '/v1/events', `/v1/deliveries?webhookId=${webhookId}`]) {
       expect((await t.api('GET', path, { key })).status, path).toBe(200);
     }
-    const preview = await t.api('POST', `/v1/webhooks/${webhookId}/preview`, { key, body: { eventType: 'order.created' } });
+    // The draft preview (what the form shows) changes nothing and signs with no real secret.
+    const preview = await t.api('POST', '/v1/webhooks/preview', { key, body: { eventType: 'order.created' } });
     expect(preview.status).toBe(200);
 
     const writes: Array<[string, string, unknown?]> = [
@@ -97,7 +98,8 @@ describe('portal sessions (one-time links into /settings)', () => {
       ['POST', `/v1/webhooks/${webhookId}/replay`, { since: '2026-01-01T00:00:00Z' }],
       ['POST', `/v1/webhooks/${webhookId}/feed-token`, {}],
       ['GET', `/v1/webhooks/${webhookId}/secret`],
-      ['POST', '/v1/orders', {}],
+      // A saved subscription's preview is signed with its real secret: a forgeable push.
+      ['POST', `/v1/webhooks/${webhookId}/preview`, { eventType: 'order.created' }],
     ];
     for (const [method, path, body] of writes) {
       const answer = await t.api(method, path, { key, body });
@@ -124,6 +126,44 @@ describe('portal sessions (one-time links into /settings)', () => {
       expect((await t.api(method, path, { key, body })).status, `${method} ${path}`).toBe(403);
     }
     expect((await t.api('DELETE', `/v1/webhooks/${created.body.id}`, { key })).status).toBe(204);
+  });
+
+  it('opens only what the screen uses: orders, shipments and feeds need an API key', async () => {
+    const { token: key } = await session();
+    const routes: Array<[string, string, unknown?]> = [
+      ['GET', '/v1/orders'],
+      ['POST', '/v1/orders', {}],
+      ['GET', '/v1/shipments'],
+      ['POST', '/v1/shipments', {}],
+      ['GET', `/v1/feeds/${webhookId}`],
+      ['POST', `/v1/feeds/${webhookId}/ack`, { cursor: '0' }],
+    ];
+    for (const [method, path, body] of routes) {
+      const answer = await t.api(method, path, { key, body });
+      expect(answer.status, `${method} ${path}`).toBe(403);
+      expect(answer.body.message).toMatch(/only use what the settings screen uses/);
+    }
+  });
+
+  it('ends the sessions and unused links of a revoked API key', async () => {
+    const made = await t.api('POST', '/v1/api-keys', { body: { name: 'TMS backend' } });
+    const open = async () => {
+      const link = await t.api('POST', '/v1/portal-sessions', { key: made.body.key, body: {} });
+      expect(link.status).toBe(201);
+      return codeOf(link.body.url);
+    };
+    const live = await redeem(await open());
+    const unused = await open();
+    expect((await t.api('GET', '/v1/webhooks', { key: live.body.token })).status).toBe(200);
+    expect((await t.api('DELETE', `/v1/api-keys/${made.body.id}`)).status).toBe(204);
+    expect((await t.api('GET', '/v1/webhooks', { key: live.body.token })).status).toBe(401);
+    expect((await redeem(unused)).status).toBe(401);
+  });
+
+  it('refuses a link opened after its 10-minute window even while the session time lasts', async () => {
+    const link = await openLink({ ttlSeconds: 7200 });
+    await db.query(`UPDATE portal_session SET created_at = now() - interval '11 minutes' WHERE link_hash = $1`, [hashApiKey(codeOf(link.url))]);
+    expect((await redeem(codeOf(link.url))).status).toBe(401);
   });
 
   it('signs out: the session token answers 401 afterwards; an API key cannot "sign out"', async () => {
@@ -156,7 +196,7 @@ describe('the /settings page headers', () => {
     const t = await createTestApp();
     try {
       const answer = await fetch(`${t.baseUrl}/settings`);
-      expect([200, 503]).toContain(answer.status);
+      expect(answer.status, 'the settings screen is built by npm run build (npm test runs it first)').toBe(200);
       const csp = answer.headers.get('content-security-policy')!;
       expect(csp).toContain("frame-ancestors 'none'");
       expect(csp).toContain("default-src 'self'");

@@ -1,6 +1,6 @@
 import { Controller, Get, Header, NotFoundException, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentTenant, type TenantContext } from '../tenancy/tenant-context.js';
+import { CurrentTenant, PortalRule, type TenantContext } from '../tenancy/tenant-context.js';
 import { catalogEntry, EVENT_CATALOG } from './event-catalog.js';
 import { isEventType } from './event-types.js';
 import { ListEventsQuery } from './events.dto.js';
@@ -9,6 +9,7 @@ import { EventsService } from './events.service.js';
 @ApiTags('events')
 @ApiBearerAuth()
 @Controller('v1')
+@PortalRule('screen')
 export class EventsController {
   constructor(private readonly events: EventsService) {}
 

@@ -46,9 +46,9 @@ export class AuthGuard implements CanActivate {
     return true;
   }
 
-  /** A settings session may do what the screen does; a read-only one changes nothing and sees no secret. */
+  /** A settings session may use the screen's routes only; a read-only one changes nothing and sees no secret. */
   private checkPortal(portal: NonNullable<TenantContext['portal']>, method: string, rule: PortalRule | undefined): void {
-    if (rule === 'denied') throw new ForbiddenException('a settings session cannot manage API keys or open portal sessions; use an API key');
+    if (!rule) throw new ForbiddenException('a settings session can only use what the settings screen uses; call this route with an API key');
     if (!portal.readOnly) return;
     if (rule === 'secret') throw new ForbiddenException('this settings session is read-only: it cannot reveal secrets');
     const reads = method === 'GET' || method === 'HEAD' || rule === 'reads';

@@ -9,6 +9,8 @@ import type { TenantContext } from './tenant-context.js';
 /** The one-time link's secret; it is never a bearer token by itself. */
 const LINK_PREFIX = 'wbl_';
 export const DEFAULT_PORTAL_TTL_SECONDS = 3600;
+/** A link not opened within this long is refused (or before the session's end, if sooner). */
+export const PORTAL_LINK_WINDOW_SECONDS = 600;
 /** Expired sessions are kept this long (for a clear "expired" answer), then pruned. */
 const KEEP_EXPIRED_MS = 24 * 3600 * 1000;
 
@@ -49,25 +51,32 @@ export class PortalService {
     return { url: `${this.config.publicUrl}/settings?portal=${encodeURIComponent(link.secret)}`, expiresAt: row.expires_at.toISOString() };
   }
 
-  /** Exchanges a link for the session token, once: a second redemption, or a late one, is refused. */
+  /**
+   * Exchanges a link for the session token, once: a second redemption, a late one (after the link
+   * window or the session's end) and one whose API key has been revoked are refused.
+   */
   async redeem(code: string): Promise<PortalSessionRedeemed> {
     const token = generatePrefixedSecret(PORTAL_TOKEN_PREFIX);
     const [row] = await queryRows<{ read_only: boolean; expires_at: Date }>(
       this.dataSource,
-      `UPDATE portal_session SET redeemed_at = now(), token_hash = $2
-        WHERE link_hash = $1 AND redeemed_at IS NULL AND expires_at > now()
-        RETURNING read_only, expires_at`,
-      [hashApiKey(code), token.hash],
+      `UPDATE portal_session s SET redeemed_at = now(), token_hash = $2
+         FROM api_key k
+        WHERE s.link_hash = $1 AND s.redeemed_at IS NULL AND s.expires_at > now()
+          AND s.created_at > now() - $3 * interval '1 second'
+          AND k.id = s.api_key_id AND k.revoked_at IS NULL
+        RETURNING s.read_only, s.expires_at`,
+      [hashApiKey(code), token.hash, PORTAL_LINK_WINDOW_SECONDS],
     );
     if (!row) throw new UnauthorizedException('this settings link has expired or was already used: open the settings from the TMS again');
     return { token: token.secret, readOnly: row.read_only, expiresAt: row.expires_at.toISOString() };
   }
 
-  /** The tenant a session token belongs to while it lasts. */
+  /** The tenant a session token belongs to while it lasts and the key that opened it is not revoked. */
   async authenticate(token: string): Promise<TenantContext | undefined> {
     const [row] = await queryRows<{ id: string; tenant_id: string; read_only: boolean }>(
       this.dataSource,
-      `SELECT id, tenant_id, read_only FROM portal_session WHERE token_hash = $1 AND expires_at > now()`,
+      `SELECT s.id, s.tenant_id, s.read_only FROM portal_session s JOIN api_key k ON k.id = s.api_key_id
+        WHERE s.token_hash = $1 AND s.expires_at > now() AND k.revoked_at IS NULL`,
       [hashApiKey(token)],
     );
     return row ? { tenantId: row.tenant_id, apiKeyId: null, portal: { sessionId: row.id, readOnly: row.read_only } } : undefined;

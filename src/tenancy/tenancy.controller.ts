@@ -23,20 +23,17 @@ export class TenancyController {
   }
 
   @Post('api-keys')
-  @PortalRule('denied')
   @ApiOperation({ summary: 'Create an API key for this tenant; the key is shown once' })
   createKey(@CurrentTenant() tenant: TenantContext, @Body() body: CreateApiKeyDto) {
     return this.tenancy.createKey(tenant.tenantId, body.name);
   }
 
   @Get('api-keys')
-  @PortalRule('denied')
   listKeys(@CurrentTenant() tenant: TenantContext) {
     return this.tenancy.listKeys(tenant.tenantId);
   }
 
   @Delete('api-keys/:id')
-  @PortalRule('denied')
   @HttpCode(204)
   @ApiOperation({ summary: 'Revoke a key: it answers 401 from now on' })
   async revokeKey(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string): Promise<void> {
@@ -44,7 +41,6 @@ export class TenancyController {
   }
 
   @Post('portal-sessions')
-  @PortalRule('denied')
   @ApiOperation({ summary: 'A one-time link into /settings for the host TMS, signed in as this tenant (read-only if asked)' })
   createPortalSession(@CurrentTenant() tenant: TenantContext, @Body() body: CreatePortalSessionDto) {
     return this.portal.create(tenant, body);

@@ -26,11 +26,12 @@ export const OperatorOnly = () => SetMetadata(ACCESS_KEY, 'operator' satisfies A
 
 export const PORTAL_KEY = 'waybill:portal';
 /**
- * How a route treats portal sessions. By default a read-only session may only GET; `reads` marks
- * a POST that changes nothing (previews), `secret` a GET that shows a secret (not for read-only
- * sessions), `denied` a route no portal session may use (API keys, new portal sessions).
+ * Which routes a settings-screen (portal) session may use: only those marked, deny by default.
+ * `screen`: a route the screen uses; a read-only session may only GET it. `reads`: a POST or
+ * DELETE that changes no tenant data (the draft preview, the connection check, sign-out), open
+ * to read-only sessions too. `secret`: a GET that shows a secret, closed to read-only sessions.
  */
-export type PortalRule = 'reads' | 'secret' | 'denied';
+export type PortalRule = 'screen' | 'reads' | 'secret';
 export const PortalRule = (rule: PortalRule) => SetMetadata(PORTAL_KEY, rule);
 
 export const CurrentTenant = createParamDecorator((_: unknown, context: ExecutionContext): TenantContext => {

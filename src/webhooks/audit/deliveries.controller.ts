@@ -1,13 +1,14 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ParseIdPipe } from '../../common/ids.js';
-import { CurrentTenant, type TenantContext } from '../../tenancy/tenant-context.js';
+import { CurrentTenant, PortalRule, type TenantContext } from '../../tenancy/tenant-context.js';
 import { ListDeliveriesQuery } from './deliveries.dto.js';
 import { DeliveriesService } from './deliveries.service.js';
 
 @ApiTags('deliveries')
 @ApiBearerAuth()
 @Controller('v1/deliveries')
+@PortalRule('screen')
 export class DeliveriesController {
   constructor(private readonly deliveries: DeliveriesService) {}
 

@@ -22,6 +22,7 @@ import { ConnectionCheck } from '../delivery/connection-check.js';
 @ApiTags('webhooks')
 @ApiBearerAuth()
 @Controller('v1/webhooks')
+@PortalRule('screen')
 export class WebhooksController {
   constructor(
     private readonly webhooks: WebhooksService,
@@ -91,7 +92,6 @@ export class WebhooksController {
   }
 
   @Post(':id/preview')
-  @PortalRule('reads')
   @HttpCode(200)
   @ApiOperation({ summary: 'The exact body, content type and signed headers this subscription would send for an event' })
   preview(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string, @Body() body: PreviewSourceDto) {
