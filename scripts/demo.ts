@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     // Its log goes to a file: no colour codes there.
     NO_COLOR: '1',
   };
-  // Checked here: the service finds a taken port only after starting its PostgreSQL, and exits without stopping it.
+  // Checked first: the service would find a taken port only after starting its PostgreSQL (and stop it again).
   if (!(await isPortFree(port, env.HOST!))) {
     print(`  Port ${port} is taken (another Waybill, or \`npm start\`?): stop it, or run with PORT=<another port>.`);
     process.exit(1);

@@ -92,6 +92,8 @@ export function App() {
         setNotice(null);
       })
       .catch((error: unknown) => {
+        // The TMS may reload its frame with the link already used: a session this tab holds stays.
+        if (loadSession()) return;
         signIn(null);
         setNotice(
           error instanceof ApiError && error.status === 401

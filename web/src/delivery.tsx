@@ -10,6 +10,7 @@ export function DeliveryPage({ id, readOnly }: { id: string; readOnly: boolean }
   const [note, setNote] = useState<string | null>(null);
   const polls = useRef(0);
   const timer = useRef<number | undefined>(undefined);
+  const gone = useRef(false);
 
   const load = async (): Promise<Delivery | null> => {
     try {
@@ -27,12 +28,16 @@ export function DeliveryPage({ id, readOnly }: { id: string; readOnly: boolean }
     window.clearTimeout(timer.current);
     timer.current = window.setTimeout(async () => {
       const answer = await load();
-      if (answer && !SETTLED.has(answer.status) && ++polls.current < 60) poll();
+      if (!gone.current && answer && !SETTLED.has(answer.status) && ++polls.current < 60) poll();
     }, 1000);
   };
   useEffect(() => {
+    gone.current = false;
     void load();
-    return () => window.clearTimeout(timer.current);
+    return () => {
+      gone.current = true;
+      window.clearTimeout(timer.current);
+    };
   }, [id]);
 
   const redeliver = async () => {

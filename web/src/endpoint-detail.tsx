@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, type Attempt, type Delivery, type Page, type Webhook } from './api';
 import { navigate } from './app';
 import { useCatalog } from './catalog';
-import { Alert, CopyButton, describeError, formatTime, HealthBadge, Loading, prettyBody, StatusText } from './ui';
+import { Alert, CopyButton, describeError, EnabledSwitch, formatTime, HealthBadge, Loading, prettyBody, StatusText } from './ui';
 
 interface Props {
   id: string;
@@ -17,6 +17,8 @@ export function EndpointDetail({ id, readOnly, secretOnce, forgetSecret }: Props
   const [error, setError] = useState<string | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
+  /** Bumped by a test send, so the delivery log shows it. */
+  const [sent, setSent] = useState(0);
 
   const load = () =>
     api
@@ -87,16 +89,12 @@ export function EndpointDetail({ id, readOnly, secretOnce, forgetSecret }: Props
       {message ? <Alert kind="success">{message}</Alert> : null}
 
       <div class="toolbar">
-        <label class="switch">
-          <input
-            type="checkbox"
-            role="switch"
-            checked={webhook.enabled}
-            disabled={readOnly}
-            onChange={(e) => void patch({ enabled: e.currentTarget.checked }, e.currentTarget.checked ? 'Enabled: new events are delivered again.' : 'Disabled: no deliveries are created for new events.')}
-          />
-          <span>Enabled</span>
-        </label>
+        <EnabledSwitch
+          enabled={webhook.enabled}
+          disabled={readOnly}
+          visibleLabel="Enabled"
+          onToggle={(enabled) => void patch({ enabled }, enabled ? 'Enabled: new events are delivered again.' : 'Disabled: no deliveries are created for new events.')}
+        />
         {readOnly ? null : (
           <>
             {webhook.status === 'disabled' ? (
@@ -130,9 +128,9 @@ export function EndpointDetail({ id, readOnly, secretOnce, forgetSecret }: Props
       </div>
 
       <SigningSecret id={id} readOnly={readOnly} secretOnce={secretOnce} forgetSecret={forgetSecret} />
-      {pull ? <FeedAccess id={id} readOnly={readOnly} /> : <TestSend id={id} readOnly={readOnly} onSent={load} />}
+      {pull ? <FeedAccess id={id} readOnly={readOnly} /> : <TestSend id={id} readOnly={readOnly} onSent={() => { void load(); setSent((n) => n + 1); }} />}
       {pull ? null : <ConnectionCheck id={id} />}
-      <DeliveryLog webhook={webhook} readOnly={readOnly} />
+      <DeliveryLog webhook={webhook} readOnly={readOnly} refresh={sent} />
     </article>
   );
 }
@@ -363,7 +361,7 @@ function FeedAccess({ id, readOnly }: { id: string; readOnly: boolean }) {
 
 const STATUSES = ['pending', 'delivering', 'delivered', 'failed', 'superseded', 'discarded'];
 
-function DeliveryLog({ webhook, readOnly }: { webhook: Webhook; readOnly: boolean }) {
+function DeliveryLog({ webhook, readOnly, refresh }: { webhook: Webhook; readOnly: boolean; refresh: number }) {
   const catalog = useCatalog();
   const [status, setStatus] = useState('');
   const [eventType, setEventType] = useState('');
@@ -388,7 +386,7 @@ function DeliveryLog({ webhook, readOnly }: { webhook: Webhook; readOnly: boolea
   };
   useEffect(() => {
     void load();
-  }, [status, eventType, cursor]);
+  }, [status, eventType, cursor, refresh]);
 
   const replay = async (event: Event) => {
     event.preventDefault();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Webhook } from './api';
-import { bodyOf, type Draft, draftOf, EMPTY } from './endpoint-draft';
+import { bodyOf, type Draft, draftOf, draftProblems, EMPTY } from './endpoint-draft';
 
 const draft = (overrides: Partial<Draft>): Draft => ({ ...EMPTY, ...overrides });
 
@@ -126,5 +126,20 @@ describe('the endpoint form → API body', () => {
   it('sends an empty secret when the auth type changes, so the API asks for it', () => {
     const body = bodyOf({ ...draftOf(stored), authType: 'basic', username: 'erp' }, stored);
     expect(body.auth).toEqual({ type: 'basic', username: 'erp', password: '' });
+  });
+
+  it('keeps an EDIFACT endpoint without a usage indicator in production, and X12 separators, on edit', () => {
+    const edifact: Webhook = { ...stored, payloadFormat: 'edifact-iftsta', payloadOptions: { senderId: 'WAYBILL', receiverId: 'ACME' } };
+    expect(bodyOf(draftOf(edifact), edifact).payloadOptions).toEqual({ senderId: 'WAYBILL', receiverId: 'ACME' });
+    const x12: Webhook = { ...stored, payloadOptions: { ...stored.payloadOptions, elementSeparator: '|', segmentTerminator: '\n' } };
+    expect(bodyOf(draftOf(x12), x12).payloadOptions).toEqual(x12.payloadOptions);
+  });
+
+  it('refuses to save touched headers whose stored values were not entered again', () => {
+    const editing = draftOf({ ...stored, headerNames: ['X-Api-Client', 'X-Tenant'] });
+    expect(draftProblems(editing)).toEqual([]);
+    const removedOne = { ...editing, headersTouched: true, headers: editing.headers.slice(1) };
+    expect(draftProblems(removedOne)).toEqual([{ field: 'headers', message: expect.stringContaining('X-Tenant') }]);
+    expect(draftProblems({ ...removedOne, headers: [{ name: 'X-Tenant', value: 't-1' }] })).toEqual([]);
   });
 });

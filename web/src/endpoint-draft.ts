@@ -26,7 +26,10 @@ export interface Draft {
   senderQualifier: string;
   receiverId: string;
   receiverQualifier: string;
+  /** X12: 'T' or 'P'. EDIFACT: also '' (not set: production, no test flag in UNB). */
   usageIndicator: string;
+  elementSeparator: string;
+  segmentTerminator: string;
   authType: AuthType;
   username: string;
   password: string;
@@ -66,6 +69,8 @@ export const EMPTY: Draft = {
   receiverId: '',
   receiverQualifier: 'ZZ',
   usageIndicator: 'T',
+  elementSeparator: '',
+  segmentTerminator: '',
   authType: 'none',
   username: '',
   password: '',
@@ -109,7 +114,9 @@ export function draftOf(webhook: Webhook): Draft {
     senderQualifier: str(options.senderQualifier) || 'ZZ',
     receiverId: str(options.receiverId),
     receiverQualifier: str(options.receiverQualifier) || 'ZZ',
-    usageIndicator: str(options.usageIndicator) || 'T',
+    usageIndicator: str(options.usageIndicator) || (webhook.payloadFormat === 'edifact-iftsta' ? '' : 'T'),
+    elementSeparator: str(options.elementSeparator),
+    segmentTerminator: str(options.segmentTerminator),
     authType: auth.type,
     username: auth.type === 'basic' ? auth.username : '',
     tokenUrl: auth.type === 'oauth2ClientCredentials' ? auth.tokenUrl : '',
@@ -127,9 +134,17 @@ export function payloadOptionsOf(d: Draft): Record<string, unknown> | null {
     case 'jsonata':
       return { expression: d.expression, ...(d.contentType.trim() ? { contentType: d.contentType.trim() } : {}) };
     case 'x12-214':
-      return { senderId: d.senderId, senderQualifier: d.senderQualifier, receiverId: d.receiverId, receiverQualifier: d.receiverQualifier, usageIndicator: d.usageIndicator };
+      return {
+        senderId: d.senderId,
+        senderQualifier: d.senderQualifier,
+        receiverId: d.receiverId,
+        receiverQualifier: d.receiverQualifier,
+        usageIndicator: d.usageIndicator,
+        ...(d.elementSeparator ? { elementSeparator: d.elementSeparator } : {}),
+        ...(d.segmentTerminator ? { segmentTerminator: d.segmentTerminator } : {}),
+      };
     case 'edifact-iftsta':
-      return { senderId: d.senderId, receiverId: d.receiverId, usageIndicator: d.usageIndicator };
+      return { senderId: d.senderId, receiverId: d.receiverId, ...(d.usageIndicator ? { usageIndicator: d.usageIndicator } : {}) };
   }
 }
 
@@ -197,3 +212,15 @@ export function bodyOf(d: Draft, existing: Webhook | null): Record<string, unkno
   return JSON.parse(JSON.stringify(body));
 }
 
+
+/**
+ * What the form refuses before asking the API. Header values are write-only and saving headers
+ * replaces them all, so a kept header left without its value would be stored empty.
+ */
+export function draftProblems(d: Draft): Array<{ field: string; message: string }> {
+  if (!d.headersTouched) return [];
+  const empty = d.headers.filter((h) => h.name.trim() && !h.value);
+  return empty.length
+    ? [{ field: 'headers', message: `enter the value of ${empty.map((h) => h.name.trim()).join(', ')} again: saving headers replaces them all, and stored values are never shown` }]
+    : [];
+}

@@ -1,9 +1,9 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, api, type EventType, type FieldError, type Page, type StoredEvent, type Webhook } from './api';
-import { type AuthType, bodyOf, type Draft, draftOf, EMPTY, type Format, payloadOptionsOf } from './endpoint-draft';
+import { type AuthType, bodyOf, type Draft, draftOf, draftProblems, EMPTY, type Format, payloadOptionsOf } from './endpoint-draft';
 import { navigate, type Flash } from './app';
 import { useCatalog } from './catalog';
-import { Alert, describeError, errorProps, FieldErrors, fieldErrorId, Loading } from './ui';
+import { Alert, describeError, errorProps, FieldErrors, fieldErrorId, hasError, Loading } from './ui';
 
 export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flash: Flash) => void }) {
   const catalog = useCatalog();
@@ -32,11 +32,29 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
     onInput: (e: Event) => set(name, (e.currentTarget as HTMLInputElement).value as never),
   });
 
+  // After a refused save, once the errors are on screen: focus the first marked field (or the heading).
+  const [refusals, setRefusals] = useState(0);
+  useEffect(() => {
+    if (!refusals) return;
+    const first = document.querySelector<HTMLElement>('form [aria-invalid="true"]');
+    (first ?? heading.current)?.focus();
+  }, [refusals]);
+  const refuse = (fieldErrors: FieldError[]) => {
+    setErrors(fieldErrors);
+    setFormError('The endpoint was not saved: correct the fields marked below.');
+    setRefusals((n) => n + 1);
+  };
+
   const submit = async (event: Event) => {
     event.preventDefault();
-    setSaving(true);
     setErrors([]);
     setFormError(null);
+    const problems = draftProblems(draft);
+    if (problems.length) {
+      refuse(problems);
+      return;
+    }
+    setSaving(true);
     try {
       const body = bodyOf(draft, existing);
       if (existing) {
@@ -49,12 +67,10 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
       }
     } catch (failure) {
       if (failure instanceof ApiError && failure.fieldErrors.length) {
-        setErrors(failure.fieldErrors);
-        setFormError('The endpoint was not saved: correct the fields marked below.');
-        const first = document.querySelector<HTMLElement>('[aria-invalid="true"]');
-        (first ?? heading.current)?.focus();
+        refuse(failure.fieldErrors);
       } else {
         setFormError(`The endpoint was not saved: ${describeError(failure)}`);
+        setRefusals((n) => n + 1);
       }
     } finally {
       setSaving(false);
@@ -181,6 +197,8 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
                 type="password"
                 autocomplete="off"
                 placeholder={existing && !draft.headersTouched ? '(stored)' : ''}
+                aria-invalid={hasError('headers', errors) && header.name.trim() && !header.value ? 'true' : undefined}
+                aria-describedby={hasError('headers', errors) ? fieldErrorId('headers') : undefined}
                 value={header.value}
                 onInput={(e) => setDraft((d) => ({ ...d, headersTouched: true, headers: d.headers.map((h, i) => (i === index ? { ...h, value: e.currentTarget.value } : h)) }))}
               />
@@ -264,7 +282,7 @@ function EventTypePicker({ catalog, draft, set, errors }: { catalog: EventType[]
   const toggle = (name: string, on: boolean) => set('eventTypes', on ? [...draft.eventTypes, name] : draft.eventTypes.filter((t) => t !== name));
 
   return (
-    <fieldset aria-describedby={hasErrorFor(errors, 'eventTypes') ? fieldErrorId('eventTypes') : undefined}>
+    <fieldset aria-describedby={hasError('eventTypes', errors) ? fieldErrorId('eventTypes') : undefined}>
       <legend>Event types</legend>
       <label class="check">
         <input type="checkbox" checked={draft.allTypes} onChange={(e) => set('allTypes', e.currentTarget.checked)} /> All event types (<code>*</code>), including ones added later
@@ -299,8 +317,6 @@ function EventTypePicker({ catalog, draft, set, errors }: { catalog: EventType[]
     </fieldset>
   );
 }
-
-const hasErrorFor = (errors: FieldError[], field: string) => errors.some((e) => e.field === field || e.field.startsWith(`${field}.`));
 
 function PayloadFormat({ draft, set, text, errors }: { draft: Draft; set: Setter; text: TextProps; errors: FieldError[] }) {
   const edi = draft.payloadFormat === 'x12-214' || draft.payloadFormat === 'edifact-iftsta';
@@ -363,10 +379,25 @@ function PayloadFormat({ draft, set, text, errors }: { draft: Draft; set: Setter
           <div class="field">
             <label for="f-usageIndicator">Usage</label>
             <select id="f-usageIndicator" value={draft.usageIndicator} onChange={(e) => set('usageIndicator', e.currentTarget.value)}>
+              {draft.payloadFormat === 'edifact-iftsta' ? <option value="">Not set (production)</option> : null}
               <option value="T">Test (T)</option>
               <option value="P">Production (P)</option>
             </select>
           </div>
+          {draft.payloadFormat === 'x12-214' ? (
+            <>
+              <div class="field">
+                <label for="f-elementSeparator">Element separator</label>
+                <input id="f-elementSeparator" type="text" placeholder="*" {...text('elementSeparator')} {...errorProps('payloadOptions.elementSeparator', errors)} />
+                <FieldErrors field="payloadOptions.elementSeparator" errors={errors} />
+              </div>
+              <div class="field">
+                <label for="f-segmentTerminator">Segment terminator</label>
+                <input id="f-segmentTerminator" type="text" placeholder="~" {...text('segmentTerminator')} {...errorProps('payloadOptions.segmentTerminator', errors)} />
+                <FieldErrors field="payloadOptions.segmentTerminator" errors={errors} />
+              </div>
+            </>
+          ) : null}
         </div>
       ) : null}
       <FieldErrors field="payloadOptions" errors={errors.filter((e) => e.field === 'payloadOptions')} />

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Page, type Webhook } from './api';
-import { Alert, describeError, formatTime, HealthBadge, Loading } from './ui';
+import { Alert, describeError, EnabledSwitch, formatTime, HealthBadge, Loading } from './ui';
 
 export function EndpointList({ readOnly }: { readOnly: boolean }) {
   const [webhooks, setWebhooks] = useState<Webhook[] | null>(null);
@@ -83,17 +83,13 @@ export function EndpointList({ readOnly }: { readOnly: boolean }) {
                 <td data-label="Last success">{formatTime(webhook.lastSuccessAt)}</td>
                 <td data-label="Last failure">{formatTime(webhook.lastFailureAt)}</td>
                 <td data-label="Enabled">
-                  <label class="switch">
-                    <input
-                      type="checkbox"
-                      role="switch"
-                      checked={webhook.enabled}
-                      disabled={readOnly}
-                      aria-label={`Enabled: ${webhook.name}`}
-                      onChange={(e) => void toggle(webhook, e.currentTarget.checked)}
-                    />
-                    <span aria-hidden="true">{webhook.enabled ? 'On' : 'Off'}</span>
-                  </label>
+                  <EnabledSwitch
+                    enabled={webhook.enabled}
+                    disabled={readOnly}
+                    label={`Enabled: ${webhook.name}`}
+                    visibleLabel={webhook.enabled ? 'On' : 'Off'}
+                    onToggle={(enabled) => void toggle(webhook, enabled)}
+                  />
                 </td>
               </tr>
             ))}

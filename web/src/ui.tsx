@@ -134,3 +134,13 @@ export function Loading({ what }: { what: string }) {
     </p>
   );
 }
+
+/** The enable switch of an endpoint: a native checkbox with the switch role. */
+export function EnabledSwitch({ enabled, disabled, label, visibleLabel, onToggle }: { enabled: boolean; disabled: boolean; label?: string; visibleLabel: string; onToggle: (enabled: boolean) => void }) {
+  return (
+    <label class="switch">
+      <input type="checkbox" role="switch" checked={enabled} disabled={disabled} aria-label={label} onChange={(e) => onToggle(e.currentTarget.checked)} />
+      <span aria-hidden={label ? 'true' : undefined}>{visibleLabel}</span>
+    </label>
+  );
+}
