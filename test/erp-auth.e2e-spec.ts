@@ -220,6 +220,38 @@ describe('ERP receiver authentication', () => {
     await t.api('DELETE', `/v1/webhooks/${webhook.id}`);
   });
 
+  it('never lets stored credentials follow the endpoint or the token URL to another origin', async () => {
+    const basic = await t.api('POST', '/v1/webhooks', {
+      body: { name: 'basic', url: `${erp.url}/basic`, eventTypes: ['*'], auth: { type: 'basic', username: 'erp', password: 'p4ss' } },
+    });
+    expect(basic.status).toBe(201);
+    const id = basic.body.id;
+    // Same origin, another path: the password stays.
+    expect((await t.api('PATCH', `/v1/webhooks/${id}`, { body: { url: `${erp.url}/other` } })).status).toBe(200);
+    expect((await t.api('PATCH', `/v1/webhooks/${id}`, { body: { url: `${erp.url}/basic`, auth: { type: 'basic', username: 'erp' } } })).status).toBe(200);
+    // Another origin: 400 until the credentials are sent again.
+    const elsewhere = erp.url.replace('127.0.0.1', 'localhost');
+    const moved = await t.api('PATCH', `/v1/webhooks/${id}`, { body: { url: elsewhere } });
+    expect(moved.status).toBe(400);
+    expect(moved.body.errors[0].field).toBe('auth');
+    const kept = await t.api('PATCH', `/v1/webhooks/${id}`, { body: { url: elsewhere, auth: { type: 'basic', username: 'erp' } } });
+    expect(kept.status).toBe(400);
+    expect(kept.body.errors.map((e: any) => e.field)).toEqual(['auth.password']);
+    expect((await t.api('GET', `/v1/webhooks/${id}`)).body.url).toBe(`${erp.url}/basic`);
+    const resent = await t.api('PATCH', `/v1/webhooks/${id}`, { body: { url: elsewhere, auth: { type: 'basic', username: 'erp', password: 'n3w' } } });
+    expect(resent.status).toBe(200);
+
+    const oauth = await oauthWebhook();
+    const otherTokenUrl = tokens.url.replace('127.0.0.1', 'localhost');
+    const tokenMoved = await t.api('PATCH', `/v1/webhooks/${oauth.id}`, {
+      body: { auth: { type: 'oauth2ClientCredentials', tokenUrl: otherTokenUrl, clientId: 'waybill' } },
+    });
+    expect(tokenMoved.status).toBe(400);
+    expect(tokenMoved.body.errors.map((e: any) => e.field)).toEqual(['auth.clientSecret']);
+    await t.api('DELETE', `/v1/webhooks/${id}`);
+    await t.api('DELETE', `/v1/webhooks/${oauth.id}`);
+  });
+
   it('refuses a token URL on a private address unless WEBHOOK_ALLOW_PRIVATE', async () => {
     const strict = await createTestApp({ env: { WEBHOOK_ALLOW_PRIVATE: 'false' }, overrides: [{ provide: RESOLVER, useValue: resolver }] });
     try {

@@ -109,11 +109,23 @@ export function authProblems(value: unknown): Problem[] {
 /** A PATCH of the same type may leave secrets out: the stored ones stay. */
 export function mergeStoredSecrets(given: Record<string, unknown>, stored: AuthSettings | null): Record<string, unknown> {
   if (!stored || stored.type !== given.type) return given;
+  // A client secret is only ever sent to the token endpoint's origin it was entered for.
+  if (stored.type === 'oauth2ClientCredentials' && !sameOrigin(given.tokenUrl, stored.tokenUrl)) return given;
   const merged = { ...given };
   for (const key of SECRET_FIELDS[stored.type]) {
     if (merged[key] === undefined) merged[key] = (stored as unknown as Record<string, unknown>)[key];
   }
   return merged;
+}
+
+/** Both are URLs with the same scheme, host and port (anything unparsable is not). */
+export function sameOrigin(a: unknown, b: unknown): boolean {
+  if (typeof a !== 'string' || typeof b !== 'string') return false;
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
 }
 
 export function authView(settings: AuthSettings): AuthView {

@@ -16,7 +16,7 @@ import type { SecretBox } from './secret-box.js';
 import { Webhook } from './webhook.entity.js';
 import { webhookView, type WebhookView } from './webhook-view.js';
 import type { CreateWebhookDto, ListWebhooksQuery, UpdateWebhookDto } from './webhooks.dto.js';
-import { type AuthSettings, authProblems, authView, checkTls, mergeStoredSecrets, type Problem } from './receiver-auth.js';
+import { type AuthSettings, authProblems, authView, checkTls, mergeStoredSecrets, type Problem, sameOrigin } from './receiver-auth.js';
 
 /** How long a rotated-out secret keeps signing beside the new one, unless expired at once. */
 export const SECRET_OVERLAP_MS = 24 * 3_600_000;
@@ -130,11 +130,17 @@ export class WebhooksService {
     const webhook = await this.transactions.run(async (tx) => {
       const webhook = await this.lock(tx, tenantId, id);
       const wasMode = webhook.deliveryMode;
+      // Stored credentials were entered for one address: they never follow the endpoint to another origin.
+      const storedAuth = this.storedAuth(webhook);
+      const moved = Boolean(dto.url) && !sameOrigin(dto.url, webhook.url);
+      if (moved && storedAuth && dto.auth === undefined) {
+        throw fieldError('auth', 'the endpoint moves to another origin: send the receiver credentials again (stored ones are never sent to a new address)');
+      }
       if (dto.name !== undefined) webhook.name = dto.name;
       if (dto.url !== undefined) webhook.url = dto.url;
       if (dto.deliveryMode !== undefined) webhook.deliveryMode = dto.deliveryMode;
       if (webhook.deliveryMode === 'push' && !webhook.url) throw fieldError('url', 'is required for push delivery');
-      if (dto.auth !== undefined) Object.assign(webhook, await this.sealAuth(dto.auth, this.storedAuth(webhook)));
+      if (dto.auth !== undefined) Object.assign(webhook, await this.sealAuth(dto.auth, moved ? null : storedAuth));
       if (dto.tls !== undefined) Object.assign(webhook, dto.tls ? this.sealTls(dto.tls) : { tlsPublic: null, tlsEncrypted: null });
       if (dto.description !== undefined) webhook.description = dto.description;
       if (dto.eventTypes !== undefined) webhook.eventTypes = [...new Set(dto.eventTypes)];
