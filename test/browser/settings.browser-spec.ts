@@ -313,6 +313,9 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     expect(request.path).toBe('/erp');
     expect(request.headers['webhook-id']).toBeTruthy();
     if (type) expect(JSON.parse(request.body).type).toBe(type);
+    // The delivery log shows the test delivery without a Refresh.
+    const log = page.getByRole('region', { name: 'Delivery log' });
+    await expect.poll(() => log.getByRole('link', { name: type || 'webhook.test', exact: true }).count(), { timeout: 10_000 }).toBeGreaterThan(0);
     await page.close();
   });
 
