@@ -319,7 +319,8 @@ function EventTypePicker({ catalog, draft, set, errors }: { catalog: EventType[]
 }
 
 function PayloadFormat({ draft, set, text, errors }: { draft: Draft; set: Setter; text: TextProps; errors: FieldError[] }) {
-  const edi = draft.payloadFormat === 'x12-214' || draft.payloadFormat === 'edifact-iftsta';
+  const x12 = draft.payloadFormat === 'x12-214';
+  const edi = x12 || draft.payloadFormat === 'edifact-iftsta';
   return (
     <fieldset>
       <legend>Payload format</legend>
@@ -343,61 +344,25 @@ function PayloadFormat({ draft, set, text, errors }: { draft: Draft; set: Setter
             </p>
             <FieldErrors field="payloadOptions.expression" errors={errors} />
           </div>
-          <div class="field">
-            <label for="f-contentType">Content type</label>
-            <input id="f-contentType" type="text" {...text('contentType')} {...errorProps('payloadOptions.contentType', errors)} />
-            <FieldErrors field="payloadOptions.contentType" errors={errors} />
-          </div>
+          <Text id="contentType" label="Content type" path="payloadOptions.contentType" text={text} errors={errors} />
         </>
       ) : null}
       {edi ? (
         <div class="grid">
-          <div class="field">
-            <label for="f-senderId">Sender id</label>
-            <input id="f-senderId" type="text" {...text('senderId')} {...errorProps('payloadOptions.senderId', errors)} />
-            <FieldErrors field="payloadOptions.senderId" errors={errors} />
-          </div>
-          {draft.payloadFormat === 'x12-214' ? (
-            <div class="field">
-              <label for="f-senderQualifier">Sender qualifier</label>
-              <input id="f-senderQualifier" type="text" {...text('senderQualifier')} {...errorProps('payloadOptions.senderQualifier', errors)} />
-              <FieldErrors field="payloadOptions.senderQualifier" errors={errors} />
-            </div>
-          ) : null}
-          <div class="field">
-            <label for="f-receiverId">Receiver id</label>
-            <input id="f-receiverId" type="text" {...text('receiverId')} {...errorProps('payloadOptions.receiverId', errors)} />
-            <FieldErrors field="payloadOptions.receiverId" errors={errors} />
-          </div>
-          {draft.payloadFormat === 'x12-214' ? (
-            <div class="field">
-              <label for="f-receiverQualifier">Receiver qualifier</label>
-              <input id="f-receiverQualifier" type="text" {...text('receiverQualifier')} {...errorProps('payloadOptions.receiverQualifier', errors)} />
-              <FieldErrors field="payloadOptions.receiverQualifier" errors={errors} />
-            </div>
-          ) : null}
+          <Text id="senderId" label="Sender id" path="payloadOptions.senderId" text={text} errors={errors} />
+          {x12 ? <Text id="senderQualifier" label="Sender qualifier" path="payloadOptions.senderQualifier" text={text} errors={errors} /> : null}
+          <Text id="receiverId" label="Receiver id" path="payloadOptions.receiverId" text={text} errors={errors} />
+          {x12 ? <Text id="receiverQualifier" label="Receiver qualifier" path="payloadOptions.receiverQualifier" text={text} errors={errors} /> : null}
           <div class="field">
             <label for="f-usageIndicator">Usage</label>
             <select id="f-usageIndicator" value={draft.usageIndicator} onChange={(e) => set('usageIndicator', e.currentTarget.value)}>
-              {draft.payloadFormat === 'edifact-iftsta' ? <option value="">Not set (production)</option> : null}
+              {x12 ? null : <option value="">Not set (production)</option>}
               <option value="T">Test (T)</option>
               <option value="P">Production (P)</option>
             </select>
           </div>
-          {draft.payloadFormat === 'x12-214' ? (
-            <>
-              <div class="field">
-                <label for="f-elementSeparator">Element separator</label>
-                <input id="f-elementSeparator" type="text" placeholder="*" {...text('elementSeparator')} {...errorProps('payloadOptions.elementSeparator', errors)} />
-                <FieldErrors field="payloadOptions.elementSeparator" errors={errors} />
-              </div>
-              <div class="field">
-                <label for="f-segmentTerminator">Segment terminator</label>
-                <input id="f-segmentTerminator" type="text" placeholder="~" {...text('segmentTerminator')} {...errorProps('payloadOptions.segmentTerminator', errors)} />
-                <FieldErrors field="payloadOptions.segmentTerminator" errors={errors} />
-              </div>
-            </>
-          ) : null}
+          {x12 ? <Text id="elementSeparator" label="Element separator" path="payloadOptions.elementSeparator" text={text} errors={errors} placeholder="*" /> : null}
+          {x12 ? <Text id="segmentTerminator" label="Segment terminator" path="payloadOptions.segmentTerminator" text={text} errors={errors} placeholder="~" /> : null}
         </div>
       ) : null}
       <FieldErrors field="payloadOptions" errors={errors.filter((e) => e.field === 'payloadOptions')} />
@@ -560,14 +525,14 @@ function ReceiverAuth({ draft, set, text, errors, existing }: { draft: Draft; se
   );
 }
 
-function Text({ id, label, path, text, errors, secret, hint }: { id: keyof Draft; label: string; path: string; text: TextProps; errors: FieldError[]; secret?: boolean; hint?: string }) {
+function Text({ id, label, path, text, errors, secret, hint, placeholder }: { id: keyof Draft; label: string; path: string; text: TextProps; errors: FieldError[]; secret?: boolean; hint?: string; placeholder?: string }) {
   return (
     <div class="field">
       <label for={`f-${id}`}>{label}</label>
       {secret ? (
         <input id={`f-${id}`} type="password" autocomplete="off" {...text(id)} {...errorProps(path, errors, hint ? `f-${id}-hint` : undefined)} />
       ) : (
-        <input id={`f-${id}`} type="text" autocomplete="off" {...text(id)} {...errorProps(path, errors, hint ? `f-${id}-hint` : undefined)} />
+        <input id={`f-${id}`} type="text" autocomplete="off" placeholder={placeholder} {...text(id)} {...errorProps(path, errors, hint ? `f-${id}-hint` : undefined)} />
       )}
       {hint ? (
         <p class="hint" id={`f-${id}-hint`}>
