@@ -4,14 +4,19 @@ import { Alert, CopyButton, describeError, Loading } from './ui';
 
 let cached: Promise<EventType[]> | null = null;
 
-/** The event catalog, loaded once per page. */
+/** The event catalog, fetched once per page (a failed fetch is tried again next time). */
+function loadCatalog(): Promise<EventType[]> {
+  cached ??= api.get<Page<EventType>>('/v1/event-types').then((answer) => answer.data);
+  cached.catch(() => {
+    cached = null;
+  });
+  return cached;
+}
+
 export function useCatalog(): EventType[] | null {
   const [types, setTypes] = useState<EventType[] | null>(null);
   useEffect(() => {
-    cached ??= api.get<Page<EventType> | EventType[]>('/v1/event-types').then((answer) => (Array.isArray(answer) ? answer : answer.data));
-    cached.then(setTypes).catch(() => {
-      cached = null;
-    });
+    loadCatalog().then(setTypes, () => undefined);
   }, []);
   return types;
 }
@@ -48,10 +53,7 @@ export function Catalog() {
   const [types, setTypes] = useState<EventType[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    api
-      .get<Page<EventType> | EventType[]>('/v1/event-types')
-      .then((answer) => setTypes(Array.isArray(answer) ? answer : answer.data))
-      .catch((failure) => setError(describeError(failure)));
+    loadCatalog().then(setTypes, (failure) => setError(describeError(failure)));
   }, []);
 
   return (
