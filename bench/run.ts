@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres.js';
-import { signatureHeader, signingKey } from '../src/webhooks/delivery/signer.js';
+import { signatureHeader, signingKey } from '../src/webhooks/transport/signer.js';
 import { catalogEntry } from '../src/events/event-catalog.js';
 import { Remote, wallNow } from './rpc.js';
 

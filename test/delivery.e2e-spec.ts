@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DeliveriesService } from '../src/webhooks/audit/deliveries.service.js';
-import { Dispatcher } from '../src/webhooks/delivery/dispatcher.js';
+import { DeliveriesService } from '../src/webhooks/deliveries/deliveries.service.js';
+import { Dispatcher } from '../src/webhooks/engine/dispatcher.js';
 import { orderBody, shipmentBody } from './support/fixtures.js';
 import { eventually, type Receiver, startReceiver } from './support/receiver.js';
 import { createTestApp, type TestApp } from './support/test-app.js';

@@ -1,7 +1,7 @@
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RESOLVER, type Resolver } from '../src/webhooks/delivery/url-guard.js';
+import { RESOLVER, type Resolver } from '../src/webhooks/transport/url-guard.js';
 import { makeTestPki, type TestPki } from './support/certificates.js';
 import { orderBody } from './support/fixtures.js';
 import { TokenServer } from './support/oauth-server.js';

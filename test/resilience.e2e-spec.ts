@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Dispatcher } from '../src/webhooks/delivery/dispatcher.js';
+import { Dispatcher } from '../src/webhooks/engine/dispatcher.js';
 import { orderBody } from './support/fixtures.js';
 import { eventually, type Receiver, startReceiver } from './support/receiver.js';
 import { ADMIN_TOKEN, createTestApp, type TestApp, TEST_ENCRYPTION_KEY } from './support/test-app.js';

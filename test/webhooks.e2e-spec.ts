@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RESOLVER, type ResolvedAddress } from '../src/webhooks/delivery/url-guard.js';
+import { RESOLVER, type ResolvedAddress } from '../src/webhooks/transport/url-guard.js';
 import { orderBody } from './support/fixtures.js';
 import { eventually, type Receiver, startReceiver } from './support/receiver.js';
 import { createTestApp, type TestApp } from './support/test-app.js';

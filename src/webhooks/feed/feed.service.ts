@@ -10,10 +10,10 @@ import { API_VERSION } from '../../events/event-types.js';
 import { envelopeColumns, envelopeFromRow } from '../../events/outbox.service.js';
 import { generateFeedToken } from '../../tenancy/api-key-secret.js';
 import type { TenantContext } from '../../tenancy/tenant-context.js';
-import { FeedSignal } from '../delivery/delivery-signal.js';
-import { DeliveryStore } from '../delivery/delivery-store.js';
-import { renderForSubscription, TransformError } from '../delivery/payload-renderer.js';
-import { runtimeOf } from '../delivery/test-sender.js';
+import { FeedSignal } from '../engine/delivery-signal.js';
+import { DeliveryStore } from '../deliveries/delivery-store.js';
+import { renderForSubscription, TransformError } from '../formats/payload-renderer.js';
+import { runtimeOf } from '../engine/test-sender.js';
 import type { Webhook } from '../subscriptions/webhook.entity.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
 

@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import type { HealthStatus } from '../delivery/health.js';
-import type { PayloadFormat, PayloadOptions } from '../delivery/payload-renderer.js';
+import type { HealthStatus } from '../engine/health.js';
+import type { PayloadFormat, PayloadOptions } from '../formats/payload-renderer.js';
 import type { Coalesce } from './coalesce.js';
 import type { Filters } from './filters.js';
 import type { AuthType, AuthView, TlsView } from './receiver-auth.js';

@@ -2,9 +2,9 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } fr
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ParseIdPipe } from '../../common/ids.js';
 import { CurrentTenant, PortalRule, type TenantContext } from '../../tenancy/tenant-context.js';
-import { DeliveriesService } from '../audit/deliveries.service.js';
-import { PreviewService } from '../delivery/preview.service.js';
-import { TestSender } from '../delivery/test-sender.js';
+import { DeliveriesService } from '../deliveries/deliveries.service.js';
+import { PreviewService } from '../formats/preview.service.js';
+import { TestSender } from '../engine/test-sender.js';
 import {
   CreateWebhookDto,
   DraftPreviewDto,
@@ -17,7 +17,7 @@ import {
 } from './webhooks.dto.js';
 import { WebhooksService } from './webhooks.service.js';
 import { FeedService } from '../feed/feed.service.js';
-import { ConnectionCheck } from '../delivery/connection-check.js';
+import { ConnectionCheck } from '../transport/connection-check.js';
 
 @ApiTags('webhooks')
 @ApiBearerAuth()

@@ -23,7 +23,7 @@ import { parseDuration } from '../../common/durations.js';
 import { PageQuery } from '../../common/pagination.js';
 import { ISO_DATE } from '../../common/validators.js';
 import { API_VERSION, EVENT_TYPES } from '../../events/event-types.js';
-import { PAYLOAD_FORMATS, type PayloadFormat } from '../delivery/payload-renderer.js';
+import { PAYLOAD_FORMATS, type PayloadFormat } from '../formats/payload-renderer.js';
 import { isPayloadVersion, payloadVersions } from '../../events/payload-versions.js';
 import { type Coalesce, coalesceProblems } from './coalesce.js';
 import { customHeaderProblems } from './custom-headers.js';

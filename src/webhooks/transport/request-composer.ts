@@ -1,6 +1,6 @@
 import { SERVICE_VERSION } from '../../version.js';
-import type { SecretBox } from '../subscriptions/secret-box.js';
-import type { WebhookRuntime } from './delivery-store.js';
+import type { SecretBox } from './secret-box.js';
+import type { WebhookRuntime } from '../deliveries/delivery-store.js';
 import type { OutgoingRequest } from './sender.js';
 import { signatureHeader, signingKey } from './signer.js';
 

@@ -5,13 +5,13 @@ import { APP_CONFIG, type AppConfig } from '../../config/config.js';
 import { DATABASE_URL } from '../../database/database.tokens.js';
 import { DeliveryMetrics } from './delivery-metrics.js';
 import { DELIVERY_CHANNEL, DeliverySignal } from './delivery-signal.js';
-import { type AttemptRecord, type ClaimedDelivery, DeliveryStore, type HealthRow } from './delivery-store.js';
+import { type AttemptRecord, type ClaimedDelivery, DeliveryStore, type HealthRow } from '../deliveries/delivery-store.js';
 import { type AttemptVerdict, applyAttempt } from './health.js';
-import { RequestComposer } from './request-composer.js';
+import { RequestComposer } from '../transport/request-composer.js';
 import { nextAttemptAt, parseRetryAfter } from './retry-policy.js';
-import { renderForSubscription, TransformError } from './payload-renderer.js';
-import { ReceiverClient } from './receiver-client.js';
-import { AUDIT_BODY_LIMIT, type AttemptOutcome, Sender } from './sender.js';
+import { renderForSubscription, TransformError } from '../formats/payload-renderer.js';
+import { ReceiverClient } from '../transport/receiver-client.js';
+import { AUDIT_BODY_LIMIT, type AttemptOutcome, Sender } from '../transport/sender.js';
 
 /** Deliveries claimed per statement. */
 const CLAIM_BATCH = 256;

@@ -6,7 +6,7 @@ import { envelopeJson, OutboxService, type RecordedEvent } from '../../events/ou
 import type { Coalesce } from '../subscriptions/coalesce.js';
 import { type Filters, matchesEventTypes, matchesFilters } from '../subscriptions/filters.js';
 import { DeliverySignal, FeedSignal } from './delivery-signal.js';
-import { type ClaimedDelivery, WEBHOOK_RUNTIME_COLUMNS, webhookRuntimeFromRow } from './delivery-store.js';
+import { type ClaimedDelivery, WEBHOOK_RUNTIME_COLUMNS, webhookRuntimeFromRow } from '../deliveries/delivery-store.js';
 import { Dispatcher } from './dispatcher.js';
 
 interface SubscriptionRow extends Record<string, any> {

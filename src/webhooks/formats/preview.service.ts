@@ -8,8 +8,8 @@ import { envelopeColumns, envelopeFromRow } from '../../events/outbox.service.js
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
 import { API_VERSION } from '../../events/event-types.js';
 import { type PayloadFormat, payloadOptionsProblems, type PayloadOptions, type PayloadSettings, renderForSubscription, TransformError } from './payload-renderer.js';
-import { RequestComposer, USER_AGENT } from './request-composer.js';
-import { runtimeOf } from './test-sender.js';
+import { RequestComposer, USER_AGENT } from '../transport/request-composer.js';
+import { runtimeOf } from '../engine/test-sender.js';
 
 export interface PreviewSource {
   eventId?: string;

@@ -3,14 +3,14 @@ import { DataSource } from 'typeorm';
 import { catalogEntry } from '../../events/event-catalog.js';
 import { API_VERSION, type Envelope, type EventType } from '../../events/event-types.js';
 import { newEventId } from '../../events/outbox.service.js';
-import { attemptView, type AttemptView } from '../audit/delivery-view.js';
+import { attemptView, type AttemptView } from '../deliveries/delivery-view.js';
 import type { Webhook } from '../subscriptions/webhook.entity.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
-import { DeliveryStore, type WebhookRuntime } from './delivery-store.js';
-import { RequestComposer } from './request-composer.js';
-import { renderForSubscription, TransformError } from './payload-renderer.js';
-import { ReceiverClient } from './receiver-client.js';
-import type { AttemptOutcome } from './sender.js';
+import { DeliveryStore, type WebhookRuntime } from '../deliveries/delivery-store.js';
+import { RequestComposer } from '../transport/request-composer.js';
+import { renderForSubscription, TransformError } from '../formats/payload-renderer.js';
+import { ReceiverClient } from '../transport/receiver-client.js';
+import type { AttemptOutcome } from '../transport/sender.js';
 
 /**
  * "Send test event": one attempt now, answered with its outcome; sent even when the

@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { API_VERSION } from '../../events/event-types.js';
 import { envelopeColumns, envelopeFromRow } from '../../events/outbox.service.js';
-import type { PayloadFormat, PayloadOptions } from './payload-renderer.js';
-import type { HealthState, HealthStatus } from './health.js';
+import type { PayloadFormat, PayloadOptions } from '../formats/payload-renderer.js';
+import type { HealthState, HealthStatus } from '../engine/health.js';
 import type { AuthType } from '../subscriptions/receiver-auth.js';
 
 /** A delivery leased to this instance, with what sending it needs (one row per claimed delivery). */
