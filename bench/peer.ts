@@ -37,7 +37,12 @@ serve({
     await utils.migrate();
     for (let made = 0; made < count; made += 1000) {
       const n = Math.min(1000, count - made);
-      await utils.addJobs(Array.from({ length: n }, (_, i) => ({ identifier: 'deliver', payload: { id: `evt_peer_${made + i}`, body: payload } })));
+      await utils.addJobs(
+        Array.from({ length: n }, (_, i) => ({
+          identifier: 'deliver',
+          payload: { id: `evt_peer_${made + i}`, body: payload },
+        })),
+      );
     }
     await utils.release();
 
@@ -69,7 +74,16 @@ serve({
           await helpers.query(
             `INSERT INTO peer_audit (job_id, started_at, duration_ms, url, request_headers, request_body, response_status, response_body)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-            [id, now, Math.round(performance.now() - t0), `${receiverUrl}/peer`, headers, body, response.statusCode, text],
+            [
+              id,
+              now,
+              Math.round(performance.now() - t0),
+              `${receiverUrl}/peer`,
+              headers,
+              body,
+              response.statusCode,
+              text,
+            ],
           );
           if (response.statusCode >= 300) throw new Error(`status ${response.statusCode}`);
         },

@@ -11,7 +11,7 @@ export function serve(handlers: Handlers): void {
       const result = await handler(message.args);
       process.send!({ id: message.id, result });
     } catch (error) {
-      process.send!({ id: message.id, error: error instanceof Error ? error.stack ?? error.message : String(error) });
+      process.send!({ id: message.id, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
     }
   });
   process.send!({ ready: true });
@@ -22,7 +22,10 @@ export class Remote {
   private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
   readonly ready: Promise<void>;
 
-  constructor(readonly child: ChildProcess, readonly name: string) {
+  constructor(
+    readonly child: ChildProcess,
+    readonly name: string,
+  ) {
     let markReady: () => void = () => undefined;
     this.ready = new Promise((resolve, reject) => {
       markReady = resolve;

@@ -44,7 +44,11 @@ async function main(): Promise<void> {
   if (!serverUrl) {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'waybill-bench-'));
     fs.chmodSync(dataDir, 0o755);
-    embedded = await startEmbeddedPostgres({ dataDir, port: 54000 + Math.floor(Math.random() * 900), database: 'postgres' });
+    embedded = await startEmbeddedPostgres({
+      dataDir,
+      port: 54000 + Math.floor(Math.random() * 900),
+      database: 'postgres',
+    });
     serverUrl = embedded.url;
   }
   const admin = new pg.Client({ connectionString: serverUrl });
@@ -144,7 +148,12 @@ async function main(): Promise<void> {
           const response = await pool.request({
             path: '/ceiling',
             method: 'POST',
-            headers: { 'content-type': 'application/json', 'webhook-id': 'evt_x', 'webhook-timestamp': String(ts), 'webhook-signature': signatureHeader([key], 'evt_x', ts, payload) },
+            headers: {
+              'content-type': 'application/json',
+              'webhook-id': 'evt_x',
+              'webhook-timestamp': String(ts),
+              'webhook-signature': signatureHeader([key], 'evt_x', ts, payload),
+            },
             body: payload,
           });
           await response.body.text();
@@ -159,7 +168,9 @@ async function main(): Promise<void> {
   const drain = async (withDeadEndpoint: boolean) => {
     const tenant = await fresh();
     const healthy = await subscribe(tenant.key, { url: `${receiverUrl}/drain`, paused: true });
-    const dead = withDeadEndpoint ? await subscribe(tenant.key, { url: `${receiverUrl}/dead`, paused: true, timeoutMs: 2000 }) : undefined;
+    const dead = withDeadEndpoint
+      ? await subscribe(tenant.key, { url: `${receiverUrl}/dead`, paused: true, timeoutMs: 2000 })
+      : undefined;
     await service.call('seed', { tenantId: tenant.id, count: DRAIN, perTransaction: 100 });
     // Start every round from the same state: no autovacuum of the seeding or checkpoint mid-measurement.
     await db.query('VACUUM ANALYZE delivery, event');
@@ -178,7 +189,13 @@ async function main(): Promise<void> {
 
   // 3. peer: graphile-worker doing the same work.
   const peer = async () => {
-    const remote = new Remote(fork(path.join(here, 'peer.js'), { stdio: 'inherit', env: { ...process.env, DATABASE_URL: peerDb, RECEIVER_URL: receiverUrl } }), 'peer');
+    const remote = new Remote(
+      fork(path.join(here, 'peer.js'), {
+        stdio: 'inherit',
+        env: { ...process.env, DATABASE_URL: peerDb, RECEIVER_URL: receiverUrl },
+      }),
+      'peer',
+    );
     await remote.ready;
     try {
       return (await remote.call<{ perSec: number }>('drain', { count: DRAIN, payload })).perSec;
@@ -191,7 +208,11 @@ async function main(): Promise<void> {
   const latency = async () => {
     const tenant = await fresh();
     await subscribe(tenant.key, { url: `${receiverUrl}/latency` });
-    const committed = await service.call<Record<string, number>>('produce', { tenantId: tenant.id, perSecond: 200, seconds: Number(process.env.BENCH_LATENCY_SECONDS ?? 10) });
+    const committed = await service.call<Record<string, number>>('produce', {
+      tenantId: tenant.id,
+      perSecond: 200,
+      seconds: Number(process.env.BENCH_LATENCY_SECONDS ?? 10),
+    });
     const ids = Object.keys(committed);
     await receiver.call('waitFor', { key: 'latency', n: ids.length });
     const arrivals = await receiver.call<Record<string, number>>('arrivals');
@@ -205,8 +226,13 @@ async function main(): Promise<void> {
     await subscribe(tenant.key, { url: `${receiverUrl}/ingest`, eventTypes: ['shipment.status_changed'] });
     const shipments: string[] = [];
     for (let i = 0; i < 16; i++) {
-      const created = await call(tenant.key, 'POST', '/v1/shipments', { shipmentNumber: `SH-${i}`, carrier: { name: 'DHL', scac: 'DHLF' }, mode: 'ltl' });
-      for (const status of ['booked', 'picked_up', 'in_transit']) await call(tenant.key, 'POST', `/v1/shipments/${created.id}/status`, { status });
+      const created = await call(tenant.key, 'POST', '/v1/shipments', {
+        shipmentNumber: `SH-${i}`,
+        carrier: { name: 'DHL', scac: 'DHLF' },
+        mode: 'ltl',
+      });
+      for (const status of ['booked', 'picked_up', 'in_transit'])
+        await call(tenant.key, 'POST', `/v1/shipments/${created.id}/status`, { status });
       shipments.push(created.id);
     }
     const seconds = Number(process.env.BENCH_INGEST_SECONDS ?? 10);
@@ -320,7 +346,11 @@ async function main(): Promise<void> {
     drain: { perSec: Math.round(m('drain')), peakRssMb: Math.round(Math.max(...(results.drainRss ?? [NaN]))) },
     peer: { perSec: Math.round(m('peer')) },
     latency: { p50Ms: Math.round(m('p50') * 100) / 100, p99Ms: round1(m('p99')), maxMs: round1(m('max')) },
-    ingest: { perSec: Math.round(m('ingest')), backlog: Math.round(m('backlog')), backlogDrainMs: Math.round(m('backlogDrainMs')) },
+    ingest: {
+      perSec: Math.round(m('ingest')),
+      backlog: Math.round(m('backlog')),
+      backlogDrainMs: Math.round(m('backlogDrainMs')),
+    },
     fanout: { perSec: Math.round(m('fanout')) },
     isolation: { perSec: Math.round(m('isolation')) },
     audit_query: { firstPageP95Ms: round1(audit.first), deepPageP95Ms: round1(audit.deep) },
@@ -343,13 +373,33 @@ async function main(): Promise<void> {
 
   const rows = [
     ['ceiling_http', `${scenarios.ceiling_http.perSec} POST/s`, 'undici alone, 32 in flight, no database'],
-    ['drain', `${scenarios.drain.perSec} deliveries/s`, `${DRAIN} committed deliveries with audit rows; peak RSS ${scenarios.drain.peakRssMb} MB`],
-    ['peer', `${scenarios.peer.perSec} jobs/s`, 'graphile-worker 0.18, batched, concurrency 32, sign + undici POST + audit row'],
-    ['latency', `p50 ${scenarios.latency.p50Ms} ms, p99 ${scenarios.latency.p99Ms} ms, max ${scenarios.latency.maxMs} ms`, 'commit → receipt at 200 events/s'],
-    ['ingest', `${scenarios.ingest.perSec} req/s`, `REST status moves, 16 in flight; backlog at end ${scenarios.ingest.backlog}, drained in ${scenarios.ingest.backlogDrainMs} ms`],
+    [
+      'drain',
+      `${scenarios.drain.perSec} deliveries/s`,
+      `${DRAIN} committed deliveries with audit rows; peak RSS ${scenarios.drain.peakRssMb} MB`,
+    ],
+    [
+      'peer',
+      `${scenarios.peer.perSec} jobs/s`,
+      'graphile-worker 0.18, batched, concurrency 32, sign + undici POST + audit row',
+    ],
+    [
+      'latency',
+      `p50 ${scenarios.latency.p50Ms} ms, p99 ${scenarios.latency.p99Ms} ms, max ${scenarios.latency.maxMs} ms`,
+      'commit → receipt at 200 events/s',
+    ],
+    [
+      'ingest',
+      `${scenarios.ingest.perSec} req/s`,
+      `REST status moves, 16 in flight; backlog at end ${scenarios.ingest.backlog}, drained in ${scenarios.ingest.backlogDrainMs} ms`,
+    ],
     ['fanout', `${scenarios.fanout.perSec} deliveries/s`, '500 events × 50 subscriptions'],
     ['isolation', `${scenarios.isolation.perSec} deliveries/s`, 'drain beside a subscription that never answers'],
-    ['audit_query', `p95 ${scenarios.audit_query.firstPageP95Ms} ms / ${scenarios.audit_query.deepPageP95Ms} ms`, `first / deep page, ${AUDIT_ROWS.toLocaleString('en-US')} attempt rows`],
+    [
+      'audit_query',
+      `p95 ${scenarios.audit_query.firstPageP95Ms} ms / ${scenarios.audit_query.deepPageP95Ms} ms`,
+      `first / deep page, ${AUDIT_ROWS.toLocaleString('en-US')} attempt rows`,
+    ],
   ];
   const table = [
     `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, PostgreSQL ${machine.postgres} (${machine.database}); median of ${ROUNDS} rounds`,

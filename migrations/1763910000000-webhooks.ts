@@ -36,7 +36,9 @@ export class Webhooks1763910000000 implements MigrationInterface {
         updated_at timestamptz NOT NULL,
         deleted_at timestamptz
       )`);
-    await db.query(`CREATE INDEX webhook_tenant_list ON webhook (tenant_id, created_at DESC, id DESC) WHERE deleted_at IS NULL`);
+    await db.query(
+      `CREATE INDEX webhook_tenant_list ON webhook (tenant_id, created_at DESC, id DESC) WHERE deleted_at IS NULL`,
+    );
 
     await db.query(`
       CREATE TABLE delivery (
@@ -67,9 +69,13 @@ export class Webhooks1763910000000 implements MigrationInterface {
         updated_at timestamptz NOT NULL
       ) WITH (fillfactor = 80)`);
     // The claim reads each subscription's due pending rows in time order (expired leases included).
-    await db.query(`CREATE INDEX delivery_due ON delivery (webhook_id, next_attempt_at, event_sequence) WHERE status = 'pending'`);
+    await db.query(
+      `CREATE INDEX delivery_due ON delivery (webhook_id, next_attempt_at, event_sequence) WHERE status = 'pending'`,
+    );
     // Ordered subscriptions: is an earlier delivery of this aggregate still open?
-    await db.query(`CREATE INDEX delivery_open_by_aggregate ON delivery (webhook_id, aggregate_id, event_sequence) WHERE status = 'pending'`);
+    await db.query(
+      `CREATE INDEX delivery_open_by_aggregate ON delivery (webhook_id, aggregate_id, event_sequence) WHERE status = 'pending'`,
+    );
     await db.query(`CREATE INDEX delivery_tenant_list ON delivery (tenant_id, created_at DESC, id DESC)`);
     await db.query(`CREATE INDEX delivery_webhook_list ON delivery (webhook_id, status, created_at DESC, id DESC)`);
 

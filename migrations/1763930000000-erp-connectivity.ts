@@ -18,7 +18,9 @@ export class ErpConnectivity1763930000000 implements MigrationInterface {
     await db.query(`ALTER TABLE webhook ADD COLUMN feed_head bigint NOT NULL DEFAULT 0`);
     await db.query(`ALTER TABLE webhook ADD COLUMN feed_acked bigint NOT NULL DEFAULT 0`);
     await db.query(`ALTER TABLE delivery ADD COLUMN feed_position bigint`);
-    await db.query(`CREATE INDEX delivery_feed ON delivery (webhook_id, feed_position) WHERE status = 'pending' AND feed_position IS NOT NULL`);
+    await db.query(
+      `CREATE INDEX delivery_feed ON delivery (webhook_id, feed_position) WHERE status = 'pending' AND feed_position IS NOT NULL`,
+    );
     await db.query(`
       CREATE TABLE feed_token (
         id uuid PRIMARY KEY DEFAULT gen_random_uuid(),

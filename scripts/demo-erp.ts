@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 
 const MAX_BODY_BYTES = 1024 * 1024;
-const OUTAGE_ANSWER = JSON.stringify({ error: 'maintenance', message: 'ERP down for planned maintenance, try again later' });
+const OUTAGE_ANSWER = JSON.stringify({
+  error: 'maintenance',
+  message: 'ERP down for planned maintenance, try again later',
+});
 
 export interface ErpTally {
   verified: number;

@@ -149,9 +149,16 @@ async function main(): Promise<void> {
 
   const catalog = (await api.get<{ data: Array<{ name: string }> }>('/event-types')).data.data;
   const eventTypes = catalog.map((entry) => entry.name).filter((name) => /^(order|shipment)\./.test(name));
-  step(`Subscribing the ERP to ${eventTypes.length} event types, in order per order and shipment (POST /v1/webhooks) …`);
+  step(
+    `Subscribing the ERP to ${eventTypes.length} event types, in order per order and shipment (POST /v1/webhooks) …`,
+  );
   const webhook = (
-    await api.post<{ id: string; secret: string }>('/webhooks', { name: 'Demo ERP', url: erpUrl, eventTypes, ordered: true })
+    await api.post<{ id: string; secret: string }>('/webhooks', {
+      name: 'Demo ERP',
+      url: erpUrl,
+      eventTypes,
+      ordered: true,
+    })
   ).data;
   erp.useSecret(webhook.secret);
   print(`    Subscription ${webhook.id}; its signing secret goes to the ERP.`);
@@ -163,9 +170,27 @@ async function main(): Promise<void> {
   const now = Date.now();
   const at = (hours: number) => new Date(now + hours * 3_600_000).toISOString();
   const hamburg = { name: 'DC Hamburg', street: 'Am Kaiserkai 1', city: 'Hamburg', postalCode: '20457', country: 'DE' };
-  const munich = { name: 'Acme Store Munich', street: 'Marienplatz 8', city: 'Munich', postalCode: '80331', country: 'DE' };
-  const bremen = { name: 'Warehouse Bremen', street: 'Überseetor 20', city: 'Bremen', postalCode: '28217', country: 'DE' };
-  const vienna = { name: 'Nordwind Vienna', street: 'Praterstraße 31', city: 'Vienna', postalCode: '1020', country: 'AT' };
+  const munich = {
+    name: 'Acme Store Munich',
+    street: 'Marienplatz 8',
+    city: 'Munich',
+    postalCode: '80331',
+    country: 'DE',
+  };
+  const bremen = {
+    name: 'Warehouse Bremen',
+    street: 'Überseetor 20',
+    city: 'Bremen',
+    postalCode: '28217',
+    country: 'DE',
+  };
+  const vienna = {
+    name: 'Nordwind Vienna',
+    street: 'Praterstraße 31',
+    city: 'Vienna',
+    postalCode: '1020',
+    country: 'AT',
+  };
   const ids: Record<string, string> = {};
 
   const createOrder = async (body: Record<string, unknown>) => {
@@ -261,7 +286,13 @@ async function main(): Promise<void> {
     destination: munich,
     plannedPickupAt: at(2),
     plannedDeliveryAt: at(26),
-    packages: [1, 2, 3, 4].map((n) => ({ reference: `PLT-${n}`, weightKg: 370, lengthCm: 120, widthCm: 80, heightCm: 150 })),
+    packages: [1, 2, 3, 4].map((n) => ({
+      reference: `PLT-${n}`,
+      weightKg: 370,
+      lengthCm: 120,
+      widthCm: 80,
+      heightCm: 150,
+    })),
   });
   await pause();
   step('Creating shipment SH-2002 for SO-1002 (DB Schenker, FTL) …');
@@ -298,7 +329,9 @@ async function main(): Promise<void> {
     eta: at(20),
   });
   await pause();
-  step('SH-2001 leaves the hub for Munich (the subscription is ordered: Waybill holds this behind the refused hub event) …');
+  step(
+    'SH-2001 leaves the hub for Munich (the subscription is ordered: Waybill holds this behind the refused hub event) …',
+  );
   await moveShipment('SH-2001', 'in_transit');
   await pause();
   step('SH-2002 is picked up in Bremen; its order SO-1002 follows to in_transit …');
@@ -309,7 +342,9 @@ async function main(): Promise<void> {
   await sleep(OUTAGE_TAIL_MS);
   erp.outage = false;
   print('    ERP: back online');
-  step(`Waybill kept every event; it retries the refused pushes on its schedule (${RETRY_SCHEDULE.split(',').join(', ')}, each ±20 %) …`);
+  step(
+    `Waybill kept every event; it retries the refused pushes on its schedule (${RETRY_SCHEDULE.split(',').join(', ')}, each ±20 %) …`,
+  );
   const caughtUp = await settledDeliveries(DELIVERIES_TIMEOUT_MS);
   if (caughtUp.settled) print('    All caught up: the held events of each shipment and order follow, in order.');
   await pause();
@@ -344,15 +379,24 @@ async function main(): Promise<void> {
   const { deliveries, settled } = await settledDeliveries(DELIVERIES_TIMEOUT_MS);
   const count = (status: string) => deliveries.filter((d) => d.status === status).length;
   const retried = deliveries.filter((d) => d.attemptCount > 1);
-  print(`    ${deliveries.length} deliveries: ${count('delivered')} delivered, ${count('failed')} failed, ${retried.length} needed a retry`);
-  if (!settled) print(`    ${count('pending') + count('delivering')} still pending after ${DELIVERIES_TIMEOUT_MS / 1000} s; see ${shown(logFile)}`);
+  print(
+    `    ${deliveries.length} deliveries: ${count('delivered')} delivered, ${count('failed')} failed, ${retried.length} needed a retry`,
+  );
+  if (!settled)
+    print(
+      `    ${count('pending') + count('delivering')} still pending after ${DELIVERIES_TIMEOUT_MS / 1000} s; see ${shown(logFile)}`,
+    );
   for (const delivery of retried) {
-    const full = (await api.get<{ attempts: Array<{ responseStatus: number | null; errorClass: string | null; requestBody: string | null }> }>(
-      `/deliveries/${delivery.id}`,
-    )).data;
+    const full = (
+      await api.get<{
+        attempts: Array<{ responseStatus: number | null; errorClass: string | null; requestBody: string | null }>;
+      }>(`/deliveries/${delivery.id}`)
+    ).data;
     const data = JSON.parse(full.attempts[0]?.requestBody ?? '{}')?.data ?? {};
     const outcomes = full.attempts.map((a) => a.responseStatus ?? a.errorClass).join(' → ');
-    print(`      ${delivery.eventType.padEnd(26)} ${String(data.orderNumber ?? data.shipmentNumber ?? '-').padEnd(8)} attempts: ${outcomes}`);
+    print(
+      `      ${delivery.eventType.padEnd(26)} ${String(data.orderNumber ?? data.shipmentNumber ?? '-').padEnd(8)} attempts: ${outcomes}`,
+    );
   }
   const { verified, refused, rejected } = erp.tally;
   print(`    The ERP verified ${verified} pushes, refused ${refused} during the outage and rejected ${rejected}.`);

@@ -7,7 +7,6 @@ import { APP_CONFIG, type AppConfig } from './config/config.js';
 import { mountSettings } from './settings/settings-page.js';
 import { SERVICE_VERSION } from './version.js';
 
-
 /** Everything main.ts and the test harness both apply to the app: pipes, errors, OpenAPI. */
 export function configureApp(app: INestApplication): void {
   (app as NestExpressApplication).disable('x-powered-by');

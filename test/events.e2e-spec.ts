@@ -36,9 +36,14 @@ describe('domain events', () => {
     expect(answer.body.data.map((e: { name: string }) => e.name)).toEqual([...EVENT_TYPES]);
     for (const entry of answer.body.data) {
       expect(entry.description.length).toBeGreaterThan(20);
-      expect(entry.example).toMatchObject({ id: expect.stringMatching(/^evt_/), type: entry.name, apiVersion: '2026-11-01' });
+      expect(entry.example).toMatchObject({
+        id: expect.stringMatching(/^evt_/),
+        type: entry.name,
+        apiVersion: '2026-11-01',
+      });
     }
-    const shipmentExample = answer.body.data.find((e: { name: string }) => e.name === 'shipment.tracking_updated').example.data;
+    const shipmentExample = answer.body.data.find((e: { name: string }) => e.name === 'shipment.tracking_updated')
+      .example.data;
     expect(shipmentExample.trackingEvent).toHaveProperty('eta');
     expect((await t.api('GET', '/v1/event-types/shipment.delivered')).body.name).toBe('shipment.delivered');
     expect((await t.api('GET', '/v1/event-types/shipment.teleported')).status).toBe(404);
@@ -47,7 +52,10 @@ describe('domain events', () => {
   it('serves a JSON Schema per type that its catalog example and every recorded event validate against', async () => {
     const catalog = (await t.api('GET', '/v1/event-types')).body.data;
     for (const entry of catalog) {
-      expect(entry.schema).toMatchObject({ $schema: 'https://json-schema.org/draft/2020-12/schema', title: entry.name });
+      expect(entry.schema).toMatchObject({
+        $schema: 'https://json-schema.org/draft/2020-12/schema',
+        title: entry.name,
+      });
       expect(envelopeProblems(entry.example), entry.name).toEqual([]);
       const alone = await t.api('GET', `/v1/event-types/${entry.name}/schema`);
       expect(alone.status).toBe(200);
@@ -61,7 +69,9 @@ describe('domain events', () => {
     await t.api('PATCH', `/v1/orders/${order.id}`, { body: { notes: 'changed' } });
     await t.api('PATCH', `/v1/shipments/${shipment.id}`, { body: { eta: '2026-11-26T10:00:00.000Z' } });
     for (const status of ['booked', 'picked_up', 'exception', 'delivered']) {
-      await t.api('POST', `/v1/shipments/${shipment.id}/status`, { body: { status, proofOfDelivery: status === 'delivered' ? { signedBy: 'M. W.' } : undefined } });
+      await t.api('POST', `/v1/shipments/${shipment.id}/status`, {
+        body: { status, proofOfDelivery: status === 'delivered' ? { signedBy: 'M. W.' } : undefined },
+      });
     }
     await t.api('POST', `/v1/shipments/${shipment.id}/tracking-events`, {
       body: { code: 'SCAN', location: { city: 'Nuremberg', country: 'DE' }, occurredAt: '2026-11-24T21:17:00.000Z' },
@@ -96,7 +106,9 @@ describe('domain events', () => {
     await t.api('POST', `/v1/shipments/${shipment.id}/status`, { body: { status: 'booked' } });
     const before = await count('SELECT count(*) FROM event WHERE tenant_id = $1', [t.tenant.id]);
     failNextRecording = (events) => events.some((e) => e.type === 'order.status_changed');
-    expect((await t.api('POST', `/v1/shipments/${shipment.id}/status`, { body: { status: 'picked_up' } })).status).toBe(500);
+    expect((await t.api('POST', `/v1/shipments/${shipment.id}/status`, { body: { status: 'picked_up' } })).status).toBe(
+      500,
+    );
     expect((await t.api('GET', `/v1/shipments/${shipment.id}`)).body.status).toBe('booked');
     expect((await t.api('GET', `/v1/orders/${order.id}`)).body.status).toBe('open');
     expect(await count('SELECT count(*) FROM event WHERE tenant_id = $1', [t.tenant.id])).toBe(before);
@@ -104,7 +116,9 @@ describe('domain events', () => {
 
   it('a refused change (409) records nothing', async () => {
     const shipment = (await t.api('POST', '/v1/shipments', { body: shipmentBody() })).body;
-    expect((await t.api('POST', `/v1/shipments/${shipment.id}/status`, { body: { status: 'delivered' } })).status).toBe(409);
+    expect((await t.api('POST', `/v1/shipments/${shipment.id}/status`, { body: { status: 'delivered' } })).status).toBe(
+      409,
+    );
     expect(await count('SELECT count(*) FROM event WHERE aggregate_id = $1', [shipment.id])).toBe(1);
   });
 
@@ -135,10 +149,14 @@ describe('domain events', () => {
     const shipment = (await t.api('POST', '/v1/shipments', { body: shipmentBody() })).body;
     await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
-        t.api('POST', `/v1/shipments/${shipment.id}/tracking-events`, { body: { code: `SCAN_${i}`, occurredAt: new Date().toISOString() } }),
+        t.api('POST', `/v1/shipments/${shipment.id}/tracking-events`, {
+          body: { code: `SCAN_${i}`, occurredAt: new Date().toISOString() },
+        }),
       ),
     );
-    const rows = (await db.query('SELECT id, sequence FROM event WHERE aggregate_id = $1 ORDER BY sequence', [shipment.id])).rows;
+    const rows = (
+      await db.query('SELECT id, sequence FROM event WHERE aggregate_id = $1 ORDER BY sequence', [shipment.id])
+    ).rows;
     expect(rows.map((r) => r.sequence)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(new Set(rows.map((r) => r.id)).size).toBe(9);
   });

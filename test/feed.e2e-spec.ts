@@ -17,7 +17,15 @@ describe('pull feeds', () => {
   });
 
   const pullFeed = async (body: Record<string, unknown> = {}, key?: string) => {
-    const created = await t.api('POST', '/v1/webhooks', { key, body: { name: 'On-prem ERP (pull)', eventTypes: ['order.created', 'order.status_changed'], deliveryMode: 'pull', ...body } });
+    const created = await t.api('POST', '/v1/webhooks', {
+      key,
+      body: {
+        name: 'On-prem ERP (pull)',
+        eventTypes: ['order.created', 'order.status_changed'],
+        deliveryMode: 'pull',
+        ...body,
+      },
+    });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     return created.body;
   };
@@ -46,7 +54,9 @@ describe('pull feeds', () => {
 
     // Not acknowledged: served again from the oldest.
     const again = await t.api('GET', `/v1/feeds/${feed.id}`);
-    expect(again.body.data.map((e: any) => e.id)).toEqual([...first.body.data, ...second.body.data].map((e: any) => e.id));
+    expect(again.body.data.map((e: any) => e.id)).toEqual(
+      [...first.body.data, ...second.body.data].map((e: any) => e.id),
+    );
 
     const ack = await t.api('POST', `/v1/feeds/${feed.id}/ack`, { body: { cursor: first.body.nextCursor } });
     expect(ack.status).toBe(200);
@@ -96,7 +106,10 @@ describe('pull feeds', () => {
     const read = await t.api('GET', `/v1/feeds/${feed.id}`, { key: token });
     expect(read.status).toBe(200);
     expect(read.body.data).toHaveLength(1);
-    expect((await t.api('POST', `/v1/feeds/${feed.id}/ack`, { key: token, body: { cursor: read.body.nextCursor } })).body.acknowledged).toBe(1);
+    expect(
+      (await t.api('POST', `/v1/feeds/${feed.id}/ack`, { key: token, body: { cursor: read.body.nextCursor } })).body
+        .acknowledged,
+    ).toBe(1);
     expect((await t.api('GET', `/v1/feeds/${other.id}`, { key: token })).status).toBe(404);
     expect((await t.api('GET', '/v1/orders', { key: token })).status).toBe(401);
     expect((await t.api('GET', `/v1/webhooks/${feed.id}`, { key: token })).status).toBe(401);
@@ -104,10 +117,14 @@ describe('pull feeds', () => {
 
     const stranger = await t.newTenant('Another tenant');
     expect((await t.api('GET', `/v1/feeds/${feed.id}`, { key: stranger.key })).status).toBe(404);
-    expect((await t.api('POST', `/v1/feeds/${feed.id}/ack`, { key: stranger.key, body: { cursor: '1' } })).status).toBe(404);
+    expect((await t.api('POST', `/v1/feeds/${feed.id}/ack`, { key: stranger.key, body: { cursor: '1' } })).status).toBe(
+      404,
+    );
     expect((await t.api('POST', `/v1/webhooks/${feed.id}/feed-token`, { key: stranger.key })).status).toBe(404);
 
-    const push = await t.api('POST', '/v1/webhooks', { body: { name: 'push', url: r.url, eventTypes: ['webhook.test'] } });
+    const push = await t.api('POST', '/v1/webhooks', {
+      body: { name: 'push', url: r.url, eventTypes: ['webhook.test'] },
+    });
     expect((await t.api('GET', `/v1/feeds/${push.body.id}`)).status).toBe(409);
     expect((await t.api('POST', `/v1/webhooks/${push.body.id}/feed-token`)).status).toBe(409);
     // A deleted subscription's token stops working.
@@ -137,7 +154,9 @@ describe('pull feeds', () => {
       filters: { 'carrier.scac': ['DHLF'] },
     });
     const dhl = (await t.api('POST', '/v1/shipments', { body: shipmentBody() })).body;
-    const ups = (await t.api('POST', '/v1/shipments', { body: shipmentBody({ carrier: { name: 'UPS', scac: 'UPSN' } }) })).body;
+    const ups = (
+      await t.api('POST', '/v1/shipments', { body: shipmentBody({ carrier: { name: 'UPS', scac: 'UPSN' } }) })
+    ).body;
     for (const s of [dhl, ups]) await t.api('POST', `/v1/shipments/${s.id}/status`, { body: { status: 'booked' } });
     const read = await t.api('GET', `/v1/feeds/${feed.id}`);
     expect(read.body.data).toHaveLength(1);
@@ -148,7 +167,11 @@ describe('pull feeds', () => {
   });
 
   it('switching push → pull moves held deliveries into the feed, and pull → push sends what waits', async () => {
-    const hook = (await t.api('POST', '/v1/webhooks', { body: { name: 'switch', url: r.url, eventTypes: ['order.created'], paused: true } })).body;
+    const hook = (
+      await t.api('POST', '/v1/webhooks', {
+        body: { name: 'switch', url: r.url, eventTypes: ['order.created'], paused: true },
+      })
+    ).body;
     const first = (await t.api('POST', '/v1/orders', { body: orderBody() })).body;
     const toPull = await t.api('PATCH', `/v1/webhooks/${hook.id}`, { body: { deliveryMode: 'pull' } });
     expect(toPull.body.deliveryMode).toBe('pull');
@@ -156,7 +179,9 @@ describe('pull feeds', () => {
     const read = await t.api('GET', `/v1/feeds/${hook.id}`);
     expect(read.body.data.map((e: any) => e.data.orderNumber)).toEqual([first.orderNumber, second.orderNumber]);
     const oldest = await t.api('GET', `/v1/feeds/${hook.id}?limit=1`);
-    expect((await t.api('POST', `/v1/feeds/${hook.id}/ack`, { body: { cursor: oldest.body.nextCursor } })).body.acknowledged).toBe(1);
+    expect(
+      (await t.api('POST', `/v1/feeds/${hook.id}/ack`, { body: { cursor: oldest.body.nextCursor } })).body.acknowledged,
+    ).toBe(1);
     const third = (await t.api('POST', '/v1/orders', { body: orderBody() })).body;
 
     const needsUrl = await t.api('PATCH', `/v1/webhooks/${hook.id}`, { body: { deliveryMode: 'push', url: null } });
@@ -165,7 +190,10 @@ describe('pull feeds', () => {
     const toPush = await t.api('PATCH', `/v1/webhooks/${hook.id}`, { body: { deliveryMode: 'push', paused: false } });
     expect(toPush.body.deliveryMode).toBe('push');
     const pushed = await r.waitForRequests(before + 2);
-    expect(pushed.slice(before).map((q) => JSON.parse(q.body).data.orderNumber)).toEqual([second.orderNumber, third.orderNumber]);
+    expect(pushed.slice(before).map((q) => JSON.parse(q.body).data.orderNumber)).toEqual([
+      second.orderNumber,
+      third.orderNumber,
+    ]);
     await t.api('DELETE', `/v1/webhooks/${hook.id}`);
   });
 
@@ -173,7 +201,9 @@ describe('pull feeds', () => {
     const push = await t.api('POST', '/v1/webhooks', { body: { name: 'x', eventTypes: ['*'] } });
     expect(push.status).toBe(400);
     expect(push.body.errors).toEqual([{ field: 'url', message: 'is required for push delivery' }]);
-    const badMode = await t.api('POST', '/v1/webhooks', { body: { name: 'x', eventTypes: ['*'], deliveryMode: 'carrier-pigeon' } });
+    const badMode = await t.api('POST', '/v1/webhooks', {
+      body: { name: 'x', eventTypes: ['*'], deliveryMode: 'carrier-pigeon' },
+    });
     expect(badMode.body.errors[0].field).toBe('deliveryMode');
   });
 });

@@ -35,16 +35,30 @@ describe('orders', () => {
     expect(fetched.body).toEqual(created.body);
 
     const [event] = await events(created.body.id);
-    expect(event).toMatchObject({ type: 'order.created', sequence: 1, apiVersion: '2026-11-01', tenantId: t.tenant.id });
+    expect(event).toMatchObject({
+      type: 'order.created',
+      sequence: 1,
+      apiVersion: '2026-11-01',
+      tenantId: t.tenant.id,
+    });
     expect(event.data).toEqual(created.body);
   });
 
   it('needs only orderNumber, customer.name and one line with sku, quantity and unit', async () => {
     const created = await t.api('POST', '/v1/orders', {
-      body: { orderNumber: `MIN-${Date.now()}`, customer: { name: 'Min' }, lines: [{ sku: 'A', quantity: 1, unit: 'EA' }] },
+      body: {
+        orderNumber: `MIN-${Date.now()}`,
+        customer: { name: 'Min' },
+        lines: [{ sku: 'A', quantity: 1, unit: 'EA' }],
+      },
     });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ externalRef: null, shipFrom: null, customer: { name: 'Min', ref: null }, notes: null });
+    expect(created.body).toMatchObject({
+      externalRef: null,
+      shipFrom: null,
+      customer: { name: 'Min', ref: null },
+      notes: null,
+    });
   });
 
   it('answers 400 naming each missing, mistyped or unknown field by its path', async () => {
@@ -55,17 +69,28 @@ describe('orders', () => {
     const wrong = await t.api('POST', '/v1/orders', {
       body: orderBody({
         orderNumber: 42,
-        lines: [{ sku: 'A', quantity: 0, unit: 'EA' }, { sku: 'B', quantity: 'two', unit: 'EA' }],
+        lines: [
+          { sku: 'A', quantity: 0, unit: 'EA' },
+          { sku: 'B', quantity: 'two', unit: 'EA' },
+        ],
         shipTo: { city: 'Munich', country: 'Germany' },
         requestedPickupAt: 'tomorrow',
       }),
     });
     expect(wrong.status).toBe(400);
     expect(fields(wrong.body)).toEqual(
-      expect.arrayContaining(['orderNumber', 'lines.0.quantity', 'lines.1.quantity', 'shipTo.country', 'requestedPickupAt']),
+      expect.arrayContaining([
+        'orderNumber',
+        'lines.0.quantity',
+        'lines.1.quantity',
+        'shipTo.country',
+        'requestedPickupAt',
+      ]),
     );
 
-    const unknown = await t.api('POST', '/v1/orders', { body: orderBody({ colour: 'red', customer: { name: 'x', vip: true } }) });
+    const unknown = await t.api('POST', '/v1/orders', {
+      body: orderBody({ colour: 'red', customer: { name: 'x', vip: true } }),
+    });
     expect(unknown.status).toBe(400);
     expect(unknown.body.errors).toEqual(
       expect.arrayContaining([
@@ -80,7 +105,11 @@ describe('orders', () => {
     expect((await t.api('POST', '/v1/orders', { body })).status).toBe(201);
     const duplicate = await t.api('POST', '/v1/orders', { body });
     expect(duplicate.status).toBe(409);
-    expect(duplicate.body).toMatchObject({ statusCode: 409, error: 'Conflict', message: expect.stringContaining('orderNumber') });
+    expect(duplicate.body).toMatchObject({
+      statusCode: 409,
+      error: 'Conflict',
+      message: expect.stringContaining('orderNumber'),
+    });
     const other = await t.newTenant();
     expect((await t.api('POST', '/v1/orders', { key: other.key, body })).status).toBe(201);
   });
@@ -97,13 +126,18 @@ describe('orders', () => {
 
     const list = await events(created.id);
     expect(list.map((e) => e.type)).toEqual(['order.created', 'order.updated']);
-    expect(list[1].data.changes).toEqual({ notes: { from: 'Dock 4', to: 'Dock 6' }, externalRef: { from: 'PO-88231', to: null } });
+    expect(list[1].data.changes).toEqual({
+      notes: { from: 'Dock 4', to: 'Dock 6' },
+      externalRef: { from: 'PO-88231', to: null },
+    });
     expect(list[1].data.version).toBe(2);
   });
 
   it('PATCH refuses the order number, a null customer and bad lines', async () => {
     const created = (await t.api('POST', '/v1/orders', { body: orderBody() })).body;
-    const answer = await t.api('PATCH', `/v1/orders/${created.id}`, { body: { orderNumber: 'X', customer: null, lines: [] } });
+    const answer = await t.api('PATCH', `/v1/orders/${created.id}`, {
+      body: { orderNumber: 'X', customer: null, lines: [] },
+    });
     expect(answer.status).toBe(400);
     expect(fields(answer.body)).toEqual(expect.arrayContaining(['orderNumber', 'customer', 'lines']));
   });
@@ -128,8 +162,11 @@ describe('orders', () => {
   it.each(['open', 'confirmed', 'planned', 'in_transit'])('cancels from %s with a reason', async (from) => {
     const created = (await t.api('POST', '/v1/orders', { body: orderBody() })).body;
     const path = ['open', 'confirmed', 'planned', 'in_transit'];
-    for (const status of path.slice(1, path.indexOf(from) + 1)) await t.api('POST', `/v1/orders/${created.id}/status`, { body: { status } });
-    const cancelled = await t.api('POST', `/v1/orders/${created.id}/status`, { body: { status: 'cancelled', reason: 'customer withdrew' } });
+    for (const status of path.slice(1, path.indexOf(from) + 1))
+      await t.api('POST', `/v1/orders/${created.id}/status`, { body: { status } });
+    const cancelled = await t.api('POST', `/v1/orders/${created.id}/status`, {
+      body: { status: 'cancelled', reason: 'customer withdrew' },
+    });
     expect(cancelled.status).toBe(200);
     const last = (await events(created.id)).at(-1)!;
     expect(last.data).toMatchObject({ status: 'cancelled', previousStatus: from, reason: 'customer withdrew' });
@@ -139,7 +176,9 @@ describe('orders', () => {
     const created = (await t.api('POST', '/v1/orders', { body: orderBody() })).body;
     const skip = await t.api('POST', `/v1/orders/${created.id}/status`, { body: { status: 'delivered' } });
     expect(skip.status).toBe(409);
-    expect(skip.body.message).toBe(`cannot move order ${created.orderNumber} from open to delivered; allowed: confirmed, cancelled`);
+    expect(skip.body.message).toBe(
+      `cannot move order ${created.orderNumber} from open to delivered; allowed: confirmed, cancelled`,
+    );
     await t.api('POST', `/v1/orders/${created.id}/status`, { body: { status: 'cancelled' } });
     const final = await t.api('POST', `/v1/orders/${created.id}/status`, { body: { status: 'open' } });
     expect(final.status).toBe(409);
@@ -187,7 +226,12 @@ describe('orders', () => {
 
   it('answers 404 for a malformed or unknown id', async () => {
     expect((await t.api('GET', '/v1/orders/not-an-id')).status).toBe(404);
-    expect((await t.api('PATCH', '/v1/orders/00000000-0000-4000-8000-000000000000', { body: { notes: 'x' } })).status).toBe(404);
-    expect((await t.api('POST', '/v1/orders/00000000-0000-4000-8000-000000000000/status', { body: { status: 'confirmed' } })).status).toBe(404);
+    expect(
+      (await t.api('PATCH', '/v1/orders/00000000-0000-4000-8000-000000000000', { body: { notes: 'x' } })).status,
+    ).toBe(404);
+    expect(
+      (await t.api('POST', '/v1/orders/00000000-0000-4000-8000-000000000000/status', { body: { status: 'confirmed' } }))
+        .status,
+    ).toBe(404);
   });
 });

@@ -46,15 +46,26 @@ describe('payload formats and preview', () => {
         },
       })
     ).body;
-    expect(hook).toMatchObject({ payloadFormat: 'jsonata', payloadOptions: { expression: MAPPING, contentType: 'application/vnd.sap+json' } });
+    expect(hook).toMatchObject({
+      payloadFormat: 'jsonata',
+      payloadOptions: { expression: MAPPING, contentType: 'application/vnd.sap+json' },
+    });
     const order = (await t.api('POST', '/v1/orders', { key: tenant.key, body: orderBody() })).body;
-    const shipment = (await t.api('POST', '/v1/shipments', { key: tenant.key, body: shipmentBody({ orderId: order.id }) })).body;
+    const shipment = (
+      await t.api('POST', '/v1/shipments', { key: tenant.key, body: shipmentBody({ orderId: order.id }) })
+    ).body;
     await t.api('POST', `/v1/shipments/${shipment.id}/status`, { key: tenant.key, body: { status: 'booked' } });
 
     const [request] = await r.waitForRequests(1);
     expect(request.headers['content-type']).toBe('application/vnd.sap+json');
     const verified = new StandardWebhook(hook.secret).verify(request.body, request.headers as Record<string, string>);
-    expect(verified).toEqual({ ShipmentNo: shipment.shipmentNumber, Carrier: 'DHLF', Status: 'BOOKED', PO: 'PO-88231', EventId: request.headers['webhook-id'] });
+    expect(verified).toEqual({
+      ShipmentNo: shipment.shipmentNumber,
+      Carrier: 'DHLF',
+      Status: 'BOOKED',
+      PO: 'PO-88231',
+      EventId: request.headers['webhook-id'],
+    });
 
     const [delivery] = await eventually(async () => {
       const list = (await t.api('GET', `/v1/deliveries?webhookId=${hook.id}`, { key: tenant.key })).body.data;
@@ -63,7 +74,10 @@ describe('payload formats and preview', () => {
     const full = (await t.api('GET', `/v1/deliveries/${delivery.id}`, { key: tenant.key })).body;
     expect(full.attempts[0].requestBody).toBe(request.body);
 
-    const preview = await t.api('POST', `/v1/webhooks/${hook.id}/preview`, { key: tenant.key, body: { eventId: delivery.eventId } });
+    const preview = await t.api('POST', `/v1/webhooks/${hook.id}/preview`, {
+      key: tenant.key,
+      body: { eventId: delivery.eventId },
+    });
     expect(preview.status).toBe(200);
     expect(preview.body.body).toBe(request.body);
     expect(preview.body.contentType).toBe('application/vnd.sap+json');
@@ -81,40 +95,86 @@ describe('payload formats and preview', () => {
     const pinned = await receiver();
     const current = await receiver();
     const tenant = await t.newTenant();
-    const old = (await t.api('POST', '/v1/webhooks', { key: tenant.key, body: { name: 'old', url: pinned.url, eventTypes: ['shipment.created'], apiVersion: '2026-01-01' } })).body;
-    const now = (await t.api('POST', '/v1/webhooks', { key: tenant.key, body: { name: 'new', url: current.url, eventTypes: ['shipment.created'] } })).body;
+    const old = (
+      await t.api('POST', '/v1/webhooks', {
+        key: tenant.key,
+        body: { name: 'old', url: pinned.url, eventTypes: ['shipment.created'], apiVersion: '2026-01-01' },
+      })
+    ).body;
+    const now = (
+      await t.api('POST', '/v1/webhooks', {
+        key: tenant.key,
+        body: { name: 'new', url: current.url, eventTypes: ['shipment.created'] },
+      })
+    ).body;
     expect(old.apiVersion).toBe('2026-01-01');
     expect(now.apiVersion).toBe(API_VERSION);
     const shipment = (await t.api('POST', '/v1/shipments', { key: tenant.key, body: shipmentBody() })).body;
     const [[oldPush], [newPush]] = await Promise.all([pinned.waitForRequests(1), current.waitForRequests(1)]);
-    const oldBody = new StandardWebhook(old.secret).verify(oldPush.body, oldPush.headers as Record<string, string>) as any;
-    const newBody = new StandardWebhook(now.secret).verify(newPush.body, newPush.headers as Record<string, string>) as any;
+    const oldBody = new StandardWebhook(old.secret).verify(
+      oldPush.body,
+      oldPush.headers as Record<string, string>,
+    ) as any;
+    const newBody = new StandardWebhook(now.secret).verify(
+      newPush.body,
+      newPush.headers as Record<string, string>,
+    ) as any;
     expect(oldBody).toMatchObject({ apiVersion: '2026-01-01', data: { number: shipment.shipmentNumber } });
     expect(oldBody.data).not.toHaveProperty('shipmentNumber');
     expect(newBody).toMatchObject({ apiVersion: API_VERSION, data: { shipmentNumber: shipment.shipmentNumber } });
     expect(oldBody.id).toBe(newBody.id);
 
-    const preview = await t.api('POST', `/v1/webhooks/${old.id}/preview`, { key: tenant.key, body: { eventId: oldBody.id } });
+    const preview = await t.api('POST', `/v1/webhooks/${old.id}/preview`, {
+      key: tenant.key,
+      body: { eventId: oldBody.id },
+    });
     expect(preview.body.body).toBe(oldPush.body);
     const [delivery] = (await t.api('GET', `/v1/deliveries?webhookId=${old.id}`, { key: tenant.key })).body.data;
-    await eventually(async () => (await t.api('GET', `/v1/deliveries/${delivery.id}`, { key: tenant.key })).body.status === 'delivered');
-    expect((await t.api('GET', `/v1/deliveries/${delivery.id}`, { key: tenant.key })).body.attempts[0].requestBody).toBe(oldPush.body);
-    const unknown = await t.api('POST', '/v1/webhooks', { key: tenant.key, body: { name: 'x', url: pinned.url, eventTypes: ['*'], apiVersion: '1999-01-01' } });
+    await eventually(
+      async () =>
+        (await t.api('GET', `/v1/deliveries/${delivery.id}`, { key: tenant.key })).body.status === 'delivered',
+    );
+    expect(
+      (await t.api('GET', `/v1/deliveries/${delivery.id}`, { key: tenant.key })).body.attempts[0].requestBody,
+    ).toBe(oldPush.body);
+    const unknown = await t.api('POST', '/v1/webhooks', {
+      key: tenant.key,
+      body: { name: 'x', url: pinned.url, eventTypes: ['*'], apiVersion: '1999-01-01' },
+    });
     expect(unknown.status).toBe(400);
     expect(unknown.body.errors[0].field).toBe('apiVersion');
   });
 
   it('answers 400 with the position for an expression that does not compile, and checks options per format', async () => {
     const base = { name: 'x', url: 'http://127.0.0.1:9/', eventTypes: ['*'] };
-    const bad = await t.api('POST', '/v1/webhooks', { body: { ...base, payloadFormat: 'jsonata', payloadOptions: { expression: 'data.items[' } } });
+    const bad = await t.api('POST', '/v1/webhooks', {
+      body: { ...base, payloadFormat: 'jsonata', payloadOptions: { expression: 'data.items[' } },
+    });
     expect(bad.status).toBe(400);
-    expect(bad.body.errors[0]).toMatchObject({ field: 'payloadOptions.expression', message: expect.stringMatching(/position \d+/) });
+    expect(bad.body.errors[0]).toMatchObject({
+      field: 'payloadOptions.expression',
+      message: expect.stringMatching(/position \d+/),
+    });
     expect((await t.api('POST', '/v1/webhooks', { body: { ...base, payloadFormat: 'jsonata' } })).status).toBe(400);
-    expect((await t.api('POST', '/v1/webhooks', { body: { ...base, payloadFormat: 'jsonata', payloadOptions: { expression: 'id', contentType: 'not a type' } } })).status).toBe(400);
-    expect((await t.api('POST', '/v1/webhooks', { body: { ...base, payloadFormat: 'envelope', payloadOptions: { expression: 'id' } } })).status).toBe(400);
+    expect(
+      (
+        await t.api('POST', '/v1/webhooks', {
+          body: { ...base, payloadFormat: 'jsonata', payloadOptions: { expression: 'id', contentType: 'not a type' } },
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (
+        await t.api('POST', '/v1/webhooks', {
+          body: { ...base, payloadFormat: 'envelope', payloadOptions: { expression: 'id' } },
+        })
+      ).status,
+    ).toBe(400);
     expect((await t.api('POST', '/v1/webhooks', { body: { ...base, payloadFormat: 'csv' } })).status).toBe(400);
     const created = (await t.api('POST', '/v1/webhooks', { body: base })).body;
-    const patched = await t.api('PATCH', `/v1/webhooks/${created.id}`, { body: { payloadFormat: 'jsonata', payloadOptions: { expression: '$$' } } });
+    const patched = await t.api('PATCH', `/v1/webhooks/${created.id}`, {
+      body: { payloadFormat: 'jsonata', payloadOptions: { expression: '$$' } },
+    });
     expect(patched.body).toMatchObject({ payloadFormat: 'jsonata', payloadOptions: { expression: '$$' } });
     const back = await t.api('PATCH', `/v1/webhooks/${created.id}`, { body: { payloadFormat: 'envelope' } });
     expect(back.body).toMatchObject({ payloadFormat: 'envelope', payloadOptions: null });
@@ -126,7 +186,13 @@ describe('payload formats and preview', () => {
     const hook = (
       await t.api('POST', '/v1/webhooks', {
         key: tenant.key,
-        body: { name: 'x', url: r.url, eventTypes: ['order.created'], payloadFormat: 'jsonata', payloadOptions: { expression: '$error("no mapping for " & type)' } },
+        body: {
+          name: 'x',
+          url: r.url,
+          eventTypes: ['order.created'],
+          payloadFormat: 'jsonata',
+          payloadOptions: { expression: '$error("no mapping for " & type)' },
+        },
       })
     ).body;
     await t.api('POST', '/v1/orders', { key: tenant.key, body: orderBody() });
@@ -135,7 +201,10 @@ describe('payload formats and preview', () => {
       return list[0]?.status === 'failed' ? list : undefined;
     });
     const full = (await t.api('GET', `/v1/deliveries/${delivery.id}`, { key: tenant.key })).body;
-    expect(full.attempts.map((a: { errorClass: string }) => a.errorClass)).toEqual(['transform_error', 'transform_error']);
+    expect(full.attempts.map((a: { errorClass: string }) => a.errorClass)).toEqual([
+      'transform_error',
+      'transform_error',
+    ]);
     expect(full.attempts[0].errorMessage).toContain('no mapping for order.created');
     expect(full.attempts[0].requestBody).toBe('');
     expect(r.requests).toHaveLength(0);
@@ -164,31 +233,54 @@ describe('payload formats and preview', () => {
     for (let i = 0; i < 20; i++) {
       const eta = new Date(Date.UTC(2026, 10, 26, 8, i)).toISOString();
       etas.push(eta);
-      await t.api('POST', `/v1/shipments/${shipment.id}/tracking-events`, { key: tenant.key, body: { code: 'ETA', occurredAt: new Date().toISOString(), eta } });
-      if (i === 5) await t.api('POST', `/v1/shipments/${shipment.id}/status`, { key: tenant.key, body: { status: 'booked' } });
-      if (i === 12) await t.api('POST', `/v1/shipments/${shipment.id}/status`, { key: tenant.key, body: { status: 'picked_up' } });
+      await t.api('POST', `/v1/shipments/${shipment.id}/tracking-events`, {
+        key: tenant.key,
+        body: { code: 'ETA', occurredAt: new Date().toISOString(), eta },
+      });
+      if (i === 5)
+        await t.api('POST', `/v1/shipments/${shipment.id}/status`, { key: tenant.key, body: { status: 'booked' } });
+      if (i === 12)
+        await t.api('POST', `/v1/shipments/${shipment.id}/status`, { key: tenant.key, body: { status: 'picked_up' } });
     }
     await r.waitForRequests(3, 8_000);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const bodies = r.bodies();
-    expect(bodies.filter((b) => b.type === 'shipment.status_changed').map((b) => b.data.status)).toEqual(['booked', 'picked_up']);
+    expect(bodies.filter((b) => b.type === 'shipment.status_changed').map((b) => b.data.status)).toEqual([
+      'booked',
+      'picked_up',
+    ]);
     const tracking = bodies.filter((b) => b.type === 'shipment.tracking_updated');
     expect(tracking.map((b) => b.data.trackingEvent.eta)).toEqual([etas[19]]);
-    const superseded = (await t.api('GET', `/v1/deliveries?webhookId=${hook.id}&status=superseded&limit=200`, { key: tenant.key })).body.data;
+    const superseded = (
+      await t.api('GET', `/v1/deliveries?webhookId=${hook.id}&status=superseded&limit=200`, { key: tenant.key })
+    ).body.data;
     expect(superseded).toHaveLength(19);
     expect(superseded.every((d: { eventType: string }) => d.eventType === 'shipment.tracking_updated')).toBe(true);
 
     const refused = await t.api('POST', '/v1/webhooks', {
       key: tenant.key,
-      body: { name: 'x', url: r.url, eventTypes: ['*'], coalesce: { eventTypes: ['shipment.status_changed'], windowMs: 1000 } },
+      body: {
+        name: 'x',
+        url: r.url,
+        eventTypes: ['*'],
+        coalesce: { eventTypes: ['shipment.status_changed'], windowMs: 1000 },
+      },
     });
     expect(refused.status).toBe(400);
-    expect(refused.body.errors[0]).toMatchObject({ field: 'coalesce', message: expect.stringContaining('cannot be coalesced') });
+    expect(refused.body.errors[0]).toMatchObject({
+      field: 'coalesce',
+      message: expect.stringContaining('cannot be coalesced'),
+    });
   });
 
   it('previews a draft: the rendered example, its content type and headers, with custom header values hidden', async () => {
     const draft = await t.api('POST', '/v1/webhooks/preview', {
-      body: { payloadFormat: 'jsonata', payloadOptions: { expression: '{ "no": data.shipmentNumber }' }, eventType: 'shipment.delivered', headers: { 'X-Client': 'secret-value' } },
+      body: {
+        payloadFormat: 'jsonata',
+        payloadOptions: { expression: '{ "no": data.shipmentNumber }' },
+        eventType: 'shipment.delivered',
+        headers: { 'X-Client': 'secret-value' },
+      },
     });
     expect(draft.status).toBe(200);
     expect(draft.body).toMatchObject({ body: '{"no":"SH-20017"}', contentType: 'application/json' });
@@ -197,7 +289,9 @@ describe('payload formats and preview', () => {
 
     const envelope = await t.api('POST', '/v1/webhooks/preview', { body: { eventType: 'order.created' } });
     expect(JSON.parse(envelope.body.body)).toMatchObject({ type: 'order.created' });
-    const failing = await t.api('POST', '/v1/webhooks/preview', { body: { payloadFormat: 'jsonata', payloadOptions: { expression: '$error("x")' } } });
+    const failing = await t.api('POST', '/v1/webhooks/preview', {
+      body: { payloadFormat: 'jsonata', payloadOptions: { expression: '$error("x")' } },
+    });
     expect(failing.status).toBe(400);
     expect((await t.api('POST', '/v1/webhooks/preview', { body: { eventId: 'evt_nope' } })).status).toBe(404);
   });

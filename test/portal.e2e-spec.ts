@@ -14,7 +14,9 @@ describe('portal sessions (one-time links into /settings)', () => {
     t = await createTestApp({ PUBLIC_URL });
     db = new pg.Client({ connectionString: t.databaseUrl });
     await db.connect();
-    const created = await t.api('POST', '/v1/webhooks', { body: { name: 'ERP', url: 'http://127.0.0.1:9/hook', eventTypes: ['order.created'] } });
+    const created = await t.api('POST', '/v1/webhooks', {
+      body: { name: 'ERP', url: 'http://127.0.0.1:9/hook', eventTypes: ['order.created'] },
+    });
     expect(created.status).toBe(201);
     webhookId = created.body.id;
   });
@@ -69,12 +71,16 @@ describe('portal sessions (one-time links into /settings)', () => {
 
   it('refuses an expired link, and an expired session token', async () => {
     const link = await openLink();
-    await db.query(`UPDATE portal_session SET expires_at = now() - interval '1 second' WHERE link_hash = $1`, [hashApiKey(codeOf(link.url))]);
+    await db.query(`UPDATE portal_session SET expires_at = now() - interval '1 second' WHERE link_hash = $1`, [
+      hashApiKey(codeOf(link.url)),
+    ]);
     expect((await redeem(codeOf(link.url))).status).toBe(401);
 
     const live = await session();
     expect((await t.api('GET', '/v1/webhooks', { key: live.token })).status).toBe(200);
-    await db.query(`UPDATE portal_session SET expires_at = now() - interval '1 second' WHERE token_hash = $1`, [hashApiKey(live.token)]);
+    await db.query(`UPDATE portal_session SET expires_at = now() - interval '1 second' WHERE token_hash = $1`, [
+      hashApiKey(live.token),
+    ]);
     expect((await t.api('GET', '/v1/webhooks', { key: live.token })).status).toBe(401);
   });
 
@@ -82,7 +88,13 @@ describe('portal sessions (one-time links into /settings)', () => {
     const ro = await session({ readOnly: true });
     expect(ro.readOnly).toBe(true);
     const key = ro.token;
-    for (const path of ['/v1/webhooks', `/v1/webhooks/${webhookId}`, '/v1/event-types', '/v1/events', `/v1/deliveries?webhookId=${webhookId}`]) {
+    for (const path of [
+      '/v1/webhooks',
+      `/v1/webhooks/${webhookId}`,
+      '/v1/event-types',
+      '/v1/events',
+      `/v1/deliveries?webhookId=${webhookId}`,
+    ]) {
       expect((await t.api('GET', path, { key })).status, path).toBe(200);
     }
     // The draft preview (what the form shows) changes nothing and signs with no real secret.
@@ -114,7 +126,10 @@ describe('portal sessions (one-time links into /settings)', () => {
 
   it('a full session manages webhooks and reveals secrets, but not API keys or new portal sessions', async () => {
     const { token: key } = await session();
-    const created = await t.api('POST', '/v1/webhooks', { key, body: { name: 'Full', url: 'http://127.0.0.1:9/full', eventTypes: ['order.created'] } });
+    const created = await t.api('POST', '/v1/webhooks', {
+      key,
+      body: { name: 'Full', url: 'http://127.0.0.1:9/full', eventTypes: ['order.created'] },
+    });
     expect(created.status).toBe(201);
     const secret = await t.api('GET', `/v1/webhooks/${created.body.id}/secret`, { key });
     expect(secret.body.secret).toBe(created.body.secret);
@@ -162,7 +177,9 @@ describe('portal sessions (one-time links into /settings)', () => {
 
   it('refuses a link opened after its 10-minute window even while the session time lasts', async () => {
     const link = await openLink({ ttlSeconds: 7200 });
-    await db.query(`UPDATE portal_session SET created_at = now() - interval '11 minutes' WHERE link_hash = $1`, [hashApiKey(codeOf(link.url))]);
+    await db.query(`UPDATE portal_session SET created_at = now() - interval '11 minutes' WHERE link_hash = $1`, [
+      hashApiKey(codeOf(link.url)),
+    ]);
     expect((await redeem(codeOf(link.url))).status).toBe(401);
   });
 
@@ -212,7 +229,9 @@ describe('the /settings page headers', () => {
     const t = await createTestApp({ SETTINGS_FRAME_ANCESTORS: 'https://tms.example.com https://*.acme.test' });
     try {
       const answer = await fetch(`${t.baseUrl}/settings?theme=dark`);
-      expect(answer.headers.get('content-security-policy')).toContain('frame-ancestors https://tms.example.com https://*.acme.test');
+      expect(answer.headers.get('content-security-policy')).toContain(
+        'frame-ancestors https://tms.example.com https://*.acme.test',
+      );
       expect(answer.headers.get('x-frame-options')).toBeNull();
     } finally {
       await t.close();

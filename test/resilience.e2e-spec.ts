@@ -12,7 +12,6 @@ import { freePort } from './support/ports.js';
 
 const MAIN = path.resolve('dist/src/main.js');
 
-
 /** The built service in its own process, as production runs it. */
 async function startService(databaseUrl: string, port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, [MAIN], {
@@ -32,7 +31,10 @@ async function startService(databaseUrl: string, port: number): Promise<ChildPro
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   await eventually(
-    async () => (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok).catch(() => false)) || (child.exitCode !== null ? Promise.reject(new Error(stderr)) : false),
+    async () =>
+      (await fetch(`http://127.0.0.1:${port}/health`)
+        .then((r) => r.ok)
+        .catch(() => false)) || (child.exitCode !== null ? Promise.reject(new Error(stderr)) : false),
     20_000,
     'the service to answer /health',
   );
@@ -66,7 +68,12 @@ describe('crash safety', () => {
 
     const tenant = await call(port, ADMIN_TOKEN, 'POST', '/v1/tenants', { name: 'crash' });
     const key = tenant.body.apiKey;
-    await call(port, key, 'POST', '/v1/webhooks', { name: 'erp', url: receiver.url, eventTypes: ['order.created'], maxConcurrency: 4 });
+    await call(port, key, 'POST', '/v1/webhooks', {
+      name: 'erp',
+      url: receiver.url,
+      eventTypes: ['order.created'],
+      maxConcurrency: 4,
+    });
     const committed: string[] = [];
     for (let i = 0; i < 40; i++) {
       const created = await call(port, key, 'POST', '/v1/orders', orderBody());
@@ -112,7 +119,9 @@ describe('several instances on one database', () => {
     const c = await createTestApp({ databaseUrl: api.databaseUrl });
     apps.push(c);
     receiver = (await startReceiver()).always({ status: 200, delayMs: 5 });
-    await api.api('POST', '/v1/webhooks', { body: { name: 'erp', url: receiver.url, eventTypes: ['order.created'], maxConcurrency: 4 } });
+    await api.api('POST', '/v1/webhooks', {
+      body: { name: 'erp', url: receiver.url, eventTypes: ['order.created'], maxConcurrency: 4 },
+    });
     const ids: string[] = [];
     await Promise.all(
       Array.from({ length: 8 }, async () => {
@@ -157,16 +166,23 @@ describe('graceful shutdown', () => {
     const first = await createTestApp();
     const receiver = (await startReceiver()).always({ status: 200, delayMs: 400 });
     try {
-      await first.api('POST', '/v1/webhooks', { body: { name: 'erp', url: receiver.url, eventTypes: ['order.created'], maxConcurrency: 2 } });
+      await first.api('POST', '/v1/webhooks', {
+        body: { name: 'erp', url: receiver.url, eventTypes: ['order.created'], maxConcurrency: 2 },
+      });
       for (let i = 0; i < 10; i++) await first.api('POST', '/v1/orders', { body: orderBody() });
       await receiver.waitForRequests(2);
       await first.app.close();
 
       const db = new pg.Client({ connectionString: first.databaseUrl });
       await db.connect();
-      const states = (await db.query(`SELECT status, count(*)::int AS n FROM delivery GROUP BY status ORDER BY status`)).rows;
+      const states = (await db.query(`SELECT status, count(*)::int AS n FROM delivery GROUP BY status ORDER BY status`))
+        .rows;
       const byStatus = Object.fromEntries(states.map((r) => [r.status, r.n]));
-      const leased = (await db.query(`SELECT count(*)::int AS n FROM delivery WHERE leased_by IS NOT NULL OR lease_expires_at IS NOT NULL`)).rows[0].n;
+      const leased = (
+        await db.query(
+          `SELECT count(*)::int AS n FROM delivery WHERE leased_by IS NOT NULL OR lease_expires_at IS NOT NULL`,
+        )
+      ).rows[0].n;
       expect(leased).toBe(0);
       expect(byStatus.delivered).toBeGreaterThanOrEqual(2);
       expect(byStatus.delivered + byStatus.pending).toBe(10);
@@ -176,7 +192,11 @@ describe('graceful shutdown', () => {
 
       const second = await createTestApp({ databaseUrl: first.databaseUrl });
       try {
-        await eventually(() => new Set(receiver.bodies().map((b) => b.data.id)).size === 10, 15_000, 'the rest after restart');
+        await eventually(
+          () => new Set(receiver.bodies().map((b) => b.data.id)).size === 10,
+          15_000,
+          'the rest after restart',
+        );
       } finally {
         await second.close();
       }

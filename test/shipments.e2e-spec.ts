@@ -72,9 +72,27 @@ describe('shipments', () => {
     expect(trackingEvents).toEqual([]);
     expect(event.data).toEqual(snapshot);
     expect(Object.keys(event.data)).toEqual([
-      'id', 'shipmentNumber', 'status', 'statusReason', 'carrier', 'mode', 'serviceLevel', 'trackingNumber', 'origin',
-      'destination', 'plannedPickupAt', 'plannedDeliveryAt', 'actualPickupAt', 'actualDeliveryAt', 'eta', 'packages',
-      'proofOfDelivery', 'order', 'version', 'createdAt', 'updatedAt',
+      'id',
+      'shipmentNumber',
+      'status',
+      'statusReason',
+      'carrier',
+      'mode',
+      'serviceLevel',
+      'trackingNumber',
+      'origin',
+      'destination',
+      'plannedPickupAt',
+      'plannedDeliveryAt',
+      'actualPickupAt',
+      'actualDeliveryAt',
+      'eta',
+      'packages',
+      'proofOfDelivery',
+      'order',
+      'version',
+      'createdAt',
+      'updatedAt',
     ]);
   });
 
@@ -85,7 +103,12 @@ describe('shipments', () => {
       expect.arrayContaining(['shipmentNumber', 'carrier.name', 'mode']),
     );
     const bad = await t.api('POST', '/v1/shipments', {
-      body: shipmentBody({ mode: 'teleport', carrier: { name: 'X', scac: 'toolong' }, packages: [{ weightKg: -1 }], extra: 1 }),
+      body: shipmentBody({
+        mode: 'teleport',
+        carrier: { name: 'X', scac: 'toolong' },
+        packages: [{ weightKg: -1 }],
+        extra: 1,
+      }),
     });
     expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(
       expect.arrayContaining(['mode', 'carrier.scac', 'packages.0.weightKg', 'extra']),
@@ -164,7 +187,11 @@ describe('shipments', () => {
       'shipment.delivered',
     ]);
     expect(list.map((e) => e.sequence)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(list[5].data).toMatchObject({ status: 'delivered', previousStatus: 'in_transit', proofOfDelivery: { signedBy: 'M. Weber' } });
+    expect(list[5].data).toMatchObject({
+      status: 'delivered',
+      previousStatus: 'in_transit',
+      proofOfDelivery: { signedBy: 'M. Weber' },
+    });
   });
 
   it('refuses proofOfDelivery with another status, and emits shipment.exception with the reason', async () => {
@@ -204,9 +231,13 @@ describe('shipments', () => {
       occurredAt: '2026-11-24T21:17:00.000Z',
       eta: '2026-11-25T14:30:00.000Z',
     });
-    const bad = await t.api('POST', `/v1/shipments/${shipment.id}/tracking-events`, { body: { code: '', occurredAt: 'soon' } });
+    const bad = await t.api('POST', `/v1/shipments/${shipment.id}/tracking-events`, {
+      body: { code: '', occurredAt: 'soon' },
+    });
     expect(bad.status).toBe(400);
-    expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(['code', 'occurredAt']));
+    expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(
+      expect.arrayContaining(['code', 'occurredAt']),
+    );
   });
 
   it('PATCH emits shipment.updated with changes, adds shipment.tracking_updated when eta changes, and nothing for a no-op', async () => {
@@ -217,10 +248,17 @@ describe('shipments', () => {
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ trackingNumber: 'NEW-1', eta: '2026-11-26T10:00:00.000Z', version: 2 });
     await t.api('PATCH', `/v1/shipments/${shipment.id}`, { body: { trackingNumber: 'NEW-1' } });
-    const carrierOnly = await t.api('PATCH', `/v1/shipments/${shipment.id}`, { body: { carrier: { name: 'DB Schenker', scac: 'SCHE' } } });
+    const carrierOnly = await t.api('PATCH', `/v1/shipments/${shipment.id}`, {
+      body: { carrier: { name: 'DB Schenker', scac: 'SCHE' } },
+    });
     expect(carrierOnly.body.version).toBe(3);
     const list = await events(shipment.id);
-    expect(list.map((e) => e.type)).toEqual(['shipment.created', 'shipment.updated', 'shipment.tracking_updated', 'shipment.updated']);
+    expect(list.map((e) => e.type)).toEqual([
+      'shipment.created',
+      'shipment.updated',
+      'shipment.tracking_updated',
+      'shipment.updated',
+    ]);
     expect(list[1].data.changes).toEqual({
       trackingNumber: { from: shipment.trackingNumber, to: 'NEW-1' },
       eta: { from: null, to: '2026-11-26T10:00:00.000Z' },
@@ -243,7 +281,9 @@ describe('shipments', () => {
     const first = await t.api('GET', '/v1/shipments?limit=2', { key: tenant.key });
     const second = await t.api('GET', `/v1/shipments?limit=2&cursor=${first.body.nextCursor}`, { key: tenant.key });
     const third = await t.api('GET', `/v1/shipments?limit=2&cursor=${second.body.nextCursor}`, { key: tenant.key });
-    expect([...first.body.data, ...second.body.data, ...third.body.data].map((s: { id: string }) => s.id)).toEqual([...ids].reverse());
+    expect([...first.body.data, ...second.body.data, ...third.body.data].map((s: { id: string }) => s.id)).toEqual(
+      [...ids].reverse(),
+    );
     expect(third.body.nextCursor).toBeNull();
     const booked = await t.api('GET', '/v1/shipments?status=booked', { key: tenant.key });
     expect(booked.body.data.map((s: { id: string }) => s.id)).toEqual([ids[1]]);

@@ -7,10 +7,16 @@ import { freePort } from './support/ports.js';
 
 const MAIN = path.resolve('dist/src/main.js');
 
-
-function start(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+function start(env: Record<string, string>): {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+} {
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, [MAIN], { env: { ...inherited, LOG_FORMAT: 'pretty', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN], {
+    env: { ...inherited, LOG_FORMAT: 'pretty', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -40,19 +46,30 @@ describe('starting the service', () => {
   });
 
   it('starts on an embedded PostgreSQL, prints a working demo key once, and reuses the data on the next start', async () => {
-    const env = { DATA_DIR: dataDir, PORT: String(await freePort()), EMBEDDED_PG_PORT: String(await freePort()), HOST: '127.0.0.1' };
+    const env = {
+      DATA_DIR: dataDir,
+      PORT: String(await freePort()),
+      EMBEDDED_PG_PORT: String(await freePort()),
+      HOST: '127.0.0.1',
+    };
     const first = start(env);
     try {
       await waitFor(() => /listening on/.test(first.output()), 60_000, 'the first start');
       const key = /API key: (wb_[A-Za-z0-9_-]+)/.exec(first.output())?.[1];
       expect(key).toBeDefined();
       expect(first.output()).toContain(`http://localhost:${env.PORT}/docs`);
-      const orders = await fetch(`http://127.0.0.1:${env.PORT}/v1/orders`, { headers: { authorization: `Bearer ${key}` } });
+      const orders = await fetch(`http://127.0.0.1:${env.PORT}/v1/orders`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
       expect(orders.status).toBe(200);
       const created = await fetch(`http://127.0.0.1:${env.PORT}/v1/orders`, {
         method: 'POST',
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ orderNumber: 'SO-1', customer: { name: 'Acme' }, lines: [{ sku: 'A', quantity: 1, unit: 'EA' }] }),
+        body: JSON.stringify({
+          orderNumber: 'SO-1',
+          customer: { name: 'Acme' },
+          lines: [{ sku: 'A', quantity: 1, unit: 'EA' }],
+        }),
       });
       expect(created.status).toBe(201);
     } finally {
@@ -67,7 +84,9 @@ describe('starting the service', () => {
       await waitFor(() => /listening on/.test(second.output()), 60_000, 'the second start');
       expect(second.output()).not.toContain('API key:');
       const key = /API key: (wb_[A-Za-z0-9_-]+)/.exec(first.output())![1];
-      const list = (await (await fetch(`http://127.0.0.1:${env.PORT}/v1/orders`, { headers: { authorization: `Bearer ${key}` } })).json()) as {
+      const list = (await (
+        await fetch(`http://127.0.0.1:${env.PORT}/v1/orders`, { headers: { authorization: `Bearer ${key}` } })
+      ).json()) as {
         data: Array<{ orderNumber: string }>;
       };
       expect(list.data.map((o) => o.orderNumber)).toEqual(['SO-1']);

@@ -22,7 +22,9 @@ describe('tenants and API keys', () => {
 
   it('refuses tenant creation without the operator token, and with a tenant key', async () => {
     expect((await t.api('POST', '/v1/tenants', { key: null, body: { name: 'x' } })).status).toBe(401);
-    expect((await t.api('POST', '/v1/tenants', { key: 'wrong-token-but-long-enough', body: { name: 'x' } })).status).toBe(401);
+    expect(
+      (await t.api('POST', '/v1/tenants', { key: 'wrong-token-but-long-enough', body: { name: 'x' } })).status,
+    ).toBe(401);
     expect((await t.api('POST', '/v1/tenants', { body: { name: 'x' } })).status).toBe(401);
   });
 
@@ -81,7 +83,9 @@ describe('tenants and API keys', () => {
     expect(mine.status).toBe(404);
     expect(unknown.status).toBe(404);
     expect(mine.body.error).toBe(unknown.body.error);
-    expect((await t.api('GET', '/v1/orders')).body.data.map((o: { id: string }) => o.id)).not.toContain(theirOrder.body.id);
+    expect((await t.api('GET', '/v1/orders')).body.data.map((o: { id: string }) => o.id)).not.toContain(
+      theirOrder.body.id,
+    );
   });
 });
 

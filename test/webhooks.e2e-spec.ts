@@ -72,7 +72,9 @@ describe('webhook subscriptions API', () => {
       rateLimitPerSecond: 10,
       headerNames: ['X-ERP-Client'],
     });
-    const cleared = await t.api('PATCH', `/v1/webhooks/${created.id}`, { body: { retrySchedule: null, rateLimitPerSecond: null, headers: {} } });
+    const cleared = await t.api('PATCH', `/v1/webhooks/${created.id}`, {
+      body: { retrySchedule: null, rateLimitPerSecond: null, headers: {} },
+    });
     expect(cleared.body).toMatchObject({ retrySchedule: null, rateLimitPerSecond: null, headerNames: [] });
   });
 
@@ -92,7 +94,16 @@ describe('webhook subscriptions API', () => {
     });
     expect(bad.status).toBe(400);
     expect(fields(bad.body)).toEqual(
-      expect.arrayContaining(['name', 'eventTypes', 'filters', 'headers', 'timeoutMs', 'maxConcurrency', 'retrySchedule', 'extra']),
+      expect.arrayContaining([
+        'name',
+        'eventTypes',
+        'filters',
+        'headers',
+        'timeoutMs',
+        'maxConcurrency',
+        'retrySchedule',
+        'extra',
+      ]),
     );
     const headerError = bad.body.errors.find((e: { field: string }) => e.field === 'headers').message;
     for (const name of ['Host', 'Content-Length', 'webhook-id', 'Connection']) expect(headerError).toContain(name);
@@ -101,16 +112,23 @@ describe('webhook subscriptions API', () => {
     expect(url.status).toBe(400);
     expect(url.body.errors).toEqual([{ field: 'url', message: 'must use http or https' }]);
     expect((await t.api('POST', '/v1/webhooks', { body: { ...valid, eventTypes: [] } })).status).toBe(400);
-    expect((await t.api('POST', '/v1/webhooks', { body: { ...valid, filters: { 'carrier.scac': [] } } })).status).toBe(400);
-    expect((await t.api('POST', '/v1/webhooks', { body: { ...valid, filters: { 'carrier.scac': [{ a: 1 }] } } })).status).toBe(400);
+    expect((await t.api('POST', '/v1/webhooks', { body: { ...valid, filters: { 'carrier.scac': [] } } })).status).toBe(
+      400,
+    );
+    expect(
+      (await t.api('POST', '/v1/webhooks', { body: { ...valid, filters: { 'carrier.scac': [{ a: 1 }] } } })).status,
+    ).toBe(400);
     expect((await t.api('POST', '/v1/webhooks', { body: { ...valid, apiVersion: '1999-01-01' } })).status).toBe(400);
-    expect((await t.api('PATCH', '/v1/webhooks/00000000-0000-4000-8000-000000000000', { body: { paused: true } })).status).toBe(404);
+    expect(
+      (await t.api('PATCH', '/v1/webhooks/00000000-0000-4000-8000-000000000000', { body: { paused: true } })).status,
+    ).toBe(404);
   });
 
   it('lists subscriptions newest first with pagination', async () => {
     const tenant = await t.newTenant();
     const ids = [];
-    for (let i = 0; i < 3; i++) ids.push((await t.api('POST', '/v1/webhooks', { key: tenant.key, body: valid })).body.id);
+    for (let i = 0; i < 3; i++)
+      ids.push((await t.api('POST', '/v1/webhooks', { key: tenant.key, body: valid })).body.id);
     const first = await t.api('GET', '/v1/webhooks?limit=2', { key: tenant.key });
     const second = await t.api('GET', `/v1/webhooks?limit=2&cursor=${first.body.nextCursor}`, { key: tenant.key });
     expect([...first.body.data, ...second.body.data].map((w: { id: string }) => w.id)).toEqual(ids.reverse());
@@ -122,7 +140,12 @@ describe('webhook subscriptions API', () => {
     const receiver = await startReceiver();
     try {
       const other = await t.newTenant();
-      const theirs = (await t.api('POST', '/v1/webhooks', { key: other.key, body: { ...valid, url: receiver.url, eventTypes: ['order.created'] } })).body;
+      const theirs = (
+        await t.api('POST', '/v1/webhooks', {
+          key: other.key,
+          body: { ...valid, url: receiver.url, eventTypes: ['order.created'] },
+        })
+      ).body;
       await t.api('POST', '/v1/orders', { key: other.key, body: orderBody() });
       const [delivery] = await eventually(async () => {
         const list = (await t.api('GET', `/v1/deliveries?webhookId=${theirs.id}`, { key: other.key })).body.data;
@@ -158,21 +181,32 @@ describe('webhook subscriptions API', () => {
     const receiver = await startReceiver();
     try {
       const tenant = await t.newTenant();
-      const hook = (await t.api('POST', '/v1/webhooks', { key: tenant.key, body: { ...valid, url: receiver.url, eventTypes: ['*'] } })).body;
+      const hook = (
+        await t.api('POST', '/v1/webhooks', {
+          key: tenant.key,
+          body: { ...valid, url: receiver.url, eventTypes: ['*'] },
+        })
+      ).body;
       for (let i = 0; i < 3; i++) await t.api('POST', '/v1/orders', { key: tenant.key, body: orderBody() });
       await receiver.waitForRequests(3);
       await eventually(async () => {
         const list = (await t.api('GET', '/v1/deliveries?status=delivered', { key: tenant.key })).body.data;
         return list.length === 3;
       });
-      const page1 = await t.api('GET', `/v1/deliveries?webhookId=${hook.id}&eventType=order.created&limit=2`, { key: tenant.key });
-      const page2 = await t.api('GET', `/v1/deliveries?webhookId=${hook.id}&limit=2&cursor=${page1.body.nextCursor}`, { key: tenant.key });
+      const page1 = await t.api('GET', `/v1/deliveries?webhookId=${hook.id}&eventType=order.created&limit=2`, {
+        key: tenant.key,
+      });
+      const page2 = await t.api('GET', `/v1/deliveries?webhookId=${hook.id}&limit=2&cursor=${page1.body.nextCursor}`, {
+        key: tenant.key,
+      });
       expect(page1.body.data).toHaveLength(2);
       expect(page2.body.data).toHaveLength(1);
       expect(page2.body.nextCursor).toBeNull();
       const created = [...page1.body.data, ...page2.body.data].map((d: { createdAt: string }) => d.createdAt);
       expect([...created].sort().reverse()).toEqual(created);
-      expect((await t.api('GET', '/v1/deliveries?since=2999-01-01T00:00:00Z', { key: tenant.key })).body.data).toEqual([]);
+      expect((await t.api('GET', '/v1/deliveries?since=2999-01-01T00:00:00Z', { key: tenant.key })).body.data).toEqual(
+        [],
+      );
       expect((await t.api('GET', '/v1/deliveries?status=lost', { key: tenant.key })).status).toBe(400);
       expect((await t.api('GET', '/v1/deliveries?limit=500', { key: tenant.key })).status).toBe(400);
       expect((await t.api('GET', '/v1/deliveries?webhookId=nope', { key: tenant.key })).status).toBe(400);
@@ -193,7 +227,10 @@ describe('SSRF guard', () => {
   };
 
   beforeAll(async () => {
-    t = await createTestApp({ env: { WEBHOOK_ALLOW_PRIVATE: 'false', WEBHOOK_RETRY_SCHEDULE: 'none' }, overrides: [{ provide: RESOLVER, useValue: resolver }] });
+    t = await createTestApp({
+      env: { WEBHOOK_ALLOW_PRIVATE: 'false', WEBHOOK_RETRY_SCHEDULE: 'none' },
+      overrides: [{ provide: RESOLVER, useValue: resolver }],
+    });
     receiver = await startReceiver();
   });
   afterAll(async () => {
@@ -221,7 +258,10 @@ describe('SSRF guard', () => {
     'http://internal.example/hooks',
   ])('refuses %s at creation', async (url) => {
     dns.set('localhost', [{ address: '127.0.0.1', family: 4 }]);
-    dns.set('internal.example', [{ address: '93.184.216.34', family: 4 }, { address: '10.1.2.3', family: 4 }]);
+    dns.set('internal.example', [
+      { address: '93.184.216.34', family: 4 },
+      { address: '10.1.2.3', family: 4 },
+    ]);
     const answer = await t.api('POST', '/v1/webhooks', { body: { name: 'x', url, eventTypes: ['*'] } });
     expect(answer.status).toBe(400);
     expect(answer.body.errors[0].field).toBe('url');
@@ -230,9 +270,13 @@ describe('SSRF guard', () => {
 
   it('accepts a public host and a host that does not resolve yet; refuses the same on PATCH to a private one', async () => {
     dns.set('erp.example.com', [{ address: '93.184.216.34', family: 4 }]);
-    const ok = await t.api('POST', '/v1/webhooks', { body: { name: 'x', url: 'https://erp.example.com/in', eventTypes: ['*'] } });
+    const ok = await t.api('POST', '/v1/webhooks', {
+      body: { name: 'x', url: 'https://erp.example.com/in', eventTypes: ['*'] },
+    });
     expect(ok.status).toBe(201);
-    const later = await t.api('POST', '/v1/webhooks', { body: { name: 'x', url: 'https://not-yet.example.com/in', eventTypes: ['*'] } });
+    const later = await t.api('POST', '/v1/webhooks', {
+      body: { name: 'x', url: 'https://not-yet.example.com/in', eventTypes: ['*'] },
+    });
     expect(later.status).toBe(201);
     const patched = await t.api('PATCH', `/v1/webhooks/${ok.body.id}`, { body: { url: 'http://10.0.0.1/' } });
     expect(patched.status).toBe(400);
@@ -243,11 +287,22 @@ describe('SSRF guard', () => {
   it('checks again at send time: a name that now resolves to loopback is an attempt blocked_address, an unknown name is dns', async () => {
     const port = new URL(receiver.url).port;
     dns.set('rebind.example.com', [{ address: '93.184.216.34', family: 4 }]);
-    const rebind = (await t.api('POST', '/v1/webhooks', { body: { name: 'x', url: `http://rebind.example.com:${port}/in`, eventTypes: ['order.created'] } })).body;
-    const gone = (await t.api('POST', '/v1/webhooks', { body: { name: 'y', url: `http://vanished.example.com:${port}/in`, eventTypes: ['order.created'] } })).body;
+    const rebind = (
+      await t.api('POST', '/v1/webhooks', {
+        body: { name: 'x', url: `http://rebind.example.com:${port}/in`, eventTypes: ['order.created'] },
+      })
+    ).body;
+    const gone = (
+      await t.api('POST', '/v1/webhooks', {
+        body: { name: 'y', url: `http://vanished.example.com:${port}/in`, eventTypes: ['order.created'] },
+      })
+    ).body;
     dns.set('rebind.example.com', [{ address: '127.0.0.1', family: 4 }]);
     await t.api('POST', '/v1/orders', { body: orderBody() });
-    for (const [hook, errorClass] of [[rebind, 'blocked_address'], [gone, 'dns']] as const) {
+    for (const [hook, errorClass] of [
+      [rebind, 'blocked_address'],
+      [gone, 'dns'],
+    ] as const) {
       const [delivery] = await eventually(async () => {
         const list = (await t.api('GET', `/v1/deliveries?webhookId=${hook.id}`)).body.data;
         return list[0]?.status === 'failed' ? list : undefined;

@@ -5,9 +5,17 @@ import { orderBody, shipmentBody } from './support/fixtures.js';
 import { type Receiver, startReceiver } from './support/receiver.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
-const { X12Parser } = createRequire(import.meta.url)('node-x12') as { X12Parser: new (strict: boolean) => { parse(edi: string): any } };
+const { X12Parser } = createRequire(import.meta.url)('node-x12') as {
+  X12Parser: new (strict: boolean) => { parse(edi: string): any };
+};
 
-const OPTIONS = { senderId: 'WAYBILL', senderQualifier: 'ZZ', receiverId: 'ACMEERP', receiverQualifier: 'ZZ', usageIndicator: 'T' };
+const OPTIONS = {
+  senderId: 'WAYBILL',
+  senderQualifier: 'ZZ',
+  receiverId: 'ACMEERP',
+  receiverQualifier: 'ZZ',
+  usageIndicator: 'T',
+};
 
 interface Interchange {
   isa13: string;
@@ -59,18 +67,26 @@ describe('X12 214 payloads', () => {
 
   it('walks a shipment from booked to delivered as five valid 214 interchanges with increasing control numbers, across a restart', async () => {
     const hook = (
-      await t.api('POST', '/v1/webhooks', { body: { name: 'EDI', url: r.url, eventTypes: ['*'], payloadFormat: 'x12-214', payloadOptions: OPTIONS } })
+      await t.api('POST', '/v1/webhooks', {
+        body: { name: 'EDI', url: r.url, eventTypes: ['*'], payloadFormat: 'x12-214', payloadOptions: OPTIONS },
+      })
     ).body;
     expect(hook.eventTypes).toEqual(['shipment.status_changed', 'shipment.tracking_updated']);
     const order = (await t.api('POST', '/v1/orders', { body: orderBody() })).body;
-    const shipment = (await t.api('POST', '/v1/shipments', { body: shipmentBody({ orderId: order.id, origin: order.shipFrom, destination: order.shipTo }) })).body;
+    const shipment = (
+      await t.api('POST', '/v1/shipments', {
+        body: shipmentBody({ orderId: order.id, origin: order.shipFrom, destination: order.shipTo }),
+      })
+    ).body;
     for (const status of ['booked', 'picked_up', 'in_transit', 'out_for_delivery', 'delivered']) {
       await t.api('POST', `/v1/shipments/${shipment.id}/status`, { body: { status } });
     }
     const requests = await r.waitForRequests(5);
     const interchanges = requests.map((q) => {
       expect(q.headers['content-type']).toBe('application/edi-x12');
-      expect(() => new StandardWebhook(hook.secret).verify(q.body, q.headers as Record<string, string>, { jsonParse: false })).not.toThrow();
+      expect(() =>
+        new StandardWebhook(hook.secret).verify(q.body, q.headers as Record<string, string>, { jsonParse: false }),
+      ).not.toThrow();
       return parse214(q.body);
     });
     const inOrder = [...interchanges].sort((a, b) => Number(a.isa13) - Number(b.isa13));
@@ -89,7 +105,12 @@ describe('X12 214 payloads', () => {
     // A restart: another instance on the same database continues the numbering.
     const restarted = await createTestApp({ databaseUrl: t.databaseUrl });
     try {
-      const again = (await restarted.api('POST', `/v1/webhooks/${hook.id}/test`, { key: t.tenant.key, body: { eventType: 'shipment.status_changed' } })).body;
+      const again = (
+        await restarted.api('POST', `/v1/webhooks/${hook.id}/test`, {
+          key: t.tenant.key,
+          body: { eventType: 'shipment.status_changed' },
+        })
+      ).body;
       expect(again.responseStatus).toBe(200);
       const last = parse214(r.requests.at(-1)!.body);
       expect(Number(last.isa13)).toBeGreaterThan(highest);
@@ -97,25 +118,39 @@ describe('X12 214 payloads', () => {
       await restarted.close();
     }
 
-    const preview = (await t.api('POST', `/v1/webhooks/${hook.id}/preview`, { body: { eventType: 'shipment.status_changed' } })).body;
+    const preview = (
+      await t.api('POST', `/v1/webhooks/${hook.id}/preview`, { body: { eventType: 'shipment.status_changed' } })
+    ).body;
     expect(preview.contentType).toBe('application/edi-x12');
     expect(Number(parse214(preview.body).isa13)).toBe(0);
     expect(preview.body).toMatch(/\*000000000\*0\*T\*>~/);
-    const notEdi = await t.api('POST', `/v1/webhooks/${hook.id}/preview`, { body: { eventType: 'shipment.delivered' } });
+    const notEdi = await t.api('POST', `/v1/webhooks/${hook.id}/preview`, {
+      body: { eventType: 'shipment.delivered' },
+    });
     expect(notEdi.status).toBe(400);
   });
 
   it('refuses order events and bad EDI settings with 400', async () => {
     const base = { name: 'EDI', url: r.url, payloadFormat: 'x12-214' };
-    const orders = await t.api('POST', '/v1/webhooks', { body: { ...base, eventTypes: ['order.created'], payloadOptions: OPTIONS } });
+    const orders = await t.api('POST', '/v1/webhooks', {
+      body: { ...base, eventTypes: ['order.created'], payloadOptions: OPTIONS },
+    });
     expect(orders.status).toBe(400);
     expect(orders.body.errors[0].field).toBe('eventTypes');
     const bad = await t.api('POST', '/v1/webhooks', {
-      body: { ...base, eventTypes: ['*'], payloadOptions: { ...OPTIONS, senderId: 'A-NAME-FAR-TOO-LONG', usageIndicator: 'X', elementSeparator: 'A' } },
+      body: {
+        ...base,
+        eventTypes: ['*'],
+        payloadOptions: { ...OPTIONS, senderId: 'A-NAME-FAR-TOO-LONG', usageIndicator: 'X', elementSeparator: 'A' },
+      },
     });
     expect(bad.status).toBe(400);
     expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(
-      expect.arrayContaining(['payloadOptions.senderId', 'payloadOptions.usageIndicator', 'payloadOptions.elementSeparator']),
+      expect.arrayContaining([
+        'payloadOptions.senderId',
+        'payloadOptions.usageIndicator',
+        'payloadOptions.elementSeparator',
+      ]),
     );
   });
 });

@@ -30,12 +30,22 @@ describe('parseDuration', () => {
     expect(parseDuration('5ms')).toBe(5);
   });
 
-  it.each([[''], ['5'], ['s'], ['-5s'], ['5x'], ['5 seconds'], ['5S'], ['1h30m'], ['.5s'], ['5.s'], ['1e3ms'], ['5s,5m']])(
-    'returns undefined for %j',
-    (text) => {
-      expect(parseDuration(text)).toBeUndefined();
-    },
-  );
+  it.each([
+    [''],
+    ['5'],
+    ['s'],
+    ['-5s'],
+    ['5x'],
+    ['5 seconds'],
+    ['5S'],
+    ['1h30m'],
+    ['.5s'],
+    ['5.s'],
+    ['1e3ms'],
+    ['5s,5m'],
+  ])('returns undefined for %j', (text) => {
+    expect(parseDuration(text)).toBeUndefined();
+  });
 });
 
 describe('parseDurationList', () => {

@@ -36,7 +36,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
       };
     }
     if (isBodyParseError(exception)) {
-      const status = 'status' in exception && exception.status >= 400 && exception.status < 500 ? exception.status : 400;
+      const status =
+        'status' in exception && exception.status >= 400 && exception.status < 500 ? exception.status : 400;
       const message =
         exception.type === 'entity.parse.failed'
           ? `Request body is not valid JSON${'message' in exception ? `: ${String(exception.message)}` : ''}`

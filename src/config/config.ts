@@ -114,7 +114,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const retryRaw = read('WEBHOOK_RETRY_SCHEDULE') ?? DEFAULT_RETRY_SCHEDULE;
   const retrySchedule = retryRaw === 'none' ? [] : parseDurationList(retryRaw);
   if (!retrySchedule) {
-    problems.push(`WEBHOOK_RETRY_SCHEDULE must be durations separated by commas, e.g. 5s,5m,30m (or "none") (got "${retryRaw}")`);
+    problems.push(
+      `WEBHOOK_RETRY_SCHEDULE must be durations separated by commas, e.g. 5s,5m,30m (or "none") (got "${retryRaw}")`,
+    );
   }
   const encryptionKey = read('ENCRYPTION_KEY');
   if (encryptionKey !== undefined && !isEncryptionKey(encryptionKey)) {
@@ -139,7 +141,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const frameAncestors = (read('SETTINGS_FRAME_ANCESTORS') ?? '').split(/[\s,]+/).filter(Boolean);
   for (const source of frameAncestors) {
     if (!FRAME_ANCESTOR.test(source)) {
-      problems.push(`SETTINGS_FRAME_ANCESTORS must list origins such as https://tms.example.com or https://*.example.com, or 'self' (got "${source}")`);
+      problems.push(
+        `SETTINGS_FRAME_ANCESTORS must list origins such as https://tms.example.com or https://*.example.com, or 'self' (got "${source}")`,
+      );
     }
   }
 

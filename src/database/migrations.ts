@@ -5,4 +5,10 @@ import { ErpConnectivity1763930000000 } from '../../migrations/1763930000000-erp
 import { PortalSessions1763940000000 } from '../../migrations/1763940000000-portal-sessions.js';
 
 /** Listed explicitly, oldest first: globs do not survive bundling or ESM. */
-export const MIGRATIONS = [Foundation1763900000000, Webhooks1763910000000, PayloadFormats1763920000000, ErpConnectivity1763930000000, PortalSessions1763940000000];
+export const MIGRATIONS = [
+  Foundation1763900000000,
+  Webhooks1763910000000,
+  PayloadFormats1763920000000,
+  ErpConnectivity1763930000000,
+  PortalSessions1763940000000,
+];

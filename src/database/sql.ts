@@ -4,7 +4,11 @@ import type { DataSource, EntityManager } from 'typeorm';
  * Runs SQL and answers its rows. TypeORM answers an UPDATE or DELETE as `[rows, rowCount]` and
  * anything else as the rows; this hides the difference (rows are objects, never arrays).
  */
-export async function queryRows<T = Record<string, any>>(db: DataSource | EntityManager, sql: string, params: unknown[] = []): Promise<T[]> {
+export async function queryRows<T = Record<string, any>>(
+  db: DataSource | EntityManager,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const result: unknown = await db.query(sql, params);
   if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') {
     return result[0] as T[];
@@ -13,7 +17,11 @@ export async function queryRows<T = Record<string, any>>(db: DataSource | Entity
 }
 
 /** The number of rows an UPDATE or DELETE touched. */
-export async function affectedRows(db: DataSource | EntityManager, sql: string, params: unknown[] = []): Promise<number> {
+export async function affectedRows(
+  db: DataSource | EntityManager,
+  sql: string,
+  params: unknown[] = [],
+): Promise<number> {
   const result: unknown = await db.query(sql, params);
   if (Array.isArray(result) && result.length === 2 && typeof result[1] === 'number') return result[1];
   return Array.isArray(result) ? result.length : 0;

@@ -91,16 +91,35 @@ const DESCRIPTIONS: Record<EventType, [string, Record<string, unknown>]> = {
   'order.created': ['An order was created. `data` is the full order.', exampleOrder],
   'order.updated': [
     'Fields of an order changed. `data` is the full order plus `changes: { field: { from, to } }`.',
-    { ...exampleOrder, version: 2, notes: 'Dock 6, call ahead', changes: { notes: { from: 'Dock 4, call ahead', to: 'Dock 6, call ahead' } } },
+    {
+      ...exampleOrder,
+      version: 2,
+      notes: 'Dock 6, call ahead',
+      changes: { notes: { from: 'Dock 4, call ahead', to: 'Dock 6, call ahead' } },
+    },
   ],
   'order.status_changed': [
     'An order moved to another status, by request or by following its shipments (first pickup: in_transit; all delivered: delivered). `data` is the full order plus `previousStatus`, `reason` (null when none was given) and `occurredAt`.',
-    { ...exampleOrder, status: 'in_transit', version: 3, previousStatus: 'planned', reason: null, occurredAt: '2026-11-23T08:42:00.000Z' },
+    {
+      ...exampleOrder,
+      status: 'in_transit',
+      version: 3,
+      previousStatus: 'planned',
+      reason: null,
+      occurredAt: '2026-11-23T08:42:00.000Z',
+    },
   ],
-  'shipment.created': ['A shipment was created. `data` is the full shipment.', { ...exampleShipment, status: 'planned', actualPickupAt: null, version: 1 }],
+  'shipment.created': [
+    'A shipment was created. `data` is the full shipment.',
+    { ...exampleShipment, status: 'planned', actualPickupAt: null, version: 1 },
+  ],
   'shipment.updated': [
     'Fields of a shipment changed. `data` is the full shipment plus `changes: { field: { from, to } }`.',
-    { ...exampleShipment, trackingNumber: 'JJD0099912346', changes: { trackingNumber: { from: 'JJD0099912345', to: 'JJD0099912346' } } },
+    {
+      ...exampleShipment,
+      trackingNumber: 'JJD0099912346',
+      changes: { trackingNumber: { from: 'JJD0099912345', to: 'JJD0099912346' } },
+    },
   ],
   'shipment.status_changed': [
     'A shipment moved to another status. `data` is the full shipment plus `previousStatus`.',

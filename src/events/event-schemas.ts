@@ -50,7 +50,13 @@ const orderProperties: Record<string, JsonSchema> = {
   lines: {
     type: 'array',
     minItems: 1,
-    items: record({ sku: string, description: nullable(string), quantity: { type: 'number', exclusiveMinimum: 0 }, unit: string, weightKg: nullable(number) }),
+    items: record({
+      sku: string,
+      description: nullable(string),
+      quantity: { type: 'number', exclusiveMinimum: 0 },
+      unit: string,
+      weightKg: nullable(number),
+    }),
   },
   notes: nullable(string),
   status: { enum: [...ORDER_STATUSES] },
@@ -60,7 +66,13 @@ const orderProperties: Record<string, JsonSchema> = {
 };
 
 const trackingLocation = nullable(
-  record({ name: nullable(string), city: nullable(string), region: nullable(string), postalCode: nullable(string), country: nullable(string) }),
+  record({
+    name: nullable(string),
+    city: nullable(string),
+    region: nullable(string),
+    postalCode: nullable(string),
+    country: nullable(string),
+  }),
 );
 
 const shipmentProperties: Record<string, JsonSchema> = {
@@ -81,7 +93,13 @@ const shipmentProperties: Record<string, JsonSchema> = {
   eta: nullable(dateTime),
   packages: {
     type: 'array',
-    items: record({ reference: nullable(string), weightKg: nullable(number), lengthCm: nullable(number), widthCm: nullable(number), heightCm: nullable(number) }),
+    items: record({
+      reference: nullable(string),
+      weightKg: nullable(number),
+      lengthCm: nullable(number),
+      widthCm: nullable(number),
+      heightCm: nullable(number),
+    }),
   },
   proofOfDelivery: nullable(record({ signedBy: string, at: dateTime })),
   order: nullable(record({ id: uuid, orderNumber: string, externalRef: nullable(string), customer })),
@@ -100,13 +118,24 @@ const changes: JsonSchema = {
 const DATA: Record<EventType, JsonSchema> = {
   'order.created': record(orderProperties),
   'order.updated': record({ ...orderProperties, changes }),
-  'order.status_changed': record({ ...orderProperties, previousStatus: { enum: [...ORDER_STATUSES] }, reason: nullable(string), occurredAt: dateTime }),
+  'order.status_changed': record({
+    ...orderProperties,
+    previousStatus: { enum: [...ORDER_STATUSES] },
+    reason: nullable(string),
+    occurredAt: dateTime,
+  }),
   'shipment.created': record(shipmentProperties),
   'shipment.updated': record({ ...shipmentProperties, changes }),
   'shipment.status_changed': record({ ...shipmentProperties, previousStatus: { enum: [...SHIPMENT_STATUSES] } }),
   'shipment.tracking_updated': record({
     ...shipmentProperties,
-    trackingEvent: record({ code: string, description: nullable(string), location: trackingLocation, occurredAt: dateTime, eta: nullable(dateTime) }),
+    trackingEvent: record({
+      code: string,
+      description: nullable(string),
+      location: trackingLocation,
+      occurredAt: dateTime,
+      eta: nullable(dateTime),
+    }),
   }),
   'shipment.delivered': record({ ...shipmentProperties, previousStatus: { enum: [...SHIPMENT_STATUSES] } }),
   'shipment.exception': record({ ...shipmentProperties, previousStatus: { enum: [...SHIPMENT_STATUSES] } }),

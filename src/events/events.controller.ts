@@ -14,7 +14,9 @@ export class EventsController {
   constructor(private readonly events: EventsService) {}
 
   @Get('event-types')
-  @ApiOperation({ summary: 'The event catalog: every type with its description, an example envelope and its JSON Schema' })
+  @ApiOperation({
+    summary: 'The event catalog: every type with its description, an example envelope and its JSON Schema',
+  })
   catalog() {
     return { data: EVENT_CATALOG, nextCursor: null };
   }

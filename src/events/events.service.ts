@@ -49,11 +49,19 @@ export class EventsService {
       `SELECT * FROM event WHERE ${where.join(' AND ')} ORDER BY position DESC LIMIT ${limit + 1}`,
       params,
     );
-    return toPage(rows, limit, (r) => ({ key: r.position, id: r.id }), (r) => toEnvelope(eventFromRow(r)));
+    return toPage(
+      rows,
+      limit,
+      (r) => ({ key: r.position, id: r.id }),
+      (r) => toEnvelope(eventFromRow(r)),
+    );
   }
 
   async get(tenantId: string, id: string): Promise<Envelope> {
-    const rows: EventRow[] = await this.dataSource.query(`SELECT * FROM event WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
+    const rows: EventRow[] = await this.dataSource.query(`SELECT * FROM event WHERE tenant_id = $1 AND id = $2`, [
+      tenantId,
+      id,
+    ]);
     if (rows.length === 0) throw notFound('event', id);
     return toEnvelope(eventFromRow(rows[0]));
   }

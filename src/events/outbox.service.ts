@@ -30,7 +30,15 @@ export const newEventId = () => `evt_${nextUlid()}`;
  * stored JSON is spliced in as it is, never parsed and printed again, so every reader gets the
  * same bytes (the sender signs them; the audit shows them).
  */
-export function envelopeJson(row: { id: string; type: string; apiVersion: string; createdAt: Date; tenantId: string; sequence: number; dataJson: string }): string {
+export function envelopeJson(row: {
+  id: string;
+  type: string;
+  apiVersion: string;
+  createdAt: Date;
+  tenantId: string;
+  sequence: number;
+  dataJson: string;
+}): string {
   return (
     `{"id":${JSON.stringify(row.id)},"type":${JSON.stringify(row.type)},"apiVersion":${JSON.stringify(row.apiVersion)},` +
     `"createdAt":${JSON.stringify(row.createdAt.toISOString())},"tenantId":${JSON.stringify(row.tenantId)},` +
@@ -106,7 +114,17 @@ export class OutboxService {
     const params: unknown[] = [];
     const values = events.map((e) => {
       const base = params.length;
-      params.push(e.id, tenantId, e.type, e.aggregateType, e.aggregateId, e.sequence, e.apiVersion, JSON.stringify(e.data), createdAt);
+      params.push(
+        e.id,
+        tenantId,
+        e.type,
+        e.aggregateType,
+        e.aggregateId,
+        e.sequence,
+        e.apiVersion,
+        JSON.stringify(e.data),
+        createdAt,
+      );
       return `(${Array.from({ length: 9 }, (_, i) => `$${base + i + 1}`).join(', ')})`;
     });
     await tx.manager.query(

@@ -23,7 +23,10 @@ export function isPayloadVersion(version: string): boolean {
 }
 
 /** Adds a version older than every known one (tests use it to prove pinning; see the README). */
-export function registerOlderPayloadVersion(version: string, currentOldestToIt: (envelope: Envelope) => Envelope): void {
+export function registerOlderPayloadVersion(
+  version: string,
+  currentOldestToIt: (envelope: Envelope) => Envelope,
+): void {
   if (isPayloadVersion(version)) return;
   VERSIONS[0] = { ...VERSIONS[0], toPrevious: currentOldestToIt };
   VERSIONS.unshift({ version });
@@ -39,6 +42,7 @@ export function envelopeForVersion(envelopeJson: string, stored: string, target:
   const to = VERSIONS.findIndex((v) => v.version === target);
   if (from < 0 || to < 0 || to > from) throw new Error(`cannot render a ${stored} event as ${target}`);
   let envelope = JSON.parse(envelopeJson) as Envelope;
-  for (let i = from; i > to; i--) envelope = { ...VERSIONS[i].toPrevious!(envelope), apiVersion: VERSIONS[i - 1].version };
+  for (let i = from; i > to; i--)
+    envelope = { ...VERSIONS[i].toPrevious!(envelope), apiVersion: VERSIONS[i - 1].version };
   return JSON.stringify(envelope);
 }

@@ -4,7 +4,10 @@ import type { Customer, Order, OrderLine } from './order.entity.js';
 
 /* These put fields in the contract's order and fill absent ones with null; they serve both a
    request's DTO and a row read back (jsonb does not keep key order). */
-export const toCustomer = (c: { name: string; ref?: string | null }): Customer => ({ name: c.name, ref: c.ref ?? null });
+export const toCustomer = (c: { name: string; ref?: string | null }): Customer => ({
+  name: c.name,
+  ref: c.ref ?? null,
+});
 export const toLines = (lines: Array<Partial<OrderLine>>): OrderLine[] =>
   lines.map((l) => ({
     sku: l.sku!,
@@ -38,5 +41,10 @@ export type OrderSnapshot = ReturnType<typeof orderSnapshot>;
 
 /** What a shipment's payload says of its order. */
 export function orderSummary(order: Order) {
-  return { id: order.id, orderNumber: order.orderNumber, externalRef: order.externalRef, customer: toCustomer(order.customer) };
+  return {
+    id: order.id,
+    orderNumber: order.orderNumber,
+    externalRef: order.externalRef,
+    customer: toCustomer(order.customer),
+  };
 }

@@ -5,7 +5,8 @@ import { ORDER_MACHINE, ORDER_STATUSES } from './order-status.js';
 describe('order status machine', () => {
   it('walks open → confirmed → planned → in_transit → delivered one step at a time', () => {
     const path = ['open', 'confirmed', 'planned', 'in_transit', 'delivered'] as const;
-    for (let i = 0; i < path.length - 1; i++) expect(isTransitionAllowed(ORDER_MACHINE, path[i], path[i + 1])).toBe(true);
+    for (let i = 0; i < path.length - 1; i++)
+      expect(isTransitionAllowed(ORDER_MACHINE, path[i], path[i + 1])).toBe(true);
     expect(isTransitionAllowed(ORDER_MACHINE, 'open', 'planned')).toBe(false);
     expect(isTransitionAllowed(ORDER_MACHINE, 'open', 'delivered')).toBe(false);
     expect(isTransitionAllowed(ORDER_MACHINE, 'planned', 'confirmed')).toBe(false);

@@ -35,8 +35,14 @@ export class OrdersController {
 
   @Post(':id/status')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Move the order to another status (emits order.status_changed); 409 names the allowed moves' })
-  changeStatus(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string, @Body() body: ChangeOrderStatusDto) {
+  @ApiOperation({
+    summary: 'Move the order to another status (emits order.status_changed); 409 names the allowed moves',
+  })
+  changeStatus(
+    @CurrentTenant() tenant: TenantContext,
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: ChangeOrderStatusDto,
+  ) {
     return this.orders.changeStatus(tenant.tenantId, id, body);
   }
 }

@@ -128,7 +128,14 @@ export class CreateOrderDto {
 
 /** Every field but the order number may change; absent fields stay as they are, null clears an optional one. */
 export class UpdateOrderDto extends PartialType(
-  PickType(CreateOrderDto, ['externalRef', 'shipFrom', 'shipTo', 'requestedPickupAt', 'requestedDeliveryAt', 'notes'] as const),
+  PickType(CreateOrderDto, [
+    'externalRef',
+    'shipFrom',
+    'shipTo',
+    'requestedPickupAt',
+    'requestedDeliveryAt',
+    'notes',
+  ] as const),
 ) {
   @ApiPropertyOptional({ type: CustomerDto })
   @IsOptionalNotNull()

@@ -25,7 +25,6 @@ const EDITABLE: readonly (keyof OrderSnapshot & string)[] = [
   'notes',
 ];
 
-
 @Injectable()
 export class OrdersService {
   constructor(
@@ -55,7 +54,9 @@ export class OrdersService {
       });
       await tx.manager.insert(Order, order);
       const snapshot = orderSnapshot(order);
-      await this.outbox.record(tx, tenantId, [{ type: 'order.created', aggregateType: 'order', aggregateId: order.id, data: snapshot }]);
+      await this.outbox.record(tx, tenantId, [
+        { type: 'order.created', aggregateType: 'order', aggregateId: order.id, data: snapshot },
+      ]);
       return snapshot;
     });
   }
@@ -78,7 +79,8 @@ export class OrdersService {
     if (query.status) qb.andWhere('o.status = :status', { status: query.status });
     if (query.orderNumber) qb.andWhere('o.order_number = :orderNumber', { orderNumber: query.orderNumber });
     if (query.externalRef) qb.andWhere('o.external_ref = :externalRef', { externalRef: query.externalRef });
-    if (after) qb.andWhere('(o.created_at, o.id) < (:key::timestamptz, :afterId::uuid)', { key: after.key, afterId: after.id });
+    if (after)
+      qb.andWhere('(o.created_at, o.id) < (:key::timestamptz, :afterId::uuid)', { key: after.key, afterId: after.id });
     const rows = await qb.getMany();
     return toPage(rows, limit, (o) => ({ key: o.createdAt.toISOString(), id: o.id }), orderSnapshot);
   }
@@ -139,7 +141,13 @@ export class OrdersService {
     if (target && target !== order.status) await this.move(tx, order, target, null, occurredAt);
   }
 
-  private async move(tx: Tx, order: Order, status: OrderStatus, reason: string | null, occurredAt: Date): Promise<OrderSnapshot> {
+  private async move(
+    tx: Tx,
+    order: Order,
+    status: OrderStatus,
+    reason: string | null,
+    occurredAt: Date,
+  ): Promise<OrderSnapshot> {
     const previousStatus = order.status;
     order.status = status;
     order.version += 1;
@@ -147,7 +155,12 @@ export class OrdersService {
     await writeBack(tx, Order, order);
     const snapshot = orderSnapshot(order);
     await this.outbox.record(tx, order.tenantId, [
-      { type: 'order.status_changed', aggregateType: 'order', aggregateId: order.id, data: { ...snapshot, previousStatus, reason, occurredAt: occurredAt.toISOString() } },
+      {
+        type: 'order.status_changed',
+        aggregateType: 'order',
+        aggregateId: order.id,
+        data: { ...snapshot, previousStatus, reason, occurredAt: occurredAt.toISOString() },
+      },
     ]);
     return snapshot;
   }

@@ -70,7 +70,10 @@ export function mountSettings(app: INestApplication, config: AppConfig, buildDir
     for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
     response.setHeader('cache-control', 'no-store');
     if (!page) {
-      response.status(503).type('text/plain').send('The settings screen is not built: run `npm run build` (npm start does it).\n');
+      response
+        .status(503)
+        .type('text/plain')
+        .send('The settings screen is not built: run `npm run build` (npm start does it).\n');
       return;
     }
     response.status(200).type('text/html').send(page);

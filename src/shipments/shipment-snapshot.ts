@@ -5,7 +5,10 @@ import { orderSummary } from '../orders/order-snapshot.js';
 import type { Carrier, ProofOfDelivery, Shipment, ShipmentPackage } from './shipment.entity.js';
 
 /* Contract order, absent fields as null: for DTOs and for rows read back from jsonb alike. */
-export const toCarrier = (c: { name: string; scac?: string | null }): Carrier => ({ name: c.name, scac: c.scac ?? null });
+export const toCarrier = (c: { name: string; scac?: string | null }): Carrier => ({
+  name: c.name,
+  scac: c.scac ?? null,
+});
 export const toPackages = (packages: Array<Partial<ShipmentPackage>> | null | undefined): ShipmentPackage[] =>
   (packages ?? []).map((p) => ({
     reference: p.reference ?? null,
@@ -70,7 +73,9 @@ export function trackingEventView(event: TrackingEvent) {
 }
 
 /** The `trackingEvent` of a shipment.tracking_updated payload. */
-export function trackingEventPayload(event: Pick<TrackingEvent, 'code' | 'description' | 'location' | 'occurredAt' | 'eta'>) {
+export function trackingEventPayload(
+  event: Pick<TrackingEvent, 'code' | 'description' | 'location' | 'occurredAt' | 'eta'>,
+) {
   return {
     code: event.code,
     description: event.description,

@@ -23,7 +23,11 @@ describe('shipment status machine', () => {
   });
 
   it('treats delivered, cancelled and returned as final', () => {
-    expect(SHIPMENT_STATUSES.filter((s) => isFinal(SHIPMENT_MACHINE, s))).toEqual(['delivered', 'cancelled', 'returned']);
+    expect(SHIPMENT_STATUSES.filter((s) => isFinal(SHIPMENT_MACHINE, s))).toEqual([
+      'delivered',
+      'cancelled',
+      'returned',
+    ]);
   });
 
   it('names the allowed moves when refusing one', () => {

@@ -36,20 +36,35 @@ export class ShipmentsController {
 
   @Patch(':id')
   @ApiOperation({ summary: 'Change fields (emits shipment.updated; a new eta also shipment.tracking_updated)' })
-  update(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string, @Body() body: UpdateShipmentDto) {
+  update(
+    @CurrentTenant() tenant: TenantContext,
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: UpdateShipmentDto,
+  ) {
     return this.shipments.update(tenant.tenantId, id, body);
   }
 
   @Post(':id/status')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Move the shipment (emits shipment.status_changed, and .delivered / .exception); 409 names the allowed moves' })
-  changeStatus(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string, @Body() body: ChangeShipmentStatusDto) {
+  @ApiOperation({
+    summary:
+      'Move the shipment (emits shipment.status_changed, and .delivered / .exception); 409 names the allowed moves',
+  })
+  changeStatus(
+    @CurrentTenant() tenant: TenantContext,
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: ChangeShipmentStatusDto,
+  ) {
     return this.shipments.changeStatus(tenant.tenantId, id, body);
   }
 
   @Post(':id/tracking-events')
   @ApiOperation({ summary: 'Record a tracking event, optionally with a new eta (emits shipment.tracking_updated)' })
-  addTrackingEvent(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string, @Body() body: CreateTrackingEventDto) {
+  addTrackingEvent(
+    @CurrentTenant() tenant: TenantContext,
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: CreateTrackingEventDto,
+  ) {
     return this.shipments.addTrackingEvent(tenant.tenantId, id, body);
   }
 }

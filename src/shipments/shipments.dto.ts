@@ -195,7 +195,10 @@ export class ChangeShipmentStatusDto {
   @MaxLength(500)
   reason?: string;
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'When it happened (default: now); sets actualPickupAt / actualDeliveryAt' })
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'When it happened (default: now); sets actualPickupAt / actualDeliveryAt',
+  })
   @IsOptional()
   @IsISO8601(ISO_DATE)
   occurredAt?: string;

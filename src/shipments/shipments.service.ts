@@ -12,7 +12,15 @@ import { type DomainEvent, OutboxService } from '../events/outbox.service.js';
 import { Order } from '../orders/order.entity.js';
 import { OrdersService } from '../orders/orders.service.js';
 import { Shipment } from './shipment.entity.js';
-import { shipmentSnapshot, type ShipmentSnapshot, toCarrier, toLocation, toPackages, trackingEventPayload, trackingEventView } from './shipment-snapshot.js';
+import {
+  shipmentSnapshot,
+  type ShipmentSnapshot,
+  toCarrier,
+  toLocation,
+  toPackages,
+  trackingEventPayload,
+  trackingEventView,
+} from './shipment-snapshot.js';
 import { SHIPMENT_MACHINE } from './shipment-status.js';
 import type {
   ChangeShipmentStatusDto,
@@ -38,7 +46,6 @@ const EDITABLE: readonly (keyof ShipmentSnapshot & string)[] = [
 
 /** Sent as the trackingEvent of the shipment.tracking_updated that a PATCHed eta emits. */
 const ETA_CHANGED_CODE = 'ETA_CHANGED';
-
 
 export type ShipmentView = ShipmentSnapshot & { trackingEvents: ReturnType<typeof trackingEventView>[] };
 
@@ -91,7 +98,10 @@ export class ShipmentsService {
     if (!shipment) throw notFound('shipment', id);
     const [order, tracking] = await Promise.all([
       shipment.orderId ? this.dataSource.manager.findOne(Order, { where: { id: shipment.orderId } }) : null,
-      this.dataSource.manager.find(TrackingEvent, { where: { shipmentId: id }, order: { occurredAt: 'ASC', id: 'ASC' } }),
+      this.dataSource.manager.find(TrackingEvent, {
+        where: { shipmentId: id },
+        order: { occurredAt: 'ASC', id: 'ASC' },
+      }),
     ]);
     return { ...shipmentSnapshot(shipment, order), trackingEvents: tracking.map(trackingEventView) };
   }
@@ -106,10 +116,13 @@ export class ShipmentsService {
       .addOrderBy('s.id', 'DESC')
       .limit(limit + 1);
     if (query.status) qb.andWhere('s.status = :status', { status: query.status });
-    if (query.shipmentNumber) qb.andWhere('s.shipment_number = :shipmentNumber', { shipmentNumber: query.shipmentNumber });
-    if (query.trackingNumber) qb.andWhere('s.tracking_number = :trackingNumber', { trackingNumber: query.trackingNumber });
+    if (query.shipmentNumber)
+      qb.andWhere('s.shipment_number = :shipmentNumber', { shipmentNumber: query.shipmentNumber });
+    if (query.trackingNumber)
+      qb.andWhere('s.tracking_number = :trackingNumber', { trackingNumber: query.trackingNumber });
     if (query.orderId) qb.andWhere('s.order_id = :orderId', { orderId: query.orderId });
-    if (after) qb.andWhere('(s.created_at, s.id) < (:key::timestamptz, :afterId::uuid)', { key: after.key, afterId: after.id });
+    if (after)
+      qb.andWhere('(s.created_at, s.id) < (:key::timestamptz, :afterId::uuid)', { key: after.key, afterId: after.id });
     const rows = await qb.getMany();
     const orderIds = [...new Set(rows.map((s) => s.orderId).filter((id): id is string => id !== null))];
     const orders = orderIds.length ? await this.dataSource.manager.find(Order, { where: { id: In(orderIds) } }) : [];
@@ -163,7 +176,9 @@ export class ShipmentsService {
     const snapshot = await this.transactions.run(async (tx) => {
       const { shipment, order } = await this.lock(tx, tenantId, id);
       if (!isTransitionAllowed(SHIPMENT_MACHINE, shipment.status, dto.status)) {
-        throw conflict(describeForbiddenMove(SHIPMENT_MACHINE, `shipment ${shipment.shipmentNumber}`, shipment.status, dto.status));
+        throw conflict(
+          describeForbiddenMove(SHIPMENT_MACHINE, `shipment ${shipment.shipmentNumber}`, shipment.status, dto.status),
+        );
       }
       if (dto.proofOfDelivery && dto.status !== 'delivered') {
         throw fieldError('proofOfDelivery', 'is only accepted with status delivered');
@@ -227,7 +242,10 @@ export class ShipmentsService {
   }
 
   private async lock(tx: Tx, tenantId: string, id: string): Promise<{ shipment: Shipment; order: Order | null }> {
-    const shipment = await tx.manager.findOne(Shipment, { where: { id, tenantId }, lock: { mode: 'for_no_key_update' } });
+    const shipment = await tx.manager.findOne(Shipment, {
+      where: { id, tenantId },
+      lock: { mode: 'for_no_key_update' },
+    });
     if (!shipment) throw notFound('shipment', id);
     const order = shipment.orderId ? await this.orders.findInTx(tx, tenantId, shipment.orderId) : null;
     return { shipment, order };

@@ -1,9 +1,23 @@
-import { type CanActivate, type ExecutionContext, ForbiddenException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import {
+  type CanActivate,
+  type ExecutionContext,
+  ForbiddenException,
+  Inject,
+  Injectable,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { safeEqual } from './api-key-secret.js';
 import { TenancyService } from './tenancy.service.js';
-import { type Access, ACCESS_KEY, type AuthenticatedRequest, PORTAL_KEY, type PortalRule, type TenantContext } from './tenant-context.js';
+import {
+  type Access,
+  ACCESS_KEY,
+  type AuthenticatedRequest,
+  PORTAL_KEY,
+  type PortalRule,
+  type TenantContext,
+} from './tenant-context.js';
 
 function bearerToken(request: AuthenticatedRequest): string | undefined {
   const header = request.headers.authorization;
@@ -22,7 +36,10 @@ export class AuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const access = this.reflector.getAllAndOverride<Access | undefined>(ACCESS_KEY, [context.getHandler(), context.getClass()]);
+    const access = this.reflector.getAllAndOverride<Access | undefined>(ACCESS_KEY, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
     if (access === 'public') return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const token = bearerToken(request);
@@ -40,15 +57,31 @@ export class AuthGuard implements CanActivate {
     if (!token) throw new UnauthorizedException('missing API key: send Authorization: Bearer <key>');
     const tenant = await this.tenancy.authenticate(token);
     if (!tenant) throw new UnauthorizedException('invalid or revoked API key');
-    if (tenant.feedWebhookId && access !== 'feed') throw new UnauthorizedException('a feed token can only read and acknowledge its own feed');
-    if (tenant.portal) this.checkPortal(tenant.portal, request.method, this.reflector.getAllAndOverride<PortalRule | undefined>(PORTAL_KEY, [context.getHandler(), context.getClass()]));
+    if (tenant.feedWebhookId && access !== 'feed')
+      throw new UnauthorizedException('a feed token can only read and acknowledge its own feed');
+    if (tenant.portal)
+      this.checkPortal(
+        tenant.portal,
+        request.method,
+        this.reflector.getAllAndOverride<PortalRule | undefined>(PORTAL_KEY, [
+          context.getHandler(),
+          context.getClass(),
+        ]),
+      );
     request.tenant = tenant;
     return true;
   }
 
   /** A settings session may use the screen's routes only; a read-only one changes nothing and sees no secret. */
-  private checkPortal(portal: NonNullable<TenantContext['portal']>, method: string, rule: PortalRule | undefined): void {
-    if (!rule) throw new ForbiddenException('a settings session can only use what the settings screen uses; call this route with an API key');
+  private checkPortal(
+    portal: NonNullable<TenantContext['portal']>,
+    method: string,
+    rule: PortalRule | undefined,
+  ): void {
+    if (!rule)
+      throw new ForbiddenException(
+        'a settings session can only use what the settings screen uses; call this route with an API key',
+      );
     if (!portal.readOnly) return;
     if (rule === 'secret') throw new ForbiddenException('this settings session is read-only: it cannot reveal secrets');
     const reads = method === 'GET' || method === 'HEAD' || rule === 'reads';

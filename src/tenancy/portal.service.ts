@@ -39,7 +39,10 @@ export class PortalService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async create(caller: TenantContext, options: { readOnly?: boolean; ttlSeconds?: number }): Promise<PortalSessionCreated> {
+  async create(
+    caller: TenantContext,
+    options: { readOnly?: boolean; ttlSeconds?: number },
+  ): Promise<PortalSessionCreated> {
     const link = generatePrefixedSecret(LINK_PREFIX);
     const ttlSeconds = options.ttlSeconds ?? DEFAULT_PORTAL_TTL_SECONDS;
     const [row] = await queryRows<{ expires_at: Date }>(
@@ -48,7 +51,10 @@ export class PortalService {
        VALUES ($1, $2, $3, $4, now() + $5 * interval '1 second') RETURNING expires_at`,
       [caller.tenantId, caller.apiKeyId, options.readOnly ?? false, link.hash, ttlSeconds],
     );
-    return { url: `${this.config.publicUrl}/settings?portal=${encodeURIComponent(link.secret)}`, expiresAt: row.expires_at.toISOString() };
+    return {
+      url: `${this.config.publicUrl}/settings?portal=${encodeURIComponent(link.secret)}`,
+      expiresAt: row.expires_at.toISOString(),
+    };
   }
 
   /**
@@ -67,7 +73,10 @@ export class PortalService {
         RETURNING s.read_only, s.expires_at`,
       [hashApiKey(code), token.hash, PORTAL_LINK_WINDOW_SECONDS],
     );
-    if (!row) throw new UnauthorizedException('this settings link has expired or was already used: open the settings from the TMS again');
+    if (!row)
+      throw new UnauthorizedException(
+        'this settings link has expired or was already used: open the settings from the TMS again',
+      );
     return { token: token.secret, readOnly: row.read_only, expiresAt: row.expires_at.toISOString() };
   }
 
@@ -79,18 +88,28 @@ export class PortalService {
         WHERE s.token_hash = $1 AND s.expires_at > now() AND k.revoked_at IS NULL`,
       [hashApiKey(token)],
     );
-    return row ? { tenantId: row.tenant_id, apiKeyId: null, portal: { sessionId: row.id, readOnly: row.read_only } } : undefined;
+    return row
+      ? { tenantId: row.tenant_id, apiKeyId: null, portal: { sessionId: row.id, readOnly: row.read_only } }
+      : undefined;
   }
 
   /** Ends a session early (the screen's Sign out). */
   async end(sessionId: string): Promise<void> {
-    await affectedRows(this.dataSource, `UPDATE portal_session SET expires_at = now() WHERE id = $1 AND expires_at > now()`, [sessionId]);
+    await affectedRows(
+      this.dataSource,
+      `UPDATE portal_session SET expires_at = now() WHERE id = $1 AND expires_at > now()`,
+      [sessionId],
+    );
   }
 
   @Cron(CronExpression.EVERY_HOUR, { name: 'portal-session-retention' })
   async prune(): Promise<number> {
     if (this.config.role === 'worker') return 0;
-    const count = await affectedRows(this.dataSource, `DELETE FROM portal_session WHERE expires_at < now() - $1 * interval '1 millisecond'`, [KEEP_EXPIRED_MS]);
+    const count = await affectedRows(
+      this.dataSource,
+      `DELETE FROM portal_session WHERE expires_at < now() - $1 * interval '1 millisecond'`,
+      [KEEP_EXPIRED_MS],
+    );
     if (count) this.logger.log(`pruned ${count} expired portal sessions`);
     return count;
   }

@@ -41,7 +41,9 @@ export class TenancyController {
   }
 
   @Post('portal-sessions')
-  @ApiOperation({ summary: 'A one-time link into /settings for the host TMS, signed in as this tenant (read-only if asked)' })
+  @ApiOperation({
+    summary: 'A one-time link into /settings for the host TMS, signed in as this tenant (read-only if asked)',
+  })
   createPortalSession(@CurrentTenant() tenant: TenantContext, @Body() body: CreatePortalSessionDto) {
     return this.portal.create(tenant, body);
   }
@@ -49,7 +51,9 @@ export class TenancyController {
   @Post('portal-sessions/redeem')
   @Public()
   @HttpCode(200)
-  @ApiOperation({ summary: 'Exchange a one-time link for the settings session token (once; the settings screen does this)' })
+  @ApiOperation({
+    summary: 'Exchange a one-time link for the settings session token (once; the settings screen does this)',
+  })
   redeemPortalSession(@Body() body: RedeemPortalSessionDto) {
     return this.portal.redeem(body.code);
   }
@@ -59,7 +63,10 @@ export class TenancyController {
   @HttpCode(204)
   @ApiOperation({ summary: 'End the calling settings session (Sign out)' })
   async endPortalSession(@CurrentTenant() tenant: TenantContext): Promise<void> {
-    if (!tenant.portal) throw new BadRequestException('only a settings session can end itself; revoke API keys with DELETE /v1/api-keys/:id');
+    if (!tenant.portal)
+      throw new BadRequestException(
+        'only a settings session can end itself; revoke API keys with DELETE /v1/api-keys/:id',
+      );
     await this.portal.end(tenant.portal.sessionId);
   }
 }

@@ -18,12 +18,22 @@ export class CreateApiKeyDto {
 }
 
 export class CreatePortalSessionDto {
-  @ApiProperty({ required: false, default: false, description: 'A read-only session shows everything and changes nothing (403).' })
+  @ApiProperty({
+    required: false,
+    default: false,
+    description: 'A read-only session shows everything and changes nothing (403).',
+  })
   @IsOptional()
   @IsBoolean()
   readOnly?: boolean;
 
-  @ApiProperty({ required: false, default: 3600, minimum: 60, maximum: 86400, description: 'How long the link and the session last.' })
+  @ApiProperty({
+    required: false,
+    default: 3600,
+    minimum: 60,
+    maximum: 86400,
+    description: 'How long the link and the session last.',
+  })
   @IsOptional()
   @IsInt()
   @Min(60)

@@ -37,7 +37,9 @@ export class TenancyService {
     private readonly portal: PortalService,
   ) {}
 
-  async createTenant(name: string): Promise<{ tenant: { id: string; name: string; createdAt: string }; apiKey: string }> {
+  async createTenant(
+    name: string,
+  ): Promise<{ tenant: { id: string; name: string; createdAt: string }; apiKey: string }> {
     return this.tenants.manager.transaction(async (manager) => {
       const tenant = await manager.save(manager.create(Tenant, { name }));
       const { key } = await this.insertKey(manager.getRepository(ApiKey), tenant.id, 'default');
@@ -49,13 +51,19 @@ export class TenancyService {
     return this.tenants.count();
   }
 
-  async createKey(tenantId: string, name: string): Promise<{ id: string; name: string; key: string; createdAt: string }> {
+  async createKey(
+    tenantId: string,
+    name: string,
+  ): Promise<{ id: string; name: string; key: string; createdAt: string }> {
     const { row, key } = await this.insertKey(this.keys, tenantId, name);
     return { id: row.id, name: row.name, key, createdAt: row.createdAt.toISOString() };
   }
 
   async listKeys(tenantId: string): Promise<{ data: ApiKeyView[]; nextCursor: null }> {
-    const rows = await this.keys.find({ where: { tenantId, revokedAt: IsNull() }, order: { createdAt: 'DESC', id: 'DESC' } });
+    const rows = await this.keys.find({
+      where: { tenantId, revokedAt: IsNull() },
+      order: { createdAt: 'DESC', id: 'DESC' },
+    });
     return { data: rows.map(present), nextCursor: null };
   }
 

@@ -28,7 +28,15 @@ if (skipReason) process.stdout.write(`${skipReason}\n`);
 const LAPTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 /** Every page the accessibility check must have seen. */
-const AXE_PAGES = ['sign-in', 'endpoints list', 'endpoint form', 'endpoint detail', 'delivery detail', 'event catalog', 'endpoints list (dark)'];
+const AXE_PAGES = [
+  'sign-in',
+  'endpoints list',
+  'endpoint form',
+  'endpoint detail',
+  'delivery detail',
+  'event catalog',
+  'endpoints list (dark)',
+];
 
 describe.skipIf(skipReason !== undefined)('the Integrations settings screen in Chromium', { timeout: 60_000 }, () => {
   let t: TestApp;
@@ -50,10 +58,15 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
       startReceiver(),
     ]);
     const page = await fetch(`${t.baseUrl}/settings`);
-    if (page.status !== 200) throw new Error(`GET /settings answered ${page.status}: ${(await page.text()).trim()} (the browser suite needs dist/settings from npm run build)`);
+    if (page.status !== 200)
+      throw new Error(
+        `GET /settings answered ${page.status}: ${(await page.text()).trim()} (the browser suite needs dist/settings from npm run build)`,
+      );
     db = new pg.Client({ connectionString: t.databaseUrl });
     await db.connect();
-    const created = await t.api('POST', '/v1/webhooks', { body: { name: seed.name, url: `${receiver.url}/seed`, eventTypes: ['shipment.delivered'] } });
+    const created = await t.api('POST', '/v1/webhooks', {
+      body: { name: seed.name, url: `${receiver.url}/seed`, eventTypes: ['shipment.delivered'] },
+    });
     expect(created.status).toBe(201);
     seed.id = created.body.id;
     browser = await launchChromium((chromium as { path: string }).path);
@@ -143,7 +156,11 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
   /** The endpoint made through the form, or (when that scenario failed) one made through the API. */
   async function theEndpoint(): Promise<{ id: string; name: string; secret: string }> {
     if (endpoint) return endpoint;
-    const body = { name: 'Warehouse ERP', url: `${receiver.url}/erp`, eventTypes: ['order.created', 'order.status_changed'] };
+    const body = {
+      name: 'Warehouse ERP',
+      url: `${receiver.url}/erp`,
+      eventTypes: ['order.created', 'order.status_changed'],
+    };
     const created = await t.api('POST', '/v1/webhooks', { body });
     expect(created.status).toBe(201);
     endpoint = { id: created.body.id, name: body.name, secret: created.body.secret };
@@ -198,16 +215,25 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     // The same link again, in a fresh tab (no session of its own): refused.
     const again = await (await newContext()).newPage();
     await again.goto(link.url);
-    await pollText(again.getByRole('alert').filter({ hasText: 'expired or was already used' }), /expired or was already used/);
+    await pollText(
+      again.getByRole('alert').filter({ hasText: 'expired or was already used' }),
+      /expired or was already used/,
+    );
     expect(await again.getByRole('heading', { name: 'Endpoints', exact: true }).count()).toBe(0);
 
     // An expired link: refused the same way.
     const expired = await portalLink();
-    const updated = await db.query(`UPDATE portal_session SET expires_at = now() - interval '1 second' WHERE link_hash = $1`, [hashApiKey(expired.code)]);
+    const updated = await db.query(
+      `UPDATE portal_session SET expires_at = now() - interval '1 second' WHERE link_hash = $1`,
+      [hashApiKey(expired.code)],
+    );
     expect(updated.rowCount).toBe(1);
     const late = await context.newPage();
     await late.goto(expired.url);
-    await pollText(late.getByRole('alert').filter({ hasText: 'expired or was already used' }), /expired or was already used/);
+    await pollText(
+      late.getByRole('alert').filter({ hasText: 'expired or was already used' }),
+      /expired or was already used/,
+    );
     expect(await late.getByRole('heading', { name: 'Endpoints', exact: true }).count()).toBe(0);
     await Promise.all([page.close(), again.close(), late.close()]);
   });
@@ -221,7 +247,9 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in to Integrations' }).waitFor();
     expect(await page.evaluate(`sessionStorage.getItem('waybill.session')`)).toBeNull();
-    await expect.poll(async () => (await t.api('GET', '/v1/webhooks', { key: token })).status, { timeout: 5_000 }).toBe(401);
+    await expect
+      .poll(async () => (await t.api('GET', '/v1/webhooks', { key: token })).status, { timeout: 5_000 })
+      .toBe(401);
     await page.close();
   });
 
@@ -247,7 +275,9 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     expect((await t.api('GET', `/v1/webhooks/${seed.id}`, { key: session.token })).status).toBe(200);
     const write = await t.api('PATCH', `/v1/webhooks/${seed.id}`, { key: session.token, body: { enabled: false } });
     expect(write.status).toBe(403);
-    expect((await t.api('POST', `/v1/webhooks/${seed.id}/rotate-secret`, { key: session.token, body: {} })).status).toBe(403);
+    expect(
+      (await t.api('POST', `/v1/webhooks/${seed.id}/rotate-secret`, { key: session.token, body: {} })).status,
+    ).toBe(403);
     expect((await t.api('GET', `/v1/webhooks/${seed.id}`)).body.enabled).toBe(true);
     await page.close();
   });
@@ -275,7 +305,10 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
 
     await page.getByLabel('URL', { exact: true }).fill(`${receiver.url}/erp`);
     await page.getByRole('button', { name: 'Create endpoint' }).click();
-    await page.getByText(/copy it now/).first().waitFor();
+    await page
+      .getByText(/copy it now/)
+      .first()
+      .waitFor();
     const secret = await pollText(page.getByTestId('secret'), /^whsec_[A-Za-z0-9+/=]+$/);
     const endpointIdInUrl = () => /^#\/endpoints\/([^/]+)$/.exec(new URL(page.url()).hash)?.[1] ?? '';
     await expect.poll(endpointIdInUrl, { timeout: 5_000 }).not.toMatch(/^(|new)$/);
@@ -315,14 +348,17 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     if (type) expect(JSON.parse(request.body).type).toBe(type);
     // The delivery log shows the test delivery without a Refresh.
     const log = page.getByRole('region', { name: 'Delivery log' });
-    await expect.poll(() => log.getByRole('link', { name: type || 'webhook.test', exact: true }).count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(() => log.getByRole('link', { name: type || 'webhook.test', exact: true }).count(), { timeout: 10_000 })
+      .toBeGreaterThan(0);
     await page.close();
   });
 
   it('delivery log: a failing delivery appears after Refresh with the receiver’s answer; Redeliver makes it delivered', async () => {
     const { id, name } = await theEndpoint();
     const page = await openSignedIn();
-    const logLoaded = () => page.waitForResponse((r) => r.url().startsWith(`${t.baseUrl}/v1/deliveries?`) && r.request().method() === 'GET');
+    const logLoaded = () =>
+      page.waitForResponse((r) => r.url().startsWith(`${t.baseUrl}/v1/deliveries?`) && r.request().method() === 'GET');
     const firstLoad = logLoaded();
     await openEndpoint(page, id, name);
     await firstLoad;
@@ -333,7 +369,10 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     expect(order.status).toBe(201);
     const failed = await eventually(
       async () => {
-        const list = (await t.api('GET', `/v1/deliveries?webhookId=${id}&eventType=order.created`)).body.data as Array<{ id: string; status: string }>;
+        const list = (await t.api('GET', `/v1/deliveries?webhookId=${id}&eventType=order.created`)).body.data as Array<{
+          id: string;
+          status: string;
+        }>;
         return list.find((d) => d.status === 'failed');
       },
       15_000,
@@ -342,7 +381,9 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     const delivery = (await t.api('GET', `/v1/deliveries/${failed.id}`)).body;
     expect(delivery.attempts.length).toBeGreaterThanOrEqual(2);
 
-    const link = page.getByRole('link', { name: 'order.created', exact: true }).and(page.locator(`[href$="/deliveries/${failed.id}"]`));
+    const link = page
+      .getByRole('link', { name: 'order.created', exact: true })
+      .and(page.locator(`[href$="/deliveries/${failed.id}"]`));
     await Promise.all([logLoaded(), page.getByRole('button', { name: 'Refresh' }).click()]);
     await link.waitFor();
     await pollText(page.getByRole('row').filter({ has: link }), /\bfailed\b/, 3_000);
@@ -365,11 +406,17 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     expect(await page.getByRole('heading', { name: /^Attempt \d+$/ }).count()).toBe(delivery.attempts.length);
     for (const attempt of delivery.attempts as Array<{ number: number }>) {
       // The innermost <article> holding the attempt's heading (the page itself may be an article too).
-      const article = page.locator('article:not(:has(article))').filter({ has: page.getByRole('heading', { name: `Attempt ${attempt.number}`, exact: true }) });
+      const article = page
+        .locator('article:not(:has(article))')
+        .filter({ has: page.getByRole('heading', { name: `Attempt ${attempt.number}`, exact: true }) });
       expect(await article.count(), `attempt ${attempt.number}`).toBe(1);
       const text = await article.innerText();
-      for (const label of ['Response body', 'Request headers', 'Request body']) expect(text, `attempt ${attempt.number}`).toContain(label);
-      expect(await article.locator('pre', { hasText: refusal }).count(), `attempt ${attempt.number} shows the response body in a <pre>`).toBeGreaterThanOrEqual(1);
+      for (const label of ['Response body', 'Request headers', 'Request body'])
+        expect(text, `attempt ${attempt.number}`).toContain(label);
+      expect(
+        await article.locator('pre', { hasText: refusal }).count(),
+        `attempt ${attempt.number} shows the response body in a <pre>`,
+      ).toBeGreaterThanOrEqual(1);
     }
     await audit(page, 'delivery detail');
 
@@ -392,7 +439,10 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     expect(order.status).toBe(201);
     const failed = await eventually(
       async () => {
-        const list = (await t.api('GET', `/v1/deliveries?webhookId=${id}&status=failed`)).body.data as Array<{ id: string; eventId: string }>;
+        const list = (await t.api('GET', `/v1/deliveries?webhookId=${id}&status=failed`)).body.data as Array<{
+          id: string;
+          eventId: string;
+        }>;
         return list[0];
       },
       15_000,
@@ -410,7 +460,11 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     await page.getByLabel('Replay failed since').fill(since);
     const before = receiver.requests.length;
     await page.getByRole('button', { name: 'Replay failed' }).click();
-    await eventually(async () => (await t.api('GET', `/v1/deliveries/${failed.id}`)).body.status === 'delivered', 10_000, 'the replayed delivery to be delivered');
+    await eventually(
+      async () => (await t.api('GET', `/v1/deliveries/${failed.id}`)).body.status === 'delivered',
+      10_000,
+      'the replayed delivery to be delivered',
+    );
     const sent = (await receiver.waitForRequests(before + 1)).slice(before);
     expect(sent.map((r) => r.headers['webhook-id'])).toContain(failed.eventId);
     await page.close();
@@ -445,14 +499,18 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     expect(await detailSwitch.isChecked()).toBe(true);
     await detailSwitch.click();
     await expect.poll(() => detailSwitch.isChecked()).toBe(false);
-    await expect.poll(async () => (await t.api('GET', `/v1/webhooks/${id}`)).body.enabled, { timeout: 5_000 }).toBe(false);
+    await expect
+      .poll(async () => (await t.api('GET', `/v1/webhooks/${id}`)).body.enabled, { timeout: 5_000 })
+      .toBe(false);
 
     await page.getByRole('link', { name: 'Endpoints', exact: true }).click();
     const listSwitch = page.getByRole('switch', { name: `Enabled: ${name}` });
     expect(await listSwitch.isChecked()).toBe(false);
     await listSwitch.click();
     await expect.poll(() => listSwitch.isChecked()).toBe(true);
-    await expect.poll(async () => (await t.api('GET', `/v1/webhooks/${id}`)).body.enabled, { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(async () => (await t.api('GET', `/v1/webhooks/${id}`)).body.enabled, { timeout: 5_000 })
+      .toBe(true);
     await page.close();
   });
 
@@ -460,7 +518,10 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     const { id, name, secret } = await theEndpoint();
     const page = await openSignedIn();
     await openEndpoint(page, id, name);
-    await page.getByRole('link', { name: 'Edit', exact: true }).or(page.getByRole('button', { name: 'Edit', exact: true })).click();
+    await page
+      .getByRole('link', { name: 'Edit', exact: true })
+      .or(page.getByRole('button', { name: 'Edit', exact: true }))
+      .click();
     await page.getByRole('heading', { name: `Edit ${name}`, exact: true }).waitFor();
     expect(new URL(page.url()).hash).toBe(`#/endpoints/${id}/edit`);
     const nameInput = page.getByLabel('Name', { exact: true });
@@ -485,7 +546,8 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     await page.getByRole('heading', { name: 'Event catalog', exact: true }).waitFor();
     expect(new URL(page.url()).hash).toBe('#/catalog');
     await page.getByRole('heading', { name: catalog[0].name, exact: true }).waitFor();
-    for (const { name } of catalog) expect(await page.getByRole('heading', { name, exact: true }).count(), name).toBe(1);
+    for (const { name } of catalog)
+      expect(await page.getByRole('heading', { name, exact: true }).count(), name).toBe(1);
     expect(await page.getByRole('button', { name: 'Copy example' }).count()).toBe(catalog.length);
 
     await page.getByRole('button', { name: 'Copy example' }).first().click();
@@ -510,7 +572,11 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     await openEndpoint(phone, id, name);
     await phone.getByRole('button', { name: 'Refresh' }).waitFor();
     overflow.detail = await horizontalOverflow(phone);
-    expect(overflow, 'pages wider than the phone viewport').toEqual({ list: undefined, form: undefined, detail: undefined });
+    expect(overflow, 'pages wider than the phone viewport').toEqual({
+      list: undefined,
+      form: undefined,
+      detail: undefined,
+    });
 
     const page = await openSignedIn();
     const light = await backgroundIsDark(page);

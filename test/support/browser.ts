@@ -40,7 +40,8 @@ export interface AxeViolation {
 export async function seriousA11yViolations(page: Page): Promise<AxeViolation[]> {
   const loaded = await page.evaluate('typeof window.axe === "object"');
   if (!loaded) await page.evaluate(axe.source);
-  if (!(await page.evaluate('typeof window.axe?.run === "function"'))) throw new Error('axe-core did not load in the page');
+  if (!(await page.evaluate('typeof window.axe?.run === "function"')))
+    throw new Error('axe-core did not load in the page');
   const violations = (await page.evaluate(`
     window.axe.run(document, { resultTypes: ['violations'] }).then((results) =>
       results.violations
@@ -60,7 +61,10 @@ export async function seriousA11yViolations(page: Page): Promise<AxeViolation[]>
 /** One readable line per violated rule and node, for an assertion message. */
 export function formatViolations(violations: AxeViolation[]): string {
   return violations
-    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.helpUrl})\n${v.nodes.map((n) => `    ${n.target}  ${n.html}\n      ${n.summary.replace(/\n/g, '\n      ')}`).join('\n')}`)
+    .map(
+      (v) =>
+        `${v.impact} ${v.id}: ${v.help} (${v.helpUrl})\n${v.nodes.map((n) => `    ${n.target}  ${n.html}\n      ${n.summary.replace(/\n/g, '\n      ')}`).join('\n')}`,
+    )
     .join('\n');
 }
 
@@ -74,7 +78,9 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 
 /** Whether the page scrolls sideways (wider than its viewport). */
 export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: number; innerWidth: number } | undefined> {
-  const size = (await page.evaluate('({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth })')) as {
+  const size = (await page.evaluate(
+    '({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth })',
+  )) as {
     scrollWidth: number;
     innerWidth: number;
   };
@@ -95,7 +101,8 @@ export class RequestRecorder {
     const watch = (page: Page) => {
       page.on('pageerror', (error) => this.pageErrors.push(`${page.url()}: ${error.message}`));
       page.on('console', (message) => {
-        if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) this.cspViolations.push(`${page.url()}: ${message.text()}`);
+        if (message.type() === 'error' && /Content Security Policy/i.test(message.text()))
+          this.cspViolations.push(`${page.url()}: ${message.text()}`);
       });
       page.on('websocket', (socket) => this.urls.push(socket.url()));
     };

@@ -31,11 +31,28 @@ export function makeTestPki(): TestPki {
     certPem: fs.readFileSync(path.join(dir, `${name}.pem`), 'utf8'),
     keyPem: fs.readFileSync(path.join(dir, `${name}.key`), 'utf8'),
   });
-  const authority = (name: string, cn: string) => ssl('req', '-x509', ...EC, '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${cn}`);
+  const authority = (name: string, cn: string) =>
+    ssl('req', '-x509', ...EC, '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${cn}`);
   const signed = (name: string, ca: string, cn: string, ext: string) => {
     ssl('req', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
     fs.writeFileSync(path.join(dir, `${name}.ext`), ext);
-    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`);
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${ca}.pem`,
+      '-CAkey',
+      `${ca}.key`,
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+    );
   };
   try {
     authority('ca', 'Test ERP CA');
@@ -44,7 +61,13 @@ export function makeTestPki(): TestPki {
     signed('server', 'ca', 'localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
     signed('client', 'ca', 'waybill-client', 'extendedKeyUsage=clientAuth\n');
     signed('stranger', 'other-ca', 'stranger-client', 'extendedKeyUsage=clientAuth\n');
-    return { ca: read('ca'), server: read('server'), client: read('client'), strangerClient: read('stranger'), selfSigned: read('self') };
+    return {
+      ca: read('ca'),
+      server: read('server'),
+      client: read('client'),
+      strangerClient: read('stranger'),
+      selfSigned: read('self'),
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -12,7 +12,6 @@ declare module 'vitest' {
   }
 }
 
-
 let embedded: EmbeddedPostgresHandle | undefined;
 let dataDir: string | undefined;
 

@@ -31,7 +31,9 @@ export class TokenServer {
     this.server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => setTimeout(() => this.answer(req, Buffer.concat(chunks).toString('utf8'), res), this.delayMs));
+      req.on('end', () =>
+        setTimeout(() => this.answer(req, Buffer.concat(chunks).toString('utf8'), res), this.delayMs),
+      );
     });
   }
 
@@ -63,13 +65,22 @@ export class TokenServer {
       clientSecret = decodeURIComponent(secret);
       clientAuth = 'client_secret_basic';
     }
-    this.requests.push({ grantType: form.get('grant_type'), clientId, clientSecret, clientAuth, scope: form.get('scope'), audience: form.get('audience') });
+    this.requests.push({
+      grantType: form.get('grant_type'),
+      clientId,
+      clientSecret,
+      clientAuth,
+      scope: form.get('scope'),
+      audience: form.get('audience'),
+    });
     const json = (status: number, payload: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify(payload));
     };
-    if (this.failWith !== null) return json(this.failWith, { error: 'temporarily_unavailable', error_description: 'the token service is down' });
-    if (req.method !== 'POST' || form.get('grant_type') !== 'client_credentials') return json(400, { error: 'unsupported_grant_type' });
+    if (this.failWith !== null)
+      return json(this.failWith, { error: 'temporarily_unavailable', error_description: 'the token service is down' });
+    if (req.method !== 'POST' || form.get('grant_type') !== 'client_credentials')
+      return json(400, { error: 'unsupported_grant_type' });
     if (!clientId || this.clients[clientId] === undefined || this.clients[clientId] !== clientSecret) {
       return json(401, { error: 'invalid_client', error_description: 'client authentication failed' });
     }
@@ -77,7 +88,11 @@ export class TokenServer {
     this.issued.push(token);
     this.valid.add(token);
     if (this.expiresIn !== undefined) setTimeout(() => this.valid.delete(token), this.expiresIn * 1000).unref();
-    json(200, { access_token: token, token_type: 'Bearer', ...(this.expiresIn !== undefined ? { expires_in: this.expiresIn } : {}) });
+    json(200, {
+      access_token: token,
+      token_type: 'Bearer',
+      ...(this.expiresIn !== undefined ? { expires_in: this.expiresIn } : {}),
+    });
   }
 
   async close(): Promise<void> {

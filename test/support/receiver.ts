@@ -123,7 +123,8 @@ export class Receiver {
     }
     // Only envelopes of the current version: a JSONata mapping sends its own shape, and an older
     // pinned version has the shape of its day.
-    const looksLikeEnvelope = typeof body === 'object' && body !== null && (body as { apiVersion?: unknown }).apiVersion === API_VERSION;
+    const looksLikeEnvelope =
+      typeof body === 'object' && body !== null && (body as { apiVersion?: unknown }).apiVersion === API_VERSION;
     if (looksLikeEnvelope) this.schemaViolations.push(...envelopeProblems(body));
   }
 
@@ -142,7 +143,11 @@ export async function startReceiver(): Promise<Receiver> {
 }
 
 /** Polls until `check` returns a value that is not undefined/false, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

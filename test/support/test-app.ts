@@ -30,7 +30,11 @@ export interface TestApp {
   /** A tenant and its API key, made for this suite. */
   tenant: { id: string; key: string };
   newTenant(name?: string): Promise<{ id: string; key: string }>;
-  api<T = any>(method: string, path: string, options?: { body?: unknown; raw?: string; key?: string | null; headers?: Record<string, string> }): Promise<ApiAnswer<T>>;
+  api<T = any>(
+    method: string,
+    path: string,
+    options?: { body?: unknown; raw?: string; key?: string | null; headers?: Record<string, string> },
+  ): Promise<ApiAnswer<T>>;
   close(): Promise<void>;
 }
 

@@ -45,7 +45,12 @@ export function whenUnauthorized(handler: (message: string) => void): void {
   onUnauthorized = handler;
 }
 
-export async function request<T>(method: string, path: string, body?: unknown, token = loadSession()?.token): Promise<T> {
+export async function request<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  token = loadSession()?.token,
+): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -80,7 +85,8 @@ export const api = {
 
 export function query(params: Record<string, string | number | undefined | null>): string {
   const search = new URLSearchParams();
-  for (const [name, value] of Object.entries(params)) if (value !== undefined && value !== null && value !== '') search.set(name, String(value));
+  for (const [name, value] of Object.entries(params))
+    if (value !== undefined && value !== null && value !== '') search.set(name, String(value));
   const text = search.toString();
   return text ? `?${text}` : '';
 }
@@ -96,7 +102,15 @@ export type AuthView =
   | { type: 'none' }
   | { type: 'basic'; configured: true; username: string }
   | { type: 'bearer'; configured: true }
-  | { type: 'oauth2ClientCredentials'; configured: true; tokenUrl: string; clientId: string; scope: string | null; audience: string | null; clientAuth: string };
+  | {
+      type: 'oauth2ClientCredentials';
+      configured: true;
+      tokenUrl: string;
+      clientId: string;
+      scope: string | null;
+      audience: string | null;
+      clientAuth: string;
+    };
 
 export interface Webhook {
   id: string;

@@ -86,7 +86,12 @@ export function App() {
 
   useEffect(() => {
     if (!portalCode) return;
-    request<{ token: string; readOnly: boolean; expiresAt: string }>('POST', '/v1/portal-sessions/redeem', { code: portalCode }, undefined)
+    request<{ token: string; readOnly: boolean; expiresAt: string }>(
+      'POST',
+      '/v1/portal-sessions/redeem',
+      { code: portalCode },
+      undefined,
+    )
       .then((answer) => {
         signIn({ token: answer.token, readOnly: answer.readOnly, kind: 'portal', expiresAt: answer.expiresAt });
         setNotice(null);
@@ -111,7 +116,16 @@ export function App() {
       </main>
     );
   }
-  if (!session) return <SignIn notice={notice} onSignedIn={(s) => { setNotice(null); signIn(s); }} />;
+  if (!session)
+    return (
+      <SignIn
+        notice={notice}
+        onSignedIn={(s) => {
+          setNotice(null);
+          signIn(s);
+        }}
+      />
+    );
 
   const signOut = async () => {
     if (session.kind === 'portal') await api.delete('/v1/portal-sessions/current').catch(() => undefined);
@@ -122,7 +136,14 @@ export function App() {
 
   return (
     <>
-      <a class="skip-link" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
+      <a
+        class="skip-link"
+        href="#main"
+        onClick={(e) => {
+          e.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header class="topbar">
@@ -153,15 +174,33 @@ export function App() {
   );
 }
 
-function Page({ route, session, flash, setFlash }: { route: Route; session: Session; flash: Flash | null; setFlash: (f: Flash | null) => void }) {
+function Page({
+  route,
+  session,
+  flash,
+  setFlash,
+}: {
+  route: Route;
+  session: Session;
+  flash: Flash | null;
+  setFlash: (f: Flash | null) => void;
+}) {
   const readOnly = session.readOnly;
   switch (route.page) {
     case 'list':
       return <EndpointList readOnly={readOnly} />;
     case 'new':
-      return readOnly ? <Alert>This session is read-only: endpoints cannot be added.</Alert> : <EndpointForm onCreated={setFlash} />;
+      return readOnly ? (
+        <Alert>This session is read-only: endpoints cannot be added.</Alert>
+      ) : (
+        <EndpointForm onCreated={setFlash} />
+      );
     case 'edit':
-      return readOnly ? <Alert>This session is read-only: endpoints cannot be changed.</Alert> : <EndpointForm id={route.id} key={route.id} />;
+      return readOnly ? (
+        <Alert>This session is read-only: endpoints cannot be changed.</Alert>
+      ) : (
+        <EndpointForm id={route.id} key={route.id} />
+      );
     case 'detail':
       return (
         <EndpointDetail

@@ -60,8 +60,9 @@ export function Catalog() {
     <section aria-labelledby="catalog-heading">
       <h1 id="catalog-heading">Event catalog</h1>
       <p class="muted">
-        Every event type Waybill sends, with an example of its envelope. Each push is signed following the Standard Webhooks
-        specification: headers <code>webhook-id</code>, <code>webhook-timestamp</code> and <code>webhook-signature</code>.
+        Every event type Waybill sends, with an example of its envelope. Each push is signed following the Standard
+        Webhooks specification: headers <code>webhook-id</code>, <code>webhook-timestamp</code> and{' '}
+        <code>webhook-signature</code>.
       </p>
       <h2 id="snippet-heading">Verify a push in Node</h2>
       <pre class="code" tabIndex={0} aria-labelledby="snippet-heading">

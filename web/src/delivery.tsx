@@ -53,7 +53,9 @@ export function DeliveryPage({ id, readOnly }: { id: string; readOnly: boolean }
   };
 
   if (!delivery) return error ? <Alert>{error}</Alert> : <Loading what="the delivery" />;
-  const attempts = [...(delivery.attempts ?? [])].sort((a, b) => b.number - a.number || b.startedAt.localeCompare(a.startedAt));
+  const attempts = [...(delivery.attempts ?? [])].sort(
+    (a, b) => b.number - a.number || b.startedAt.localeCompare(a.startedAt),
+  );
 
   return (
     <section class="stack" aria-labelledby="delivery-heading">
@@ -112,7 +114,8 @@ function AttemptView({ attempt }: { attempt: Attempt }) {
     <article class="card attempt" aria-labelledby={id}>
       <h3 id={id}>Attempt {attempt.number}</h3>
       <p>
-        {formatTime(attempt.startedAt)} · {attempt.trigger} · {attempt.responseStatus !== null ? `HTTP ${attempt.responseStatus}` : 'no response'}
+        {formatTime(attempt.startedAt)} · {attempt.trigger} ·{' '}
+        {attempt.responseStatus !== null ? `HTTP ${attempt.responseStatus}` : 'no response'}
         {attempt.errorClass ? ` · ${attempt.errorClass}` : ''}
         {attempt.durationMs !== null ? ` · ${attempt.durationMs} ms` : ''}
       </p>

@@ -2,7 +2,17 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, type Attempt, type Delivery, type Page, type Webhook } from './api';
 import { navigate } from './app';
 import { useCatalog } from './catalog';
-import { Alert, CopyButton, describeError, EnabledSwitch, formatTime, HealthBadge, Loading, prettyBody, StatusText } from './ui';
+import {
+  Alert,
+  CopyButton,
+  describeError,
+  EnabledSwitch,
+  formatTime,
+  HealthBadge,
+  Loading,
+  prettyBody,
+  StatusText,
+} from './ui';
 
 interface Props {
   id: string;
@@ -73,7 +83,10 @@ export function EndpointDetail({ id, readOnly, secretOnce, forgetSecret }: Props
         <dt>Payload format</dt>
         <dd>{webhook.payloadFormat}</dd>
         <dt>Receiver authentication</dt>
-        <dd>{webhook.auth.type}{webhook.tls ? ' + client certificate' : ''}</dd>
+        <dd>
+          {webhook.auth.type}
+          {webhook.tls ? ' + client certificate' : ''}
+        </dd>
         <dt>Last success</dt>
         <dd>{formatTime(webhook.lastSuccessAt)}</dd>
         <dt>Last failure</dt>
@@ -93,16 +106,37 @@ export function EndpointDetail({ id, readOnly, secretOnce, forgetSecret }: Props
           enabled={webhook.enabled}
           disabled={readOnly}
           visibleLabel="Enabled"
-          onToggle={(enabled) => void patch({ enabled }, enabled ? 'Enabled: new events are delivered again.' : 'Disabled: no deliveries are created for new events.')}
+          onToggle={(enabled) =>
+            void patch(
+              { enabled },
+              enabled
+                ? 'Enabled: new events are delivered again.'
+                : 'Disabled: no deliveries are created for new events.',
+            )
+          }
         />
         {readOnly ? null : (
           <>
             {webhook.status === 'disabled' ? (
-              <button type="button" onClick={() => void patch({ status: 'healthy' }, 'Re-enabled: held deliveries are being sent.')}>
+              <button
+                type="button"
+                onClick={() => void patch({ status: 'healthy' }, 'Re-enabled: held deliveries are being sent.')}
+              >
                 Re-enable and send held deliveries
               </button>
             ) : null}
-            <button type="button" class="secondary" onClick={() => void patch({ paused: !webhook.paused }, webhook.paused ? 'Resumed: held deliveries go out oldest first.' : 'Paused: deliveries are held until you resume.')}>
+            <button
+              type="button"
+              class="secondary"
+              onClick={() =>
+                void patch(
+                  { paused: !webhook.paused },
+                  webhook.paused
+                    ? 'Resumed: held deliveries go out oldest first.'
+                    : 'Paused: deliveries are held until you resume.',
+                )
+              }
+            >
               {webhook.paused ? 'Resume' : 'Pause'}
             </button>
             <a class="button secondary" href={`#/endpoints/${id}/edit`}>
@@ -128,16 +162,41 @@ export function EndpointDetail({ id, readOnly, secretOnce, forgetSecret }: Props
       </div>
 
       <SigningSecret id={id} readOnly={readOnly} secretOnce={secretOnce} forgetSecret={forgetSecret} />
-      {pull ? <FeedAccess id={id} readOnly={readOnly} /> : <TestSend id={id} readOnly={readOnly} onSent={() => { void load(); setSent((n) => n + 1); }} />}
+      {pull ? (
+        <FeedAccess id={id} readOnly={readOnly} />
+      ) : (
+        <TestSend
+          id={id}
+          readOnly={readOnly}
+          onSent={() => {
+            void load();
+            setSent((n) => n + 1);
+          }}
+        />
+      )}
       {pull ? null : <ConnectionCheck id={id} />}
       <DeliveryLog webhook={webhook} readOnly={readOnly} refresh={sent} />
     </article>
   );
 }
 
-function SigningSecret({ id, readOnly, secretOnce, forgetSecret }: { id: string; readOnly: boolean; secretOnce: string | null; forgetSecret: () => void }) {
+function SigningSecret({
+  id,
+  readOnly,
+  secretOnce,
+  forgetSecret,
+}: {
+  id: string;
+  readOnly: boolean;
+  secretOnce: string | null;
+  forgetSecret: () => void;
+}) {
   const [secret, setSecret] = useState<string | null>(secretOnce);
-  const [note, setNote] = useState<string | null>(secretOnce ? 'This is the signing secret of the new endpoint: copy it now and give it to the ERP. It is not shown again here unless you reveal it.' : null);
+  const [note, setNote] = useState<string | null>(
+    secretOnce
+      ? 'This is the signing secret of the new endpoint: copy it now and give it to the ERP. It is not shown again here unless you reveal it.'
+      : null,
+  );
   const [expireOldNow, setExpireOldNow] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
@@ -173,7 +232,10 @@ function SigningSecret({ id, readOnly, secretOnce, forgetSecret }: { id: string;
   return (
     <section aria-labelledby="secret-heading" class="card">
       <h2 id="secret-heading">Signing secret</h2>
-      <p class="muted">The ERP checks each push's <code>webhook-signature</code> with this secret (see the Event catalog for a snippet).</p>
+      <p class="muted">
+        The ERP checks each push's <code>webhook-signature</code> with this secret (see the Event catalog for a
+        snippet).
+      </p>
       {secret ? (
         <div class="secret" role="status">
           {note ? <p>{note}</p> : null}
@@ -201,12 +263,17 @@ function SigningSecret({ id, readOnly, secretOnce, forgetSecret }: { id: string;
             </div>
           )}
           <p class="hint" id="rotate-hint">
-            Rotating makes a new secret. The old one stays valid for 24 hours (pushes carry both signatures), unless you expire it now, for
-            example because it leaked.
+            Rotating makes a new secret. The old one stays valid for 24 hours (pushes carry both signatures), unless you
+            expire it now, for example because it leaked.
           </p>
           <div class="toolbar">
             <label class="check">
-              <input type="checkbox" checked={expireOldNow} onChange={(e) => setExpireOldNow(e.currentTarget.checked)} /> Expire the old secret now
+              <input
+                type="checkbox"
+                checked={expireOldNow}
+                onChange={(e) => setExpireOldNow(e.currentTarget.checked)}
+              />{' '}
+              Expire the old secret now
             </label>
             <button type="button" class="secondary" aria-describedby="rotate-hint" onClick={() => void rotate()}>
               Rotate secret
@@ -238,7 +305,12 @@ function TestSend({ id, readOnly, onSent }: { id: string; readOnly: boolean; onS
       setBusy(false);
     }
   };
-  const delivered = result ? result.responseStatus !== null && result.responseStatus >= 200 && result.responseStatus < 300 && !result.errorClass : false;
+  const delivered = result
+    ? result.responseStatus !== null &&
+      result.responseStatus >= 200 &&
+      result.responseStatus < 300 &&
+      !result.errorClass
+    : false;
 
   return (
     <section aria-labelledby="test-heading" class="card">
@@ -267,7 +339,8 @@ function TestSend({ id, readOnly, onSent }: { id: string; readOnly: boolean; onS
         {result ? (
           <div data-testid="test-result" class={`result ${delivered ? 'ok' : 'bad'}`}>
             <p>
-              <strong>{delivered ? 'Delivered' : 'Failed'}</strong> · {result.responseStatus !== null ? `HTTP ${result.responseStatus}` : 'no response'}
+              <strong>{delivered ? 'Delivered' : 'Failed'}</strong> ·{' '}
+              {result.responseStatus !== null ? `HTTP ${result.responseStatus}` : 'no response'}
               {result.errorClass ? ` · ${result.errorClass}` : ''}
               {result.durationMs !== null ? ` · ${result.durationMs} ms` : ''}
             </p>
@@ -284,7 +357,10 @@ function TestSend({ id, readOnly, onSent }: { id: string; readOnly: boolean; onS
 }
 
 function ConnectionCheck({ id }: { id: string }) {
-  const [result, setResult] = useState<{ ok: boolean; steps: Array<{ name: string; ok: boolean; error?: string }> } | null>(null);
+  const [result, setResult] = useState<{
+    ok: boolean;
+    steps: Array<{ name: string; ok: boolean; error?: string }>;
+  } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const check = async () => {
@@ -302,7 +378,9 @@ function ConnectionCheck({ id }: { id: string }) {
   return (
     <section aria-labelledby="check-heading" class="card">
       <h2 id="check-heading">Connection check</h2>
-      <p class="muted">Resolves the host, connects, checks TLS and fetches an OAuth token if configured. It sends no event.</p>
+      <p class="muted">
+        Resolves the host, connects, checks TLS and fetches an OAuth token if configured. It sends no event.
+      </p>
       <button type="button" class="secondary" disabled={busy} onClick={() => void check()}>
         {busy ? 'Checking…' : 'Check connection'}
       </button>
@@ -312,7 +390,8 @@ function ConnectionCheck({ id }: { id: string }) {
           <ul class="steps" data-testid="check-result">
             {result.steps.map((step) => (
               <li key={step.name} class={step.ok ? 'ok' : 'bad'}>
-                <span aria-hidden="true">{step.ok ? '✓' : '✗'}</span> {step.name}: {step.ok ? 'passed' : `failed${step.error ? ` (${step.error})` : ''}`}
+                <span aria-hidden="true">{step.ok ? '✓' : '✗'}</span> {step.name}:{' '}
+                {step.ok ? 'passed' : `failed${step.error ? ` (${step.error})` : ''}`}
               </li>
             ))}
           </ul>
@@ -337,8 +416,8 @@ function FeedAccess({ id, readOnly }: { id: string; readOnly: boolean }) {
     <section aria-labelledby="feed-heading" class="card">
       <h2 id="feed-heading">Pull feed</h2>
       <p class="muted">
-        The ERP reads <code class="break">{`${location.origin}/v1/feeds/${id}`}</code> and acknowledges what it processed. A feed token can read
-        this feed and nothing else.
+        The ERP reads <code class="break">{`${location.origin}/v1/feeds/${id}`}</code> and acknowledges what it
+        processed. A feed token can read this feed and nothing else.
       </p>
       {token ? (
         <div role="status" class="secret">
@@ -396,8 +475,12 @@ function DeliveryLog({ webhook, readOnly, refresh }: { webhook: Webhook; readOnl
       return;
     }
     try {
-      const answer = await api.post<{ replayed: number }>(`/v1/webhooks/${webhook.id}/replay`, { since: at.toISOString() });
-      setReplayNote(`${answer.replayed} failed ${answer.replayed === 1 ? 'delivery was' : 'deliveries were'} queued again.`);
+      const answer = await api.post<{ replayed: number }>(`/v1/webhooks/${webhook.id}/replay`, {
+        since: at.toISOString(),
+      });
+      setReplayNote(
+        `${answer.replayed} failed ${answer.replayed === 1 ? 'delivery was' : 'deliveries were'} queued again.`,
+      );
       void load();
     } catch (failure) {
       setReplayNote(`Replay refused: ${describeError(failure)}`);
@@ -410,7 +493,14 @@ function DeliveryLog({ webhook, readOnly, refresh }: { webhook: Webhook; readOnl
       <div class="toolbar">
         <div class="field">
           <label for="log-status">Filter by status</label>
-          <select id="log-status" value={status} onChange={(e) => { setStatus(e.currentTarget.value); setCursors([null]); }}>
+          <select
+            id="log-status"
+            value={status}
+            onChange={(e) => {
+              setStatus(e.currentTarget.value);
+              setCursors([null]);
+            }}
+          >
             <option value="">Any status</option>
             {STATUSES.map((s) => (
               <option key={s} value={s}>
@@ -421,7 +511,14 @@ function DeliveryLog({ webhook, readOnly, refresh }: { webhook: Webhook; readOnl
         </div>
         <div class="field">
           <label for="log-type">Filter by event type</label>
-          <select id="log-type" value={eventType} onChange={(e) => { setEventType(e.currentTarget.value); setCursors([null]); }}>
+          <select
+            id="log-type"
+            value={eventType}
+            onChange={(e) => {
+              setEventType(e.currentTarget.value);
+              setCursors([null]);
+            }}
+          >
             <option value="">Any event type</option>
             {(catalog ?? []).map((t) => (
               <option key={t.name} value={t.name}>
@@ -436,7 +533,9 @@ function DeliveryLog({ webhook, readOnly, refresh }: { webhook: Webhook; readOnl
       </div>
       {error ? <Alert>{error}</Alert> : null}
       {page === null ? (
-        error ? null : <Loading what="deliveries" />
+        error ? null : (
+          <Loading what="deliveries" />
+        )
       ) : page.data.length === 0 ? (
         <p>No deliveries{status || eventType ? ' match these filters' : ' yet'}.</p>
       ) : (
@@ -469,10 +568,20 @@ function DeliveryLog({ webhook, readOnly, refresh }: { webhook: Webhook; readOnl
         </table>
       )}
       <div class="toolbar">
-        <button type="button" class="secondary" disabled={cursors.length < 2} onClick={() => setCursors((c) => c.slice(0, -1))}>
+        <button
+          type="button"
+          class="secondary"
+          disabled={cursors.length < 2}
+          onClick={() => setCursors((c) => c.slice(0, -1))}
+        >
           Newer
         </button>
-        <button type="button" class="secondary" disabled={!page?.nextCursor} onClick={() => page?.nextCursor && setCursors((c) => [...c, page.nextCursor])}>
+        <button
+          type="button"
+          class="secondary"
+          disabled={!page?.nextCursor}
+          onClick={() => page?.nextCursor && setCursors((c) => [...c, page.nextCursor])}
+        >
           Older
         </button>
       </div>
@@ -480,7 +589,14 @@ function DeliveryLog({ webhook, readOnly, refresh }: { webhook: Webhook; readOnl
         <form class="toolbar replay" onSubmit={replay}>
           <div class="field">
             <label for="replay-since">Replay failed since</label>
-            <input id="replay-since" type="datetime-local" step={1} value={since} onInput={(e) => setSince(e.currentTarget.value)} aria-describedby="replay-hint" />
+            <input
+              id="replay-since"
+              type="datetime-local"
+              step={1}
+              value={since}
+              onInput={(e) => setSince(e.currentTarget.value)}
+              aria-describedby="replay-hint"
+            />
           </div>
           <button type="submit" class="secondary">
             Replay failed
@@ -495,7 +611,9 @@ function DeliveryLog({ webhook, readOnly, refresh }: { webhook: Webhook; readOnl
   );
 }
 
-function lastResponse(delivery: Delivery & { lastResponseStatus?: number | null; lastErrorClass?: string | null }): string {
+function lastResponse(
+  delivery: Delivery & { lastResponseStatus?: number | null; lastErrorClass?: string | null },
+): string {
   if (delivery.lastErrorClass && delivery.lastErrorClass !== 'http_status') return delivery.lastErrorClass;
   return delivery.lastResponseStatus ? `HTTP ${delivery.lastResponseStatus}` : '—';
 }

@@ -21,9 +21,23 @@ const stored: Webhook = {
   retrySchedule: ['5s', '1m'],
   apiVersion: '2026-11-01',
   payloadFormat: 'x12-214',
-  payloadOptions: { senderId: 'WAYBILL', senderQualifier: 'ZZ', receiverId: 'ACMEERP', receiverQualifier: '01', usageIndicator: 'P' },
+  payloadOptions: {
+    senderId: 'WAYBILL',
+    senderQualifier: 'ZZ',
+    receiverId: 'ACMEERP',
+    receiverQualifier: '01',
+    usageIndicator: 'P',
+  },
   deliveryMode: 'push',
-  auth: { type: 'oauth2ClientCredentials', configured: true, tokenUrl: 'https://login.example.com/token', clientId: 'waybill', scope: 'a b', audience: null, clientAuth: 'client_secret_post' },
+  auth: {
+    type: 'oauth2ClientCredentials',
+    configured: true,
+    tokenUrl: 'https://login.example.com/token',
+    clientId: 'waybill',
+    scope: 'a b',
+    audience: null,
+    clientAuth: 'client_secret_post',
+  },
   tls: null,
   status: 'healthy',
   disabledReason: null,
@@ -40,7 +54,10 @@ describe('the endpoint form → API body', () => {
         name: '  SAP inbound ',
         url: ' https://erp.example.com/hook ',
         eventTypes: ['order.created', 'order.status_changed'],
-        filters: [{ path: 'carrier.scac', values: 'DHLF, UPSN,' }, { path: ' ', values: 'ignored' }],
+        filters: [
+          { path: 'carrier.scac', values: 'DHLF, UPSN,' },
+          { path: ' ', values: 'ignored' },
+        ],
         headers: [{ name: 'X-Api-Client', value: 'waybill' }],
         timeoutMs: '5000',
         maxConcurrency: '',
@@ -67,15 +84,23 @@ describe('the endpoint form → API body', () => {
   });
 
   it('sends "all types" as ["*"], "none" as no retries, and a non-number as typed so the API names the field', () => {
-    const body = bodyOf(draft({ allTypes: true, eventTypes: ['order.created'], retrySchedule: 'none', timeoutMs: 'soon' }), null);
+    const body = bodyOf(
+      draft({ allTypes: true, eventTypes: ['order.created'], retrySchedule: 'none', timeoutMs: 'soon' }),
+      null,
+    );
     expect(body.eventTypes).toEqual(['*']);
     expect(body.retrySchedule).toEqual([]);
     expect(body.timeoutMs).toBe('soon');
   });
 
   it('builds each payload format with its own options', () => {
-    expect(bodyOf(draft({ payloadFormat: 'jsonata', expression: '{ "a": id }', contentType: '' }), null).payloadOptions).toEqual({ expression: '{ "a": id }' });
-    expect(bodyOf(draft({ payloadFormat: 'edifact-iftsta', senderId: 'S', receiverId: 'R', usageIndicator: 'P' }), null).payloadOptions).toEqual({
+    expect(
+      bodyOf(draft({ payloadFormat: 'jsonata', expression: '{ "a": id }', contentType: '' }), null).payloadOptions,
+    ).toEqual({ expression: '{ "a": id }' });
+    expect(
+      bodyOf(draft({ payloadFormat: 'edifact-iftsta', senderId: 'S', receiverId: 'R', usageIndicator: 'P' }), null)
+        .payloadOptions,
+    ).toEqual({
       senderId: 'S',
       receiverId: 'R',
       usageIndicator: 'P',
@@ -99,10 +124,23 @@ describe('the endpoint form → API body', () => {
 
   it('on edit, keeps write-only secrets and header values that were left empty, and clears emptied optional settings', () => {
     const editing = draftOf(stored);
-    expect(editing).toMatchObject({ authType: 'oauth2ClientCredentials', clientSecret: '', scope: 'a b', clientAuth: 'client_secret_post', rateLimitPerSecond: '5', retrySchedule: '5s, 1m' });
+    expect(editing).toMatchObject({
+      authType: 'oauth2ClientCredentials',
+      clientSecret: '',
+      scope: 'a b',
+      clientAuth: 'client_secret_post',
+      rateLimitPerSecond: '5',
+      retrySchedule: '5s, 1m',
+    });
     const unchanged = bodyOf(editing, stored);
     expect(unchanged).not.toHaveProperty('headers');
-    expect(unchanged.auth).toEqual({ type: 'oauth2ClientCredentials', tokenUrl: 'https://login.example.com/token', clientId: 'waybill', clientAuth: 'client_secret_post', scope: 'a b' });
+    expect(unchanged.auth).toEqual({
+      type: 'oauth2ClientCredentials',
+      tokenUrl: 'https://login.example.com/token',
+      clientId: 'waybill',
+      clientAuth: 'client_secret_post',
+      scope: 'a b',
+    });
     expect(unchanged).toMatchObject({
       name: 'SAP inbound',
       eventTypes: ['shipment.status_changed'],
@@ -119,7 +157,10 @@ describe('the endpoint form → API body', () => {
     const cleared = bodyOf({ ...editing, rateLimitPerSecond: '', retrySchedule: '', removeTls: true }, stored);
     expect(cleared).toMatchObject({ rateLimitPerSecond: null, retrySchedule: null, tls: null });
 
-    const touched = bodyOf({ ...editing, headersTouched: true, headers: [{ name: 'X-Api-Client', value: 'new' }] }, stored);
+    const touched = bodyOf(
+      { ...editing, headersTouched: true, headers: [{ name: 'X-Api-Client', value: 'new' }] },
+      stored,
+    );
     expect(touched.headers).toEqual({ 'X-Api-Client': 'new' });
   });
 
@@ -129,9 +170,16 @@ describe('the endpoint form → API body', () => {
   });
 
   it('keeps an EDIFACT endpoint without a usage indicator in production, and X12 separators, on edit', () => {
-    const edifact: Webhook = { ...stored, payloadFormat: 'edifact-iftsta', payloadOptions: { senderId: 'WAYBILL', receiverId: 'ACME' } };
+    const edifact: Webhook = {
+      ...stored,
+      payloadFormat: 'edifact-iftsta',
+      payloadOptions: { senderId: 'WAYBILL', receiverId: 'ACME' },
+    };
     expect(bodyOf(draftOf(edifact), edifact).payloadOptions).toEqual({ senderId: 'WAYBILL', receiverId: 'ACME' });
-    const x12: Webhook = { ...stored, payloadOptions: { ...stored.payloadOptions, elementSeparator: '|', segmentTerminator: '\n' } };
+    const x12: Webhook = {
+      ...stored,
+      payloadOptions: { ...stored.payloadOptions, elementSeparator: '|', segmentTerminator: '\n' },
+    };
     expect(bodyOf(draftOf(x12), x12).payloadOptions).toEqual(x12.payloadOptions);
   });
 

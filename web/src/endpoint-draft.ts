@@ -87,7 +87,8 @@ export const EMPTY: Draft = {
   removeTls: false,
 };
 
-const str = (value: unknown) => (typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value));
+const str = (value: unknown) =>
+  typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value);
 
 export function draftOf(webhook: Webhook): Draft {
   const options = webhook.payloadOptions ?? {};
@@ -106,10 +107,15 @@ export function draftOf(webhook: Webhook): Draft {
     timeoutMs: String(webhook.timeoutMs),
     maxConcurrency: String(webhook.maxConcurrency),
     rateLimitPerSecond: webhook.rateLimitPerSecond ? String(webhook.rateLimitPerSecond) : '',
-    retrySchedule: webhook.retrySchedule ? (webhook.retrySchedule.length ? webhook.retrySchedule.join(', ') : 'none') : '',
+    retrySchedule: webhook.retrySchedule
+      ? webhook.retrySchedule.length
+        ? webhook.retrySchedule.join(', ')
+        : 'none'
+      : '',
     payloadFormat: webhook.payloadFormat,
     expression: webhook.payloadFormat === 'jsonata' ? str(options.expression) : EMPTY.expression,
-    contentType: webhook.payloadFormat === 'jsonata' ? str(options.contentType) || 'application/json' : EMPTY.contentType,
+    contentType:
+      webhook.payloadFormat === 'jsonata' ? str(options.contentType) || 'application/json' : EMPTY.contentType,
     senderId: str(options.senderId),
     senderQualifier: str(options.senderQualifier) || 'ZZ',
     receiverId: str(options.receiverId),
@@ -144,7 +150,11 @@ export function payloadOptionsOf(d: Draft): Record<string, unknown> | null {
         ...(d.segmentTerminator ? { segmentTerminator: d.segmentTerminator } : {}),
       };
     case 'edifact-iftsta':
-      return { senderId: d.senderId, receiverId: d.receiverId, ...(d.usageIndicator ? { usageIndicator: d.usageIndicator } : {}) };
+      return {
+        senderId: d.senderId,
+        receiverId: d.receiverId,
+        ...(d.usageIndicator ? { usageIndicator: d.usageIndicator } : {}),
+      };
   }
 }
 
@@ -159,7 +169,13 @@ export function bodyOf(d: Draft, existing: Webhook | null): Record<string, unkno
     filters: Object.fromEntries(
       d.filters
         .filter((f) => f.path.trim())
-        .map((f) => [f.path.trim(), f.values.split(',').map((v) => v.trim()).filter(Boolean)]),
+        .map((f) => [
+          f.path.trim(),
+          f.values
+            .split(',')
+            .map((v) => v.trim())
+            .filter(Boolean),
+        ]),
     ),
     ordered: d.ordered,
     payloadFormat: d.payloadFormat,
@@ -167,7 +183,8 @@ export function bodyOf(d: Draft, existing: Webhook | null): Record<string, unkno
   };
   if (d.url.trim() || d.deliveryMode === 'push') body.url = d.url.trim();
   else if (editing) body.url = null;
-  if (!editing || d.headersTouched) body.headers = Object.fromEntries(d.headers.filter((h) => h.name.trim()).map((h) => [h.name.trim(), h.value]));
+  if (!editing || d.headersTouched)
+    body.headers = Object.fromEntries(d.headers.filter((h) => h.name.trim()).map((h) => [h.name.trim(), h.value]));
   const number = (name: 'timeoutMs' | 'maxConcurrency' | 'rateLimitPerSecond') => {
     const raw = d[name].trim();
     if (raw) body[name] = /^\d+$/.test(raw) ? Number(raw) : raw;
@@ -207,11 +224,14 @@ export function bodyOf(d: Draft, existing: Webhook | null): Record<string, unkno
   }
   if (d.removeTls) body.tls = null;
   else if (d.tlsCert.trim() || d.tlsKey.trim()) {
-    body.tls = { clientCertificatePem: d.tlsCert.trim(), clientKeyPem: d.tlsKey.trim(), ...(d.tlsCa.trim() ? { caPem: d.tlsCa.trim() } : {}) };
+    body.tls = {
+      clientCertificatePem: d.tlsCert.trim(),
+      clientKeyPem: d.tlsKey.trim(),
+      ...(d.tlsCa.trim() ? { caPem: d.tlsCa.trim() } : {}),
+    };
   }
   return JSON.parse(JSON.stringify(body));
 }
-
 
 /**
  * What the form refuses before asking the API. Header values are write-only and saving headers
@@ -221,6 +241,11 @@ export function draftProblems(d: Draft): Array<{ field: string; message: string 
   if (!d.headersTouched) return [];
   const empty = d.headers.filter((h) => h.name.trim() && !h.value);
   return empty.length
-    ? [{ field: 'headers', message: `enter the value of ${empty.map((h) => h.name.trim()).join(', ')} again: saving headers replaces them all, and stored values are never shown` }]
+    ? [
+        {
+          field: 'headers',
+          message: `enter the value of ${empty.map((h) => h.name.trim()).join(', ')} again: saving headers replaces them all, and stored values are never shown`,
+        },
+      ]
     : [];
 }

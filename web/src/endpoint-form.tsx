@@ -1,6 +1,15 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, api, type EventType, type FieldError, type Page, type StoredEvent, type Webhook } from './api';
-import { type AuthType, bodyOf, type Draft, draftOf, draftProblems, EMPTY, type Format, payloadOptionsOf } from './endpoint-draft';
+import {
+  type AuthType,
+  bodyOf,
+  type Draft,
+  draftOf,
+  draftProblems,
+  EMPTY,
+  type Format,
+  payloadOptionsOf,
+} from './endpoint-draft';
 import { navigate, type Flash } from './app';
 import { useCatalog } from './catalog';
 import { Alert, describeError, errorProps, FieldErrors, fieldErrorId, hasError, Loading } from './ui';
@@ -79,7 +88,24 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
 
   if (loadError) return <Alert>{loadError}</Alert>;
   if (id && !existing) return <Loading what="the endpoint" />;
-  const known = new Set(['name', 'url', 'description', 'eventTypes', 'filters', 'headers', 'timeoutMs', 'maxConcurrency', 'rateLimitPerSecond', 'retrySchedule', 'payloadFormat', 'payloadOptions', 'auth', 'tls', 'deliveryMode', 'ordered']);
+  const known = new Set([
+    'name',
+    'url',
+    'description',
+    'eventTypes',
+    'filters',
+    'headers',
+    'timeoutMs',
+    'maxConcurrency',
+    'rateLimitPerSecond',
+    'retrySchedule',
+    'payloadFormat',
+    'payloadOptions',
+    'auth',
+    'tls',
+    'deliveryMode',
+    'ordered',
+  ]);
   const stray = errors.filter((e) => !known.has(e.field.split('.')[0]));
 
   return (
@@ -115,17 +141,40 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
         <fieldset class="inline">
           <legend>Delivery</legend>
           <label>
-            <input type="radio" name="deliveryMode" value="push" checked={draft.deliveryMode === 'push'} onChange={() => set('deliveryMode', 'push')} /> Push (Waybill sends each event)
+            <input
+              type="radio"
+              name="deliveryMode"
+              value="push"
+              checked={draft.deliveryMode === 'push'}
+              onChange={() => set('deliveryMode', 'push')}
+            />{' '}
+            Push (Waybill sends each event)
           </label>
           <label>
-            <input type="radio" name="deliveryMode" value="pull" checked={draft.deliveryMode === 'pull'} onChange={() => set('deliveryMode', 'pull')} /> Pull feed (the ERP fetches events)
+            <input
+              type="radio"
+              name="deliveryMode"
+              value="pull"
+              checked={draft.deliveryMode === 'pull'}
+              onChange={() => set('deliveryMode', 'pull')}
+            />{' '}
+            Pull feed (the ERP fetches events)
           </label>
         </fieldset>
         <div class="field">
           <label for="f-url">URL</label>
-          <input id="f-url" type="url" inputMode="url" placeholder="https://erp.example.com/inbound/waybill" {...text('url')} {...errorProps('url', errors, 'f-url-hint')} />
+          <input
+            id="f-url"
+            type="url"
+            inputMode="url"
+            placeholder="https://erp.example.com/inbound/waybill"
+            {...text('url')}
+            {...errorProps('url', errors, 'f-url-hint')}
+          />
           <p id="f-url-hint" class="hint">
-            {draft.deliveryMode === 'pull' ? 'Optional for a pull feed.' : 'Where pushes go: http(s), a public address.'}
+            {draft.deliveryMode === 'pull'
+              ? 'Optional for a pull feed.'
+              : 'Where pushes go: http(s), a public address.'}
           </p>
           <FieldErrors field="url" errors={errors} />
         </div>
@@ -141,7 +190,8 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
       <fieldset>
         <legend>Filters</legend>
         <p class="hint" id="filters-hint">
-          Only events whose data has one of the values at the path are sent, e.g. <code>carrier.scac</code> = <code>DHLF, UPSN</code>.
+          Only events whose data has one of the values at the path are sent, e.g. <code>carrier.scac</code> ={' '}
+          <code>DHLF, UPSN</code>.
         </p>
         {draft.filters.map((filter, index) => (
           <div class="row" key={index}>
@@ -151,7 +201,12 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
                 id={`filter-path-${index}`}
                 type="text"
                 value={filter.path}
-                onInput={(e) => set('filters', draft.filters.map((f, i) => (i === index ? { ...f, path: e.currentTarget.value } : f)))}
+                onInput={(e) =>
+                  set(
+                    'filters',
+                    draft.filters.map((f, i) => (i === index ? { ...f, path: e.currentTarget.value } : f)),
+                  )
+                }
               />
             </div>
             <div class="field">
@@ -160,15 +215,33 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
                 id={`filter-values-${index}`}
                 type="text"
                 value={filter.values}
-                onInput={(e) => set('filters', draft.filters.map((f, i) => (i === index ? { ...f, values: e.currentTarget.value } : f)))}
+                onInput={(e) =>
+                  set(
+                    'filters',
+                    draft.filters.map((f, i) => (i === index ? { ...f, values: e.currentTarget.value } : f)),
+                  )
+                }
               />
             </div>
-            <button type="button" class="secondary" onClick={() => set('filters', draft.filters.filter((_, i) => i !== index))}>
+            <button
+              type="button"
+              class="secondary"
+              onClick={() =>
+                set(
+                  'filters',
+                  draft.filters.filter((_, i) => i !== index),
+                )
+              }
+            >
               Remove filter {index + 1}
             </button>
           </div>
         ))}
-        <button type="button" class="secondary" onClick={() => set('filters', [...draft.filters, { path: '', values: '' }])}>
+        <button
+          type="button"
+          class="secondary"
+          onClick={() => set('filters', [...draft.filters, { path: '', values: '' }])}
+        >
           Add filter
         </button>
         <FieldErrors field="filters" errors={errors} />
@@ -177,7 +250,8 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
       <fieldset>
         <legend>Custom headers</legend>
         <p class="hint">
-          Sent with every push. Values are write-only{existing?.headerNames.length ? ': to change any header, enter every value again' : ''}.
+          Sent with every push. Values are write-only
+          {existing?.headerNames.length ? ': to change any header, enter every value again' : ''}.
         </p>
         {draft.headers.map((header, index) => (
           <div class="row" key={index}>
@@ -187,7 +261,13 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
                 id={`header-name-${index}`}
                 type="text"
                 value={header.name}
-                onInput={(e) => setDraft((d) => ({ ...d, headersTouched: true, headers: d.headers.map((h, i) => (i === index ? { ...h, name: e.currentTarget.value } : h)) }))}
+                onInput={(e) =>
+                  setDraft((d) => ({
+                    ...d,
+                    headersTouched: true,
+                    headers: d.headers.map((h, i) => (i === index ? { ...h, name: e.currentTarget.value } : h)),
+                  }))
+                }
               />
             </div>
             <div class="field">
@@ -200,15 +280,33 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
                 aria-invalid={hasError('headers', errors) && header.name.trim() && !header.value ? 'true' : undefined}
                 aria-describedby={hasError('headers', errors) ? fieldErrorId('headers') : undefined}
                 value={header.value}
-                onInput={(e) => setDraft((d) => ({ ...d, headersTouched: true, headers: d.headers.map((h, i) => (i === index ? { ...h, value: e.currentTarget.value } : h)) }))}
+                onInput={(e) =>
+                  setDraft((d) => ({
+                    ...d,
+                    headersTouched: true,
+                    headers: d.headers.map((h, i) => (i === index ? { ...h, value: e.currentTarget.value } : h)),
+                  }))
+                }
               />
             </div>
-            <button type="button" class="secondary" onClick={() => setDraft((d) => ({ ...d, headersTouched: true, headers: d.headers.filter((_, i) => i !== index) }))}>
+            <button
+              type="button"
+              class="secondary"
+              onClick={() =>
+                setDraft((d) => ({ ...d, headersTouched: true, headers: d.headers.filter((_, i) => i !== index) }))
+              }
+            >
               Remove header {index + 1}
             </button>
           </div>
         ))}
-        <button type="button" class="secondary" onClick={() => setDraft((d) => ({ ...d, headersTouched: true, headers: [...d.headers, { name: '', value: '' }] }))}>
+        <button
+          type="button"
+          class="secondary"
+          onClick={() =>
+            setDraft((d) => ({ ...d, headersTouched: true, headers: [...d.headers, { name: '', value: '' }] }))
+          }
+        >
           Add header
         </button>
         <FieldErrors field="headers" errors={errors} />
@@ -217,7 +315,13 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
       <fieldset>
         <legend>Ordering</legend>
         <label class="check">
-          <input type="checkbox" checked={draft.ordered} onChange={(e) => set('ordered', e.currentTarget.checked)} aria-describedby="ordered-hint" /> Ordered delivery
+          <input
+            type="checkbox"
+            checked={draft.ordered}
+            onChange={(e) => set('ordered', e.currentTarget.checked)}
+            aria-describedby="ordered-hint"
+          />{' '}
+          Ordered delivery
         </label>
         <p class="hint" id="ordered-hint">
           An event waits while an earlier one of the same order or shipment is still on its way to this endpoint.
@@ -230,12 +334,39 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
       <details class="advanced">
         <summary>Advanced</summary>
         <div class="grid">
-          <NumberField id="timeoutMs" label="Timeout (ms)" hint="Per attempt, 100–60000. Default 10000." draft={draft} text={text} errors={errors} />
-          <NumberField id="maxConcurrency" label="Max concurrency" hint="Requests in flight at once, 1–256. Default 32." draft={draft} text={text} errors={errors} />
-          <NumberField id="rateLimitPerSecond" label="Rate limit (requests per second)" hint="Empty: no limit." draft={draft} text={text} errors={errors} />
+          <NumberField
+            id="timeoutMs"
+            label="Timeout (ms)"
+            hint="Per attempt, 100–60000. Default 10000."
+            draft={draft}
+            text={text}
+            errors={errors}
+          />
+          <NumberField
+            id="maxConcurrency"
+            label="Max concurrency"
+            hint="Requests in flight at once, 1–256. Default 32."
+            draft={draft}
+            text={text}
+            errors={errors}
+          />
+          <NumberField
+            id="rateLimitPerSecond"
+            label="Rate limit (requests per second)"
+            hint="Empty: no limit."
+            draft={draft}
+            text={text}
+            errors={errors}
+          />
           <div class="field">
             <label for="f-retrySchedule">Retry schedule</label>
-            <input id="f-retrySchedule" type="text" placeholder="5s, 5m, 30m, 2h, 5h, 10h, 14h" {...text('retrySchedule')} {...errorProps('retrySchedule', errors, 'retry-hint')} />
+            <input
+              id="f-retrySchedule"
+              type="text"
+              placeholder="5s, 5m, 30m, 2h, 5h, 10h, 14h"
+              {...text('retrySchedule')}
+              {...errorProps('retrySchedule', errors, 'retry-hint')}
+            />
             <p class="hint" id="retry-hint">
               Waits between attempts, comma-separated; empty uses the service default; <code>none</code> for no retries.
             </p>
@@ -256,7 +387,20 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
 type Setter = <K extends keyof Draft>(name: K, value: Draft[K]) => void;
 type TextProps = (name: keyof Draft) => { value: string; onInput: (e: Event) => void };
 
-function NumberField({ id, label, hint, text, errors }: { id: keyof Draft; label: string; hint: string; draft: Draft; text: TextProps; errors: FieldError[] }) {
+function NumberField({
+  id,
+  label,
+  hint,
+  text,
+  errors,
+}: {
+  id: keyof Draft;
+  label: string;
+  hint: string;
+  draft: Draft;
+  text: TextProps;
+  errors: FieldError[];
+}) {
   return (
     <div class="field">
       <label for={`f-${id}`}>{label}</label>
@@ -269,7 +413,17 @@ function NumberField({ id, label, hint, text, errors }: { id: keyof Draft; label
   );
 }
 
-function EventTypePicker({ catalog, draft, set, errors }: { catalog: EventType[] | null; draft: Draft; set: Setter; errors: FieldError[] }) {
+function EventTypePicker({
+  catalog,
+  draft,
+  set,
+  errors,
+}: {
+  catalog: EventType[] | null;
+  draft: Draft;
+  set: Setter;
+  errors: FieldError[];
+}) {
   const groups = useMemo(() => {
     const byObject = new Map<string, EventType[]>();
     for (const type of catalog ?? []) {
@@ -279,13 +433,15 @@ function EventTypePicker({ catalog, draft, set, errors }: { catalog: EventType[]
     }
     return [...byObject.entries()];
   }, [catalog]);
-  const toggle = (name: string, on: boolean) => set('eventTypes', on ? [...draft.eventTypes, name] : draft.eventTypes.filter((t) => t !== name));
+  const toggle = (name: string, on: boolean) =>
+    set('eventTypes', on ? [...draft.eventTypes, name] : draft.eventTypes.filter((t) => t !== name));
 
   return (
     <fieldset aria-describedby={hasError('eventTypes', errors) ? fieldErrorId('eventTypes') : undefined}>
       <legend>Event types</legend>
       <label class="check">
-        <input type="checkbox" checked={draft.allTypes} onChange={(e) => set('allTypes', e.currentTarget.checked)} /> All event types (<code>*</code>), including ones added later
+        <input type="checkbox" checked={draft.allTypes} onChange={(e) => set('allTypes', e.currentTarget.checked)} />{' '}
+        All event types (<code>*</code>), including ones added later
       </label>
       {catalog === null ? <Loading what="the event catalog" /> : null}
       <div class="type-groups">
@@ -318,7 +474,17 @@ function EventTypePicker({ catalog, draft, set, errors }: { catalog: EventType[]
   );
 }
 
-function PayloadFormat({ draft, set, text, errors }: { draft: Draft; set: Setter; text: TextProps; errors: FieldError[] }) {
+function PayloadFormat({
+  draft,
+  set,
+  text,
+  errors,
+}: {
+  draft: Draft;
+  set: Setter;
+  text: TextProps;
+  errors: FieldError[];
+}) {
   const x12 = draft.payloadFormat === 'x12-214';
   const edi = x12 || draft.payloadFormat === 'edifact-iftsta';
   return (
@@ -326,7 +492,12 @@ function PayloadFormat({ draft, set, text, errors }: { draft: Draft; set: Setter
       <legend>Payload format</legend>
       <div class="field">
         <label for="f-payloadFormat">Format</label>
-        <select id="f-payloadFormat" value={draft.payloadFormat} onChange={(e) => set('payloadFormat', e.currentTarget.value as Format)} {...errorProps('payloadFormat', errors)}>
+        <select
+          id="f-payloadFormat"
+          value={draft.payloadFormat}
+          onChange={(e) => set('payloadFormat', e.currentTarget.value as Format)}
+          {...errorProps('payloadFormat', errors)}
+        >
           <option value="envelope">Waybill JSON envelope</option>
           <option value="jsonata">JSONata mapping (your ERP's own JSON)</option>
           <option value="x12-214">ANSI X12 214 (shipment status)</option>
@@ -338,9 +509,16 @@ function PayloadFormat({ draft, set, text, errors }: { draft: Draft; set: Setter
         <>
           <div class="field">
             <label for="f-expression">JSONata expression</label>
-            <textarea id="f-expression" rows={5} spellcheck={false} {...text('expression')} {...errorProps('payloadOptions.expression', errors, 'expression-hint')} />
+            <textarea
+              id="f-expression"
+              rows={5}
+              spellcheck={false}
+              {...text('expression')}
+              {...errorProps('payloadOptions.expression', errors, 'expression-hint')}
+            />
             <p class="hint" id="expression-hint">
-              Evaluated over the envelope (<code>id</code>, <code>type</code>, <code>data</code>…); its result is the body.
+              Evaluated over the envelope (<code>id</code>, <code>type</code>, <code>data</code>…); its result is the
+              body.
             </p>
             <FieldErrors field="payloadOptions.expression" errors={errors} />
           </div>
@@ -350,19 +528,57 @@ function PayloadFormat({ draft, set, text, errors }: { draft: Draft; set: Setter
       {edi ? (
         <div class="grid">
           <Text id="senderId" label="Sender id" path="payloadOptions.senderId" text={text} errors={errors} />
-          {x12 ? <Text id="senderQualifier" label="Sender qualifier" path="payloadOptions.senderQualifier" text={text} errors={errors} /> : null}
+          {x12 ? (
+            <Text
+              id="senderQualifier"
+              label="Sender qualifier"
+              path="payloadOptions.senderQualifier"
+              text={text}
+              errors={errors}
+            />
+          ) : null}
           <Text id="receiverId" label="Receiver id" path="payloadOptions.receiverId" text={text} errors={errors} />
-          {x12 ? <Text id="receiverQualifier" label="Receiver qualifier" path="payloadOptions.receiverQualifier" text={text} errors={errors} /> : null}
+          {x12 ? (
+            <Text
+              id="receiverQualifier"
+              label="Receiver qualifier"
+              path="payloadOptions.receiverQualifier"
+              text={text}
+              errors={errors}
+            />
+          ) : null}
           <div class="field">
             <label for="f-usageIndicator">Usage</label>
-            <select id="f-usageIndicator" value={draft.usageIndicator} onChange={(e) => set('usageIndicator', e.currentTarget.value)}>
+            <select
+              id="f-usageIndicator"
+              value={draft.usageIndicator}
+              onChange={(e) => set('usageIndicator', e.currentTarget.value)}
+            >
               {x12 ? null : <option value="">Not set (production)</option>}
               <option value="T">Test (T)</option>
               <option value="P">Production (P)</option>
             </select>
           </div>
-          {x12 ? <Text id="elementSeparator" label="Element separator" path="payloadOptions.elementSeparator" text={text} errors={errors} placeholder="*" /> : null}
-          {x12 ? <Text id="segmentTerminator" label="Segment terminator" path="payloadOptions.segmentTerminator" text={text} errors={errors} placeholder="~" /> : null}
+          {x12 ? (
+            <Text
+              id="elementSeparator"
+              label="Element separator"
+              path="payloadOptions.elementSeparator"
+              text={text}
+              errors={errors}
+              placeholder="*"
+            />
+          ) : null}
+          {x12 ? (
+            <Text
+              id="segmentTerminator"
+              label="Segment terminator"
+              path="payloadOptions.segmentTerminator"
+              text={text}
+              errors={errors}
+              placeholder="~"
+            />
+          ) : null}
         </div>
       ) : null}
       <FieldErrors field="payloadOptions" errors={errors.filter((e) => e.field === 'payloadOptions')} />
@@ -387,7 +603,11 @@ function Preview({ draft }: { draft: Draft }) {
   }, []);
 
   const types = (catalog ?? []).map((t) => t.name).filter((name) => name !== 'webhook.test');
-  const fallback = draft.eventTypes[0] ?? (draft.payloadFormat === 'x12-214' || draft.payloadFormat === 'edifact-iftsta' ? 'shipment.status_changed' : types[0]);
+  const fallback =
+    draft.eventTypes[0] ??
+    (draft.payloadFormat === 'x12-214' || draft.payloadFormat === 'edifact-iftsta'
+      ? 'shipment.status_changed'
+      : types[0]);
   const chosen = source || (fallback ? `type:${fallback}` : '');
   const options = JSON.stringify(payloadOptionsOf(draft));
 
@@ -451,7 +671,19 @@ function Preview({ draft }: { draft: Draft }) {
   );
 }
 
-function ReceiverAuth({ draft, set, text, errors, existing }: { draft: Draft; set: Setter; text: TextProps; errors: FieldError[]; existing: Webhook | null }) {
+function ReceiverAuth({
+  draft,
+  set,
+  text,
+  errors,
+  existing,
+}: {
+  draft: Draft;
+  set: Setter;
+  text: TextProps;
+  errors: FieldError[];
+  existing: Webhook | null;
+}) {
   const stored = existing !== null && existing.auth.type === draft.authType && draft.authType !== 'none';
   const secretHint = stored ? 'Stored; leave empty to keep it.' : 'Write-only: it is never shown again.';
   return (
@@ -459,7 +691,11 @@ function ReceiverAuth({ draft, set, text, errors, existing }: { draft: Draft; se
       <legend>Receiver authentication</legend>
       <div class="field">
         <label for="f-authType">How Waybill signs in to the ERP</label>
-        <select id="f-authType" value={draft.authType} onChange={(e) => set('authType', e.currentTarget.value as AuthType)}>
+        <select
+          id="f-authType"
+          value={draft.authType}
+          onChange={(e) => set('authType', e.currentTarget.value as AuthType)}
+        >
           <option value="none">None (signature only)</option>
           <option value="basic">HTTP Basic</option>
           <option value="bearer">Bearer token</option>
@@ -469,20 +705,50 @@ function ReceiverAuth({ draft, set, text, errors, existing }: { draft: Draft; se
       {draft.authType === 'basic' ? (
         <div class="grid">
           <Text id="username" label="Username" path="auth.username" text={text} errors={errors} />
-          <Text id="password" label="Password" path="auth.password" text={text} errors={errors} secret hint={secretHint} />
+          <Text
+            id="password"
+            label="Password"
+            path="auth.password"
+            text={text}
+            errors={errors}
+            secret
+            hint={secretHint}
+          />
         </div>
       ) : null}
-      {draft.authType === 'bearer' ? <Text id="bearerToken" label="Bearer token" path="auth.token" text={text} errors={errors} secret hint={secretHint} /> : null}
+      {draft.authType === 'bearer' ? (
+        <Text
+          id="bearerToken"
+          label="Bearer token"
+          path="auth.token"
+          text={text}
+          errors={errors}
+          secret
+          hint={secretHint}
+        />
+      ) : null}
       {draft.authType === 'oauth2ClientCredentials' ? (
         <div class="grid">
           <Text id="tokenUrl" label="Token URL" path="auth.tokenUrl" text={text} errors={errors} />
           <Text id="clientId" label="Client id" path="auth.clientId" text={text} errors={errors} />
-          <Text id="clientSecret" label="Client secret" path="auth.clientSecret" text={text} errors={errors} secret hint={secretHint} />
+          <Text
+            id="clientSecret"
+            label="Client secret"
+            path="auth.clientSecret"
+            text={text}
+            errors={errors}
+            secret
+            hint={secretHint}
+          />
           <Text id="scope" label="Scope" path="auth.scope" text={text} errors={errors} hint="Optional." />
           <Text id="audience" label="Audience" path="auth.audience" text={text} errors={errors} hint="Optional." />
           <div class="field">
             <label for="f-clientAuth">Client authentication</label>
-            <select id="f-clientAuth" value={draft.clientAuth} onChange={(e) => set('clientAuth', e.currentTarget.value)}>
+            <select
+              id="f-clientAuth"
+              value={draft.clientAuth}
+              onChange={(e) => set('clientAuth', e.currentTarget.value)}
+            >
               <option value="client_secret_basic">client_secret_basic (Authorization header)</option>
               <option value="client_secret_post">client_secret_post (form body)</option>
             </select>
@@ -500,12 +766,24 @@ function ReceiverAuth({ draft, set, text, errors, existing }: { draft: Draft; se
         ) : null}
         <div class="field">
           <label for="f-tlsCert">Client certificate (PEM)</label>
-          <textarea id="f-tlsCert" rows={4} spellcheck={false} {...text('tlsCert')} {...errorProps('tls.clientCertificatePem', errors)} />
+          <textarea
+            id="f-tlsCert"
+            rows={4}
+            spellcheck={false}
+            {...text('tlsCert')}
+            {...errorProps('tls.clientCertificatePem', errors)}
+          />
           <FieldErrors field="tls.clientCertificatePem" errors={errors} />
         </div>
         <div class="field">
           <label for="f-tlsKey">Client key (PEM, write-only)</label>
-          <textarea id="f-tlsKey" rows={4} spellcheck={false} {...text('tlsKey')} {...errorProps('tls.clientKeyPem', errors)} />
+          <textarea
+            id="f-tlsKey"
+            rows={4}
+            spellcheck={false}
+            {...text('tlsKey')}
+            {...errorProps('tls.clientKeyPem', errors)}
+          />
           <FieldErrors field="tls.clientKeyPem" errors={errors} />
         </div>
         <div class="field">
@@ -515,24 +793,62 @@ function ReceiverAuth({ draft, set, text, errors, existing }: { draft: Draft; se
         </div>
         {existing?.tls ? (
           <label class="check">
-            <input type="checkbox" checked={draft.removeTls} onChange={(e) => set('removeTls', e.currentTarget.checked)} /> Remove the client certificate
+            <input
+              type="checkbox"
+              checked={draft.removeTls}
+              onChange={(e) => set('removeTls', e.currentTarget.checked)}
+            />{' '}
+            Remove the client certificate
           </label>
         ) : null}
         <FieldErrors field="tls" errors={errors.filter((e) => e.field === 'tls')} />
       </details>
-      <p class="hint">Save, then use “Check connection” on the endpoint page to test DNS, TLS and the token without sending an event.</p>
+      <p class="hint">
+        Save, then use “Check connection” on the endpoint page to test DNS, TLS and the token without sending an event.
+      </p>
     </fieldset>
   );
 }
 
-function Text({ id, label, path, text, errors, secret, hint, placeholder }: { id: keyof Draft; label: string; path: string; text: TextProps; errors: FieldError[]; secret?: boolean; hint?: string; placeholder?: string }) {
+function Text({
+  id,
+  label,
+  path,
+  text,
+  errors,
+  secret,
+  hint,
+  placeholder,
+}: {
+  id: keyof Draft;
+  label: string;
+  path: string;
+  text: TextProps;
+  errors: FieldError[];
+  secret?: boolean;
+  hint?: string;
+  placeholder?: string;
+}) {
   return (
     <div class="field">
       <label for={`f-${id}`}>{label}</label>
       {secret ? (
-        <input id={`f-${id}`} type="password" autocomplete="off" {...text(id)} {...errorProps(path, errors, hint ? `f-${id}-hint` : undefined)} />
+        <input
+          id={`f-${id}`}
+          type="password"
+          autocomplete="off"
+          {...text(id)}
+          {...errorProps(path, errors, hint ? `f-${id}-hint` : undefined)}
+        />
       ) : (
-        <input id={`f-${id}`} type="text" autocomplete="off" placeholder={placeholder} {...text(id)} {...errorProps(path, errors, hint ? `f-${id}-hint` : undefined)} />
+        <input
+          id={`f-${id}`}
+          type="text"
+          autocomplete="off"
+          placeholder={placeholder}
+          {...text(id)}
+          {...errorProps(path, errors, hint ? `f-${id}-hint` : undefined)}
+        />
       )}
       {hint ? (
         <p class="hint" id={`f-${id}-hint`}>

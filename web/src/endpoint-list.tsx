@@ -11,7 +11,9 @@ export function EndpointList({ readOnly }: { readOnly: boolean }) {
       const all: Webhook[] = [];
       let cursor: string | null = null;
       do {
-        const page: Page<Webhook> = await api.get(`/v1/webhooks?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        const page: Page<Webhook> = await api.get(
+          `/v1/webhooks?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        );
         all.push(...page.data);
         cursor = page.nextCursor;
       } while (cursor);
@@ -44,11 +46,16 @@ export function EndpointList({ readOnly }: { readOnly: boolean }) {
           </a>
         )}
       </div>
-      <p class="muted">Where Waybill pushes order and shipment events for this tenant. Each endpoint gets signed pushes for the event types it subscribes to.</p>
+      <p class="muted">
+        Where Waybill pushes order and shipment events for this tenant. Each endpoint gets signed pushes for the event
+        types it subscribes to.
+      </p>
       {readOnly ? <Alert kind="info">Read-only: you can look at everything here but not change it.</Alert> : null}
       {error ? <Alert>{error}</Alert> : null}
       {webhooks === null ? (
-        error ? null : <Loading what="endpoints" />
+        error ? null : (
+          <Loading what="endpoints" />
+        )
       ) : webhooks.length === 0 ? (
         <p>No endpoints yet.{readOnly ? '' : ' Add one to start receiving events.'}</p>
       ) : (

@@ -5,7 +5,9 @@ import { ApiError, type FieldError, type Webhook } from './api';
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return '—';
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+  return Number.isNaN(date.getTime())
+    ? iso
+    : date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 }
 
 export function describeError(error: unknown): string {
@@ -85,7 +87,13 @@ function legacyCopy(text: string): boolean {
   return ok;
 }
 
-export function Alert({ children, kind = 'error' }: { children: ComponentChildren; kind?: 'error' | 'info' | 'success' }) {
+export function Alert({
+  children,
+  kind = 'error',
+}: {
+  children: ComponentChildren;
+  kind?: 'error' | 'info' | 'success';
+}) {
   return (
     <div role={kind === 'error' ? 'alert' : 'status'} class={`alert alert-${kind}`}>
       {children}
@@ -115,7 +123,11 @@ export function errorProps(field: string, errors: FieldError[], hintId?: string)
 }
 
 export function Code({ children }: { children: ComponentChildren }) {
-  return <pre class="code" tabIndex={0}>{children}</pre>;
+  return (
+    <pre class="code" tabIndex={0}>
+      {children}
+    </pre>
+  );
 }
 
 export function prettyBody(body: string | null | undefined): string {
@@ -136,10 +148,29 @@ export function Loading({ what }: { what: string }) {
 }
 
 /** The enable switch of an endpoint: a native checkbox with the switch role. */
-export function EnabledSwitch({ enabled, disabled, label, visibleLabel, onToggle }: { enabled: boolean; disabled: boolean; label?: string; visibleLabel: string; onToggle: (enabled: boolean) => void }) {
+export function EnabledSwitch({
+  enabled,
+  disabled,
+  label,
+  visibleLabel,
+  onToggle,
+}: {
+  enabled: boolean;
+  disabled: boolean;
+  label?: string;
+  visibleLabel: string;
+  onToggle: (enabled: boolean) => void;
+}) {
   return (
     <label class="switch">
-      <input type="checkbox" role="switch" checked={enabled} disabled={disabled} aria-label={label} onChange={(e) => onToggle(e.currentTarget.checked)} />
+      <input
+        type="checkbox"
+        role="switch"
+        checked={enabled}
+        disabled={disabled}
+        aria-label={label}
+        onChange={(e) => onToggle(e.currentTarget.checked)}
+      />
       <span aria-hidden={label ? 'true' : undefined}>{visibleLabel}</span>
     </label>
   );

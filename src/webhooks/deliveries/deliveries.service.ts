@@ -48,7 +48,8 @@ export class DeliveriesService {
     if (query.status) where.push(statusCondition(query.status));
     if (query.eventType) where.push(`event_type = $${params.push(query.eventType)}`);
     if (query.since) where.push(`created_at >= $${params.push(query.since)}::timestamptz`);
-    if (after) where.push(`(created_at, id) < ($${params.push(after.key)}::timestamptz, $${params.push(after.id)}::uuid)`);
+    if (after)
+      where.push(`(created_at, id) < ($${params.push(after.key)}::timestamptz, $${params.push(after.id)}::uuid)`);
     const rows: Array<Record<string, any>> = await this.dataSource.query(
       `SELECT * FROM delivery WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`,
       params,
@@ -64,12 +65,18 @@ export class DeliveriesService {
       [id, tenantId],
     );
     if (!row) throw notFound('delivery', id);
-    const attempts = await this.dataSource.query(`SELECT * FROM delivery_attempt WHERE delivery_id = $1 ORDER BY number, id`, [id]);
+    const attempts = await this.dataSource.query(
+      `SELECT * FROM delivery_attempt WHERE delivery_id = $1 ORDER BY number, id`,
+      [id],
+    );
     // Attempts of an envelope do not store it: it is the event, rebuilt here byte for byte.
     const sentBody = row.payload_text ?? envelopeFromRow(row)?.slice(0, AUDIT_BODY_LIMIT) ?? null;
     return {
       ...deliveryView(row),
-      attempts: attempts.map((a: Record<string, any>) => ({ ...attemptView(a), requestBody: a.request_body ?? sentBody })),
+      attempts: attempts.map((a: Record<string, any>) => ({
+        ...attemptView(a),
+        requestBody: a.request_body ?? sentBody,
+      })),
     };
   }
 
@@ -91,7 +98,8 @@ export class DeliveriesService {
       );
       if (!row) throw notFound('delivery', id);
       if (row.deleted_at) throw conflict('its webhook subscription was deleted; nothing can be sent to it');
-      if (row.delivery_mode === 'pull') throw conflict('its subscription is a pull feed: the ERP reads it again until it acknowledges');
+      if (row.delivery_mode === 'pull')
+        throw conflict('its subscription is a pull feed: the ERP reads it again until it acknowledges');
       throw conflict('the delivery is being sent right now; try again when the attempt is recorded');
     }
     this.signal.wake();
@@ -101,7 +109,8 @@ export class DeliveriesService {
   /** Re-queues the subscription's failed deliveries created in [since, until). */
   async replay(tenantId: string, webhookId: string, since: string, until?: string) {
     const webhook = await this.webhooks.find(tenantId, webhookId);
-    if (webhook.deliveryMode === 'pull') throw conflict('this subscription is a pull feed: nothing is pushed to replay');
+    if (webhook.deliveryMode === 'pull')
+      throw conflict('this subscription is a pull feed: nothing is pushed to replay');
     const rows = await queryRows(
       this.dataSource,
       `UPDATE delivery SET status = 'pending', next_attempt_at = now(), next_trigger = 'replay', retry_base = attempt_count, updated_at = now()
@@ -130,7 +139,8 @@ export class DeliveriesService {
             AND updated_at < now() - $1 * interval '1 day' LIMIT ${PRUNE_CHUNK})`,
       days,
     );
-    if (attempts || deliveries) this.logger.log(`pruned ${attempts} attempts and ${deliveries} deliveries older than ${days} days`);
+    if (attempts || deliveries)
+      this.logger.log(`pruned ${attempts} attempts and ${deliveries} deliveries older than ${days} days`);
     return { attempts, deliveries };
   }
 

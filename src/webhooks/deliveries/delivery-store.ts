@@ -172,7 +172,12 @@ export class DeliveryStore {
    * subscription's delivery waits while an earlier one of its aggregate is open; `excluded` are
    * subscriptions this instance has enough of already.
    */
-  async claimDueDeliveries(limit: number, excluded: string[], leaseMs: number, perWebhookLimit = limit): Promise<ClaimedDelivery[]> {
+  async claimDueDeliveries(
+    limit: number,
+    excluded: string[],
+    leaseMs: number,
+    perWebhookLimit = limit,
+  ): Promise<ClaimedDelivery[]> {
     const { rows } = await this.pool.query(
       `WITH due AS (
          SELECT d.id, d.next_attempt_at, d.event_sequence
@@ -257,7 +262,10 @@ export class DeliveryStore {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      await client.query(`WITH ${RECORD_CTES} ${INSERT_ATTEMPTS}`, [JSON.stringify(mixed.map(toRecordRow)), this.instanceId]);
+      await client.query(`WITH ${RECORD_CTES} ${INSERT_ATTEMPTS}`, [
+        JSON.stringify(mixed.map(toRecordRow)),
+        this.instanceId,
+      ]);
       const { rows: current } = await client.query(
         `SELECT id, status, disabled_reason, consecutive_failures, failing_since, last_success_at, last_failure_at
            FROM webhook WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`,

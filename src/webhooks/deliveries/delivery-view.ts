@@ -26,7 +26,10 @@ export function deliveryView(row: Record<string, any>) {
     eventId: row.event_id as string,
     eventType: row.event_type as string,
     // Not stored: a pending delivery under an unexpired lease is being sent.
-    status: row.status === 'pending' && row.lease_expires_at && row.lease_expires_at > new Date() ? 'delivering' : (row.status as string),
+    status:
+      row.status === 'pending' && row.lease_expires_at && row.lease_expires_at > new Date()
+        ? 'delivering'
+        : (row.status as string),
     attemptCount: row.attempt_count as number,
     nextAttemptAt: iso(row.next_attempt_at),
     lastAttemptAt: iso(row.last_attempt_at),

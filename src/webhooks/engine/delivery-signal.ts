@@ -36,7 +36,8 @@ export class DeliverySignal {
     this.dataSource
       .query(`SELECT pg_notify($1, '')`, [DELIVERY_CHANNEL])
       .catch((error: unknown) => {
-        if (this.dataSource.isInitialized) this.logger.warn(`NOTIFY failed (other instances rely on their sweep): ${String(error)}`);
+        if (this.dataSource.isInitialized)
+          this.logger.warn(`NOTIFY failed (other instances rely on their sweep): ${String(error)}`);
       })
       .finally(() => {
         this.notifying = false;

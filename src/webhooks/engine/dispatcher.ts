@@ -1,11 +1,22 @@
-import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import pg from 'pg';
 import { APP_CONFIG, type AppConfig } from '../../config/config.js';
 import { DATABASE_URL } from '../../database/database.tokens.js';
 import { DeliveryMetrics } from './delivery-metrics.js';
 import { DELIVERY_CHANNEL, DeliverySignal } from './delivery-signal.js';
-import { type AttemptRecord, type ClaimedDelivery, DeliveryStore, type HealthRow } from '../deliveries/delivery-store.js';
+import {
+  type AttemptRecord,
+  type ClaimedDelivery,
+  DeliveryStore,
+  type HealthRow,
+} from '../deliveries/delivery-store.js';
 import { type AttemptVerdict, applyAttempt } from './health.js';
 import { RequestComposer } from '../transport/request-composer.js';
 import { nextAttemptAt, parseRetryAfter } from './retry-policy.js';
@@ -100,7 +111,10 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     this.running = true;
     this.signal.onWake(() => this.wake());
     const settings = this.config.webhooks;
-    this.scheduler.addInterval('delivery-sweep', setInterval(() => this.wake(), settings.sweepIntervalMs));
+    this.scheduler.addInterval(
+      'delivery-sweep',
+      setInterval(() => this.wake(), settings.sweepIntervalMs),
+    );
     this.scheduler.addInterval(
       'delivery-lease-heartbeat',
       setInterval(() => void this.extendLeases(), Math.max(1_000, Math.floor(settings.leaseMs / 3))),
@@ -153,9 +167,15 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
         this.claimAgain = false;
         while (!this.stopping) {
           const room = this.config.webhooks.maxInFlight - this.held.size;
-          if (room <= 0 || (this.held.size > 0 && room < Math.min(CLAIM_LOW_WATER, this.config.webhooks.maxInFlight))) break;
+          if (room <= 0 || (this.held.size > 0 && room < Math.min(CLAIM_LOW_WATER, this.config.webhooks.maxInFlight)))
+            break;
           const want = Math.min(room, CLAIM_BATCH);
-          const batch = await this.store.claimDueDeliveries(want, this.saturatedLanes(), this.config.webhooks.leaseMs, PER_WEBHOOK_CLAIM);
+          const batch = await this.store.claimDueDeliveries(
+            want,
+            this.saturatedLanes(),
+            this.config.webhooks.leaseMs,
+            PER_WEBHOOK_CLAIM,
+          );
           this.stats.claimed += batch.length;
           for (const delivery of batch) this.enqueue(delivery);
           if (batch.length < want) break;
@@ -202,7 +222,10 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
           bucket = { tokens: lane.ratePerSecond, refilledAt: now };
           this.buckets.set(id, bucket);
         }
-        bucket.tokens = Math.min(lane.ratePerSecond, bucket.tokens + ((now - bucket.refilledAt) / 1000) * lane.ratePerSecond);
+        bucket.tokens = Math.min(
+          lane.ratePerSecond,
+          bucket.tokens + ((now - bucket.refilledAt) / 1000) * lane.ratePerSecond,
+        );
         bucket.refilledAt = now;
         if (bucket.tokens < 1) {
           if (!lane.timer) {
@@ -238,9 +261,18 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
         nextControlNumber: () => this.store.nextControlNumber(delivery.webhookId),
         now,
       });
-      const sentAsStored = delivery.bodyIsEnvelope && delivery.webhook.payloadFormat === 'envelope' && delivery.webhook.apiVersion === delivery.bodyVersion;
+      const sentAsStored =
+        delivery.bodyIsEnvelope &&
+        delivery.webhook.payloadFormat === 'envelope' &&
+        delivery.webhook.apiVersion === delivery.bodyVersion;
       if (!sentAsStored) auditBody = rendered.body.slice(0, AUDIT_BODY_LIMIT);
-      const composed = this.composer.compose(delivery.webhook, delivery.eventId, rendered.body, now, rendered.contentType);
+      const composed = this.composer.compose(
+        delivery.webhook,
+        delivery.eventId,
+        rendered.body,
+        now,
+        rendered.contentType,
+      );
       auditHeaders = composed.auditHeaders;
       outcome = await this.receivers.deliver(delivery.webhook, composed.outgoing);
     } catch (error) {
@@ -253,7 +285,9 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
         responseHeaders: null,
         responseBody: null,
         errorClass: transform ? 'transform_error' : 'network',
-        errorMessage: transform ? error.message : `could not prepare the request: ${error instanceof Error ? error.message : String(error)}`,
+        errorMessage: transform
+          ? error.message
+          : `could not prepare the request: ${error instanceof Error ? error.message : String(error)}`,
       };
     }
     this.stats.attempted += 1;
@@ -265,11 +299,18 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   /** The delivery's next state after an attempt: delivered, pending until a retry, or failed. */
-  private finish(delivery: ClaimedDelivery, outcome: AttemptOutcome, auditHeaders: Record<string, string>, auditBody: string | null): Finished {
+  private finish(
+    delivery: ClaimedDelivery,
+    outcome: AttemptOutcome,
+    auditHeaders: Record<string, string>,
+    auditBody: string | null,
+  ): Finished {
     const number = delivery.attemptCount + 1;
     const status = outcome.responseStatus;
     const retryAfterMs =
-      status === 429 || status === 503 ? parseRetryAfter(outcome.responseHeaders?.['retry-after'], outcome.startedAt.getTime()) : undefined;
+      status === 429 || status === 503
+        ? parseRetryAfter(outcome.responseHeaders?.['retry-after'], outcome.startedAt.getTime())
+        : undefined;
     const verdict = verdictOf(outcome, retryAfterMs);
     let next: Date | null = null;
     if (verdict.kind !== 'success' && verdict.kind !== 'gone') {
@@ -333,7 +374,9 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
           } catch (error) {
             if (attempt < RECORD_TRIES) continue;
             // The leases expire and the deliveries are tried again: at-least-once, never lost.
-            this.logger.error(`recording ${batch.length} attempts failed: ${error instanceof Error ? error.message : String(error)}`);
+            this.logger.error(
+              `recording ${batch.length} attempts failed: ${error instanceof Error ? error.message : String(error)}`,
+            );
             break;
           }
         }
@@ -349,10 +392,14 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   private applyHealth(rows: HealthRow[], batch: Finished[]): HealthRow[] {
-    const rules = { failingAfter: this.config.webhooks.failingAfter, disableAfterMs: this.config.webhooks.disableAfterMs };
+    const rules = {
+      failingAfter: this.config.webhooks.failingAfter,
+      disableAfterMs: this.config.webhooks.disableAfterMs,
+    };
     return rows.map((row) => {
       let state: HealthRow = row;
-      for (const f of batch) if (f.record.webhookId === row.id) state = { ...applyAttempt(state, f.verdict, rules), id: row.id };
+      for (const f of batch)
+        if (f.record.webhookId === row.id) state = { ...applyAttempt(state, f.verdict, rules), id: row.id };
       return state;
     });
   }

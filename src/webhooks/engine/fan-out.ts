@@ -73,7 +73,11 @@ export class FanOut implements OnModuleInit {
     const bodies = new Map<string, string>();
     for (const event of events) {
       for (const subscription of subscriptions) {
-        if (!matchesEventTypes(subscription.event_types, event.type) || !matchesFilters(subscription.filters, event.data)) continue;
+        if (
+          !matchesEventTypes(subscription.event_types, event.type) ||
+          !matchesFilters(subscription.filters, event.data)
+        )
+          continue;
         const id = randomUUID();
         const pull = subscription.delivery_mode === 'pull';
         const coalesced = subscription.coalesce?.eventTypes.includes(event.type) ?? false;
@@ -84,10 +88,19 @@ export class FanOut implements OnModuleInit {
           feeds.set(subscription.webhook_id, at);
         }
         if (coalesced) {
-          superseding.push({ webhookId: subscription.webhook_id, aggregateId: event.aggregateId, sequence: event.sequence, types: subscription.coalesce!.eventTypes });
+          superseding.push({
+            webhookId: subscription.webhook_id,
+            aggregateId: event.aggregateId,
+            sequence: event.sequence,
+            types: subscription.coalesce!.eventTypes,
+          });
         }
         // A feed's deliveries are never due: the ERP reads them.
-        rows.dueAt.push(subscription.holding || pull ? null : new Date(createdAt.getTime() + (coalesced ? subscription.coalesce!.windowMs : 0)));
+        rows.dueAt.push(
+          subscription.holding || pull
+            ? null
+            : new Date(createdAt.getTime() + (coalesced ? subscription.coalesce!.windowMs : 0)),
+        );
         rows.feedPositions.push(null);
         rows.ids.push(id);
         rows.webhooks.push(subscription.webhook_id);
@@ -168,9 +181,14 @@ export class FanOut implements OnModuleInit {
    * a later transaction waits and takes higher numbers, so positions are in commit order and a
    * reader that has seen position n has seen everything before it. Rows are locked in id order.
    */
-  private async takeFeedPositions(tx: Tx, feeds: Map<string, number[]>, positions: Array<number | null>): Promise<void> {
+  private async takeFeedPositions(
+    tx: Tx,
+    feeds: Map<string, number[]>,
+    positions: Array<number | null>,
+  ): Promise<void> {
     const ids = [...feeds.keys()].sort();
-    if (ids.length > 1) await tx.manager.query(`SELECT 1 FROM webhook WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`, [ids]);
+    if (ids.length > 1)
+      await tx.manager.query(`SELECT 1 FROM webhook WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`, [ids]);
     const heads = await queryRows<{ id: string; head: string }>(
       tx.manager,
       `UPDATE webhook w SET feed_head = w.feed_head + x.n FROM unnest($1::uuid[], $2::int[]) AS x(id, n) WHERE w.id = x.id RETURNING w.id, w.feed_head AS head`,

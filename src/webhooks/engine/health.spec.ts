@@ -96,7 +96,10 @@ describe('applyAttempt', () => {
   });
 
   it("never disables or marks failing on 'throttled', however long it lasts", () => {
-    const throttled: AttemptVerdict[] = Array.from({ length: 10 }, (_, i) => ({ kind: 'throttled', at: at(i * 10 * HOUR) }));
+    const throttled: AttemptVerdict[] = Array.from({ length: 10 }, (_, i) => ({
+      kind: 'throttled',
+      at: at(i * 10 * HOUR),
+    }));
     const state = run(healthy(), throttled);
     expect(state).toEqual({ ...healthy(), lastFailureAt: at(90 * HOUR) });
   });
@@ -115,7 +118,11 @@ describe('applyAttempt', () => {
   });
 
   it('resets the failure count on success so failingAfter counts again from zero', () => {
-    const state = run(healthy(), [...failures(0, 1_000), { kind: 'success', at: at(2_000) }, ...failures(3_000, 4_000)]);
+    const state = run(healthy(), [
+      ...failures(0, 1_000),
+      { kind: 'success', at: at(2_000) },
+      ...failures(3_000, 4_000),
+    ]);
     expect(state.status).toBe('healthy');
     expect(state.consecutiveFailures).toBe(2);
   });

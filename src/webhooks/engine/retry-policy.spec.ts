@@ -52,9 +52,12 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('1', NOW)).toBe(1_000);
   });
 
-  it.each(['1.5', '0.5', '-1', '1,5', '5 5'])('treats the malformed value %s as absent, not as "retry now"', (value) => {
-    expect(parseRetryAfter(value, NOW)).toBeUndefined();
-  });
+  it.each(['1.5', '0.5', '-1', '1,5', '5 5'])(
+    'treats the malformed value %s as absent, not as "retry now"',
+    (value) => {
+      expect(parseRetryAfter(value, NOW)).toBeUndefined();
+    },
+  );
 
   it('reads 0 seconds as no wait at all', () => {
     expect(parseRetryAfter('0', NOW)).toBe(0);
@@ -98,9 +101,15 @@ describe('parseRetryAfter', () => {
 
 describe('nextAttemptAt', () => {
   it('schedules the next attempt after the jittered delay for the attempt number', () => {
-    expect(nextAttemptAt({ schedule: SCHEDULE, attemptsInSchedule: 1, now: NOW, random: () => 0.5 })).toEqual(new Date(NOW + 5_000));
-    expect(nextAttemptAt({ schedule: SCHEDULE, attemptsInSchedule: 2, now: NOW, random: () => 0 })).toEqual(new Date(NOW + 240_000));
-    expect(nextAttemptAt({ schedule: SCHEDULE, attemptsInSchedule: 3, now: NOW, random: () => 1 })).toEqual(new Date(NOW + 2_160_000));
+    expect(nextAttemptAt({ schedule: SCHEDULE, attemptsInSchedule: 1, now: NOW, random: () => 0.5 })).toEqual(
+      new Date(NOW + 5_000),
+    );
+    expect(nextAttemptAt({ schedule: SCHEDULE, attemptsInSchedule: 2, now: NOW, random: () => 0 })).toEqual(
+      new Date(NOW + 240_000),
+    );
+    expect(nextAttemptAt({ schedule: SCHEDULE, attemptsInSchedule: 3, now: NOW, random: () => 1 })).toEqual(
+      new Date(NOW + 2_160_000),
+    );
   });
 
   it('returns null once the schedule is spent, so the delivery fails', () => {
@@ -109,25 +118,29 @@ describe('nextAttemptAt', () => {
   });
 
   it('returns null after the last retry even when the receiver sent Retry-After', () => {
-    expect(nextAttemptAt({ schedule: SCHEDULE, attemptsInSchedule: 4, retryAfterMs: 60_000, now: NOW, random: () => 0.5 })).toBeNull();
+    expect(
+      nextAttemptAt({ schedule: SCHEDULE, attemptsInSchedule: 4, retryAfterMs: 60_000, now: NOW, random: () => 0.5 }),
+    ).toBeNull();
   });
 
   it('waits exactly the Retry-After instead of a longer scheduled delay, without jitter', () => {
-    expect(nextAttemptAt({ schedule: SCHEDULE, attemptsInSchedule: 3, retryAfterMs: 60_000, now: NOW, random: () => 1 })).toEqual(
-      new Date(NOW + 60_000),
-    );
+    expect(
+      nextAttemptAt({ schedule: SCHEDULE, attemptsInSchedule: 3, retryAfterMs: 60_000, now: NOW, random: () => 1 }),
+    ).toEqual(new Date(NOW + 60_000));
   });
 
   it('waits exactly the Retry-After instead of a shorter scheduled delay', () => {
-    expect(nextAttemptAt({ schedule: SCHEDULE, attemptsInSchedule: 1, retryAfterMs: 600_000, now: NOW, random: () => 0 })).toEqual(
-      new Date(NOW + 600_000),
-    );
+    expect(
+      nextAttemptAt({ schedule: SCHEDULE, attemptsInSchedule: 1, retryAfterMs: 600_000, now: NOW, random: () => 0 }),
+    ).toEqual(new Date(NOW + 600_000));
   });
 
   it('retries at once for Retry-After 0 and treats a negative Retry-After as 0', () => {
-    expect(nextAttemptAt({ schedule: SCHEDULE, attemptsInSchedule: 1, retryAfterMs: 0, now: NOW, random: () => 0.5 })).toEqual(new Date(NOW));
-    expect(nextAttemptAt({ schedule: SCHEDULE, attemptsInSchedule: 1, retryAfterMs: -5_000, now: NOW, random: () => 0.5 })).toEqual(
-      new Date(NOW),
-    );
+    expect(
+      nextAttemptAt({ schedule: SCHEDULE, attemptsInSchedule: 1, retryAfterMs: 0, now: NOW, random: () => 0.5 }),
+    ).toEqual(new Date(NOW));
+    expect(
+      nextAttemptAt({ schedule: SCHEDULE, attemptsInSchedule: 1, retryAfterMs: -5_000, now: NOW, random: () => 0.5 }),
+    ).toEqual(new Date(NOW));
   });
 });

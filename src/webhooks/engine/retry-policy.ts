@@ -6,7 +6,11 @@ export const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
 export type Random = () => number;
 
 /** The schedule's delay before retry number `retry` (1-based) with ±20 % jitter, or undefined after the last. */
-export function retryDelay(schedule: readonly number[], retry: number, random: Random = Math.random): number | undefined {
+export function retryDelay(
+  schedule: readonly number[],
+  retry: number,
+  random: Random = Math.random,
+): number | undefined {
   const base = schedule[retry - 1];
   if (base === undefined) return undefined;
   return Math.round(base * (1 + RETRY_JITTER * (2 * random() - 1)));

@@ -26,9 +26,14 @@ export class TestSender {
     @Inject(DeliveryStore) private readonly store: DeliveryStore,
   ) {}
 
-  async send(tenantId: string, webhookId: string, eventType: EventType = 'webhook.test'): Promise<AttemptView & { deliveryId: string }> {
+  async send(
+    tenantId: string,
+    webhookId: string,
+    eventType: EventType = 'webhook.test',
+  ): Promise<AttemptView & { deliveryId: string }> {
     const webhook = await this.webhooks.find(tenantId, webhookId);
-    if (webhook.deliveryMode === 'pull') throw new ConflictException(`webhook ${webhookId} is a pull feed: it has no endpoint to send a test event to`);
+    if (webhook.deliveryMode === 'pull')
+      throw new ConflictException(`webhook ${webhookId} is a pull feed: it has no endpoint to send a test event to`);
     const now = new Date();
     const envelope: Envelope = {
       ...catalogEntry(eventType).example,
@@ -71,7 +76,17 @@ export class TestSender {
         `INSERT INTO delivery (tenant_id, webhook_id, event_id, event_type, payload, status, next_trigger, attempt_count,
                                last_attempt_at, last_response_status, last_error_class, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, 'test', 1, $7, $8, $9, $7, now()) RETURNING id`,
-        [tenantId, webhookId, envelope.id, eventType, envelopeBody, delivered ? 'delivered' : 'failed', outcome.startedAt, outcome.responseStatus, outcome.errorClass],
+        [
+          tenantId,
+          webhookId,
+          envelope.id,
+          eventType,
+          envelopeBody,
+          delivered ? 'delivered' : 'failed',
+          outcome.startedAt,
+          outcome.responseStatus,
+          outcome.errorClass,
+        ],
       );
       const [attempt] = await manager.query(
         `INSERT INTO delivery_attempt (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,

@@ -13,15 +13,26 @@ export class FeedController {
   constructor(private readonly feeds: FeedService) {}
 
   @Get(':webhookId')
-  @ApiOperation({ summary: 'Read a pull feed: what waits after the cursor (default: from the oldest unacknowledged); wait= long-polls' })
-  read(@CurrentTenant() caller: TenantContext, @Param('webhookId', ParseIdPipe) webhookId: string, @Query() query: FeedQuery) {
+  @ApiOperation({
+    summary:
+      'Read a pull feed: what waits after the cursor (default: from the oldest unacknowledged); wait= long-polls',
+  })
+  read(
+    @CurrentTenant() caller: TenantContext,
+    @Param('webhookId', ParseIdPipe) webhookId: string,
+    @Query() query: FeedQuery,
+  ) {
     return this.feeds.read(caller, webhookId, query);
   }
 
   @Post(':webhookId/ack')
   @HttpCode(200)
   @ApiOperation({ summary: 'Acknowledge everything up to a cursor: those deliveries become delivered' })
-  ack(@CurrentTenant() caller: TenantContext, @Param('webhookId', ParseIdPipe) webhookId: string, @Body() body: FeedAckDto) {
+  ack(
+    @CurrentTenant() caller: TenantContext,
+    @Param('webhookId', ParseIdPipe) webhookId: string,
+    @Body() body: FeedAckDto,
+  ) {
     return this.feeds.ack(caller, webhookId, body.cursor);
   }
 }

@@ -56,16 +56,27 @@ export class FeedService {
   /** A token that reads and acknowledges this one feed, shown once (stored hashed). */
   async issueToken(tenantId: string, webhookId: string) {
     const webhook = await this.webhooks.find(tenantId, webhookId);
-    if (webhook.deliveryMode !== 'pull') throw conflict(`webhook ${webhookId} is pushed to; set deliveryMode: "pull" before issuing a feed token`);
+    if (webhook.deliveryMode !== 'pull')
+      throw conflict(`webhook ${webhookId} is pushed to; set deliveryMode: "pull" before issuing a feed token`);
     const { token, hash, prefix } = generateFeedToken();
     const [row] = await this.dataSource.query(
       `INSERT INTO feed_token (tenant_id, webhook_id, token_hash, prefix) VALUES ($1, $2, $3, $4) RETURNING id, created_at`,
       [tenantId, webhookId, hash, prefix],
     );
-    return { id: row.id as string, webhookId, token, feedUrl: this.feedUrl(webhookId), createdAt: (row.created_at as Date).toISOString() };
+    return {
+      id: row.id as string,
+      webhookId,
+      token,
+      feedUrl: this.feedUrl(webhookId),
+      createdAt: (row.created_at as Date).toISOString(),
+    };
   }
 
-  async read(caller: TenantContext, webhookId: string, query: { cursor?: string; limit?: number; wait?: number }): Promise<FeedPage> {
+  async read(
+    caller: TenantContext,
+    webhookId: string,
+    query: { cursor?: string; limit?: number; wait?: number },
+  ): Promise<FeedPage> {
     const webhook = await this.feed(caller, webhookId);
     const after = query.cursor ?? '0';
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
@@ -88,7 +99,9 @@ export class FeedService {
       if (remaining <= 0) break;
       await this.signal.next(webhook.id, Math.min(remaining, LONG_POLL_RECHECK_MS));
     }
-    const [{ acked }] = await this.dataSource.query(`SELECT feed_acked::text AS acked FROM webhook WHERE id = $1`, [webhook.id]);
+    const [{ acked }] = await this.dataSource.query(`SELECT feed_acked::text AS acked FROM webhook WHERE id = $1`, [
+      webhook.id,
+    ]);
     return { data: [], nextCursor: acked };
   }
 
@@ -100,7 +113,8 @@ export class FeedService {
         `SELECT id, tenant_id, feed_head::text AS head, feed_acked::text AS acked FROM webhook WHERE id = $1 FOR NO KEY UPDATE`,
         [webhookId],
       );
-      if (BigInt(cursor) > BigInt(webhook.head)) throw fieldError('cursor', `is past the end of the feed (its last position is ${webhook.head})`);
+      if (BigInt(cursor) > BigInt(webhook.head))
+        throw fieldError('cursor', `is past the end of the feed (its last position is ${webhook.head})`);
       if (BigInt(cursor) <= BigInt(webhook.acked)) return { acknowledged: 0, cursor: webhook.acked as string };
       const acknowledged = await queryRows<{ id: string }>(
         tx.manager,
@@ -116,7 +130,10 @@ export class FeedService {
          RETURNING delivery_id AS id`,
         [webhookId, cursor, this.feedUrl(webhookId)],
       );
-      await tx.manager.query(`UPDATE webhook SET feed_acked = $2::bigint, last_success_at = now() WHERE id = $1`, [webhookId, cursor]);
+      await tx.manager.query(`UPDATE webhook SET feed_acked = $2::bigint, last_success_at = now() WHERE id = $1`, [
+        webhookId,
+        cursor,
+      ]);
       return { acknowledged: acknowledged.length, cursor };
     });
   }
@@ -125,7 +142,8 @@ export class FeedService {
   private async feed(caller: TenantContext, webhookId: string): Promise<Webhook> {
     if (caller.feedWebhookId && caller.feedWebhookId !== webhookId) throw notFound('feed', webhookId);
     const webhook = await this.webhooks.find(caller.tenantId, webhookId);
-    if (webhook.deliveryMode !== 'pull') throw conflict(`webhook ${webhookId} is pushed to, not read as a feed; set deliveryMode: "pull" to read it here`);
+    if (webhook.deliveryMode !== 'pull')
+      throw conflict(`webhook ${webhookId} is pushed to, not read as a feed; set deliveryMode: "pull" to read it here`);
     return webhook;
   }
 

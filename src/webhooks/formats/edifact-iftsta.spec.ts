@@ -3,11 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { catalogEntry } from '../../events/event-catalog.js';
 import { edifactOptionsProblems, edifactText, renderEdifactIftsta } from './edifact-iftsta.js';
 
-const { Reader } = createRequire(import.meta.url)('edifact') as { Reader: new () => { parse(edi: string): Array<{ name: string; elements: string[][] }> } };
+const { Reader } = createRequire(import.meta.url)('edifact') as {
+  Reader: new () => { parse(edi: string): Array<{ name: string; elements: string[][] }> };
+};
 
 const OPTIONS = { senderId: 'WAYBILL', receiverId: 'ACME ERP' };
 const NOW = new Date('2026-11-25T14:15:00.000Z');
-const example = (type: 'shipment.status_changed' | 'shipment.tracking_updated', data: Record<string, unknown> = {}): Record<string, any> => {
+const example = (
+  type: 'shipment.status_changed' | 'shipment.tracking_updated',
+  data: Record<string, unknown> = {},
+): Record<string, any> => {
   const envelope = catalogEntry(type).example as Record<string, any>;
   return { ...envelope, data: { ...envelope.data, ...data } };
 };
@@ -41,15 +46,43 @@ describe('renderEdifactIftsta', () => {
     expect(Number(segments[unt].elements[0][0])).toBe(unt - unh + 1);
     expect(segments[unt].elements[1][0]).toBe(segments[unh].elements[0][0]);
     expect(find(segments, 'UNZ')!.elements).toEqual([['1'], ['42']]);
-    expect(segments.map((s) => s.name)).toEqual(['UNB', 'UNH', 'BGM', 'DTM', 'NAD', 'NAD', 'CNI', 'STS', 'RFF', 'RFF', 'RFF', 'DTM', 'UNT', 'UNZ']);
+    expect(segments.map((s) => s.name)).toEqual([
+      'UNB',
+      'UNH',
+      'BGM',
+      'DTM',
+      'NAD',
+      'NAD',
+      'CNI',
+      'STS',
+      'RFF',
+      'RFF',
+      'RFF',
+      'DTM',
+      'UNT',
+      'UNZ',
+    ]);
   });
 
   it('maps the shipment: parties, consignment, status, references and status time', () => {
-    const envelope = example('shipment.status_changed', { status: 'picked_up', actualPickupAt: '2026-11-23T08:42:00.000Z' });
+    const envelope = example('shipment.status_changed', {
+      status: 'picked_up',
+      actualPickupAt: '2026-11-23T08:42:00.000Z',
+    });
     const segments = parse(renderEdifactIftsta(envelope, OPTIONS, 1, NOW));
     expect(find(segments, 'BGM')!.elements).toEqual([['23'], [envelope.id], ['9']]);
     expect(find(segments, 'DTM', '137')!.elements[0]).toEqual(['137', '202611230905', '203']);
-    expect(find(segments, 'NAD', 'CZ')!.elements).toEqual([['CZ'], [''], [''], ['Waybill DC Hamburg'], ['Am Kaiserkai 1'], ['Hamburg'], [''], ['20457'], ['DE']]);
+    expect(find(segments, 'NAD', 'CZ')!.elements).toEqual([
+      ['CZ'],
+      [''],
+      [''],
+      ['Waybill DC Hamburg'],
+      ['Am Kaiserkai 1'],
+      ['Hamburg'],
+      [''],
+      ['20457'],
+      ['DE'],
+    ]);
     expect(find(segments, 'NAD', 'CN')!.elements[3]).toEqual(['Acme Store Munich']);
     expect(find(segments, 'CNI')!.elements).toEqual([['1'], ['SH-20017']]);
     expect(find(segments, 'STS')!.elements).toEqual([['1'], ['13', '', '', 'picked_up']]);
@@ -62,7 +95,10 @@ describe('renderEdifactIftsta', () => {
   });
 
   it('reports an exception as a mutually defined code with its reason in FTX, escaped', () => {
-    const envelope = example('shipment.status_changed', { status: 'exception', statusReason: "Consignee closed: dock 4's gate +2h?" });
+    const envelope = example('shipment.status_changed', {
+      status: 'exception',
+      statusReason: "Consignee closed: dock 4's gate +2h?",
+    });
     const edi = renderEdifactIftsta(envelope, OPTIONS, 7, NOW);
     expect(edi).toContain("FTX+AAI+++Consignee closed?: dock 4?'s gate ?+2h??'");
     const segments = parse(edi);
@@ -92,7 +128,12 @@ describe('renderEdifactIftsta', () => {
   });
 
   it('leaves out the parties and references the shipment does not have', () => {
-    const envelope = example('shipment.status_changed', { origin: null, destination: null, order: null, trackingNumber: null });
+    const envelope = example('shipment.status_changed', {
+      origin: null,
+      destination: null,
+      order: null,
+      trackingNumber: null,
+    });
     const names = parse(renderEdifactIftsta(envelope, OPTIONS, 1, NOW)).map((s) => s.name);
     expect(names).toEqual(['UNB', 'UNH', 'BGM', 'DTM', 'CNI', 'STS', 'DTM', 'UNT', 'UNZ']);
   });
@@ -102,18 +143,30 @@ describe('edifactOptionsProblems', () => {
   it('accepts { senderId, receiverId } with an optional usageIndicator', () => {
     expect(edifactOptionsProblems(OPTIONS)).toEqual([]);
     expect(edifactOptionsProblems({ ...OPTIONS, usageIndicator: 'T' })).toEqual([]);
-    expect(edifactOptionsProblems({ senderId: '4012345000009', receiverId: 'A'.repeat(35), usageIndicator: 'P' })).toEqual([]);
+    expect(
+      edifactOptionsProblems({ senderId: '4012345000009', receiverId: 'A'.repeat(35), usageIndicator: 'P' }),
+    ).toEqual([]);
   });
 
   it('names each bad field by its path', () => {
-    const problems = edifactOptionsProblems({ senderId: 'A'.repeat(36), receiverId: "ACME+ERP'", usageIndicator: 'X', elementSeparator: '*' });
+    const problems = edifactOptionsProblems({
+      senderId: 'A'.repeat(36),
+      receiverId: "ACME+ERP'",
+      usageIndicator: 'X',
+      elementSeparator: '*',
+    });
     expect(problems.map((p) => p.field)).toEqual([
       'payloadOptions.elementSeparator',
       'payloadOptions.senderId',
       'payloadOptions.receiverId',
       'payloadOptions.usageIndicator',
     ]);
-    expect(edifactOptionsProblems({ senderId: ' WAYBILL', receiverId: '' }).map((p) => p.field)).toEqual(['payloadOptions.senderId', 'payloadOptions.receiverId']);
-    expect(edifactOptionsProblems(null)).toEqual([{ field: 'payloadOptions', message: 'must be { senderId, receiverId, usageIndicator? }' }]);
+    expect(edifactOptionsProblems({ senderId: ' WAYBILL', receiverId: '' }).map((p) => p.field)).toEqual([
+      'payloadOptions.senderId',
+      'payloadOptions.receiverId',
+    ]);
+    expect(edifactOptionsProblems(null)).toEqual([
+      { field: 'payloadOptions', message: 'must be { senderId, receiverId, usageIndicator? }' },
+    ]);
   });
 });

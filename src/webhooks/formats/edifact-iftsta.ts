@@ -42,11 +42,16 @@ export function edifactOptionsProblems(options: unknown): Array<{ field: string;
   const o = options as Record<string, unknown>;
   const problems: Array<{ field: string; message: string }> = [];
   for (const key of Object.keys(o)) {
-    if (!['senderId', 'receiverId', 'usageIndicator'].includes(key)) problems.push({ field: `payloadOptions.${key}`, message: 'is not a known field' });
+    if (!['senderId', 'receiverId', 'usageIndicator'].includes(key))
+      problems.push({ field: `payloadOptions.${key}`, message: 'is not a known field' });
   }
   for (const key of ['senderId', 'receiverId']) {
     if (typeof o[key] !== 'string' || !ID.test(o[key] as string)) {
-      problems.push({ field: `payloadOptions.${key}`, message: 'must be 1 to 35 letters, digits, spaces, dots, dashes or slashes, not starting or ending with a space' });
+      problems.push({
+        field: `payloadOptions.${key}`,
+        message:
+          'must be 1 to 35 letters, digits, spaces, dots, dashes or slashes, not starting or ending with a space',
+      });
     }
   }
   if (o.usageIndicator !== undefined && o.usageIndicator !== 'T' && o.usageIndicator !== 'P') {
@@ -106,22 +111,48 @@ export function renderEdifactIftsta(envelope: Json, options: EdifactOptions, con
   add('UNH', ['1'], ['IFTSTA', 'D', '01B', 'UN']);
   add('BGM', ['23'], [text(envelope.id)], ['9']);
   add('DTM', dtm('137', new Date(envelope.createdAt)));
-  for (const [party, address] of [['CZ', data.origin], ['CN', data.destination]] as const) {
+  for (const [party, address] of [
+    ['CZ', data.origin],
+    ['CN', data.destination],
+  ] as const) {
     if (!address) continue;
-    add('NAD', [party], [], [], [text(address.name)], [text(address.street)], [text(address.city)], [], [text(address.postalCode, 17)], [text(address.country, 3)]);
+    add(
+      'NAD',
+      [party],
+      [],
+      [],
+      [text(address.name)],
+      [text(address.street)],
+      [text(address.city)],
+      [],
+      [text(address.postalCode, 17)],
+      [text(address.country, 3)],
+    );
   }
   add('CNI', ['1'], [text(data.shipmentNumber)]);
 
   const tracking = envelope.type === 'shipment.tracking_updated' ? (data.trackingEvent as Json) : null;
   const code = tracking ? EDIFACT_TRACKING_CODE : (EDIFACT_STATUS_CODES[data.status] ?? EDIFACT_TRACKING_CODE);
-  add('STS', ['1'], [code, '', MUTUALLY_DEFINED.has(code) ? 'ZZZ' : '', text(tracking ? (tracking.description ?? tracking.code) : data.status)]);
+  add(
+    'STS',
+    ['1'],
+    [
+      code,
+      '',
+      MUTUALLY_DEFINED.has(code) ? 'ZZZ' : '',
+      text(tracking ? (tracking.description ?? tracking.code) : data.status),
+    ],
+  );
   if (data.order?.orderNumber) add('RFF', ['CU', text(data.order.orderNumber, 70)]);
   if (data.order?.externalRef) add('RFF', ['CR', text(data.order.externalRef, 70)]);
   if (data.trackingNumber) add('RFF', ['CN', text(data.trackingNumber, 70)]);
-  const moment = tracking?.occurredAt ?? (data.status === 'picked_up' ? data.actualPickupAt : data.status === 'delivered' ? data.actualDeliveryAt : null);
+  const moment =
+    tracking?.occurredAt ??
+    (data.status === 'picked_up' ? data.actualPickupAt : data.status === 'delivered' ? data.actualDeliveryAt : null);
   add('DTM', dtm('334', new Date(moment ?? envelope.createdAt)));
   if (tracking?.eta) add('DTM', dtm('17', new Date(tracking.eta)));
-  if (!tracking && data.status === 'exception' && data.statusReason) add('FTX', ['AAI'], [], [], [text(data.statusReason, 512)]);
+  if (!tracking && data.status === 'exception' && data.statusReason)
+    add('FTX', ['AAI'], [], [], [text(data.statusReason, 512)]);
   // In the status group LOC comes after FTX (D.01B: STS, RFF, DTM, DOC, FTX, NAD, LOC, PCI).
   const location = tracking?.location as Json | null | undefined;
   const place = [location?.name, location?.city, location?.postalCode, location?.country].filter(Boolean).join(', ');
@@ -129,7 +160,13 @@ export function renderEdifactIftsta(envelope: Json, options: EdifactOptions, con
   add('UNT', [String(segments.length + 1)], ['1']);
 
   const reference = String(controlNumber);
-  const unb = [['UNOC', '3'], [text(options.senderId)], [text(options.receiverId)], [yymmdd(now), hhmm(now)], [reference]];
+  const unb = [
+    ['UNOC', '3'],
+    [text(options.senderId)],
+    [text(options.receiverId)],
+    [yymmdd(now), hhmm(now)],
+    [reference],
+  ];
   if (options.usageIndicator === 'T') unb.push([], [], [], [], [], ['1']);
   return [UNA, segment('UNB', unb), ...segments, segment('UNZ', [['1'], [reference]])].join('');
 }

@@ -1,6 +1,11 @@
 import jsonata from 'jsonata';
 import { envelopeForVersion } from '../../events/payload-versions.js';
-import { EDIFACT_EVENT_TYPES, type EdifactOptions, edifactOptionsProblems, renderEdifactIftsta } from './edifact-iftsta.js';
+import {
+  EDIFACT_EVENT_TYPES,
+  type EdifactOptions,
+  edifactOptionsProblems,
+  renderEdifactIftsta,
+} from './edifact-iftsta.js';
 import { renderX12214, X12_EVENT_TYPES, type X12Options, x12OptionsProblems } from './x12-214.js';
 
 export const PAYLOAD_FORMATS = ['envelope', 'jsonata', 'x12-214', 'edifact-iftsta'] as const;
@@ -39,9 +44,14 @@ export const JSONATA_MAX_DEPTH = 200;
 const CONTENT_TYPE = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+(\s*;\s*[a-z0-9_-]+=[a-z0-9_.-]+)*$/i;
 
 /** Problems with a subscription's payload settings (empty when they can be saved). */
-export function payloadOptionsProblems(format: PayloadFormat, options: unknown): Array<{ field: string; message: string }> {
+export function payloadOptionsProblems(
+  format: PayloadFormat,
+  options: unknown,
+): Array<{ field: string; message: string }> {
   if (format === 'envelope') {
-    return options === undefined || options === null ? [] : [{ field: 'payloadOptions', message: 'takes no options with the envelope format' }];
+    return options === undefined || options === null
+      ? []
+      : [{ field: 'payloadOptions', message: 'takes no options with the envelope format' }];
   }
   if (format === 'x12-214') return x12OptionsProblems(options);
   if (format === 'edifact-iftsta') return edifactOptionsProblems(options);
@@ -49,15 +59,24 @@ export function payloadOptionsProblems(format: PayloadFormat, options: unknown):
     return [{ field: 'payloadOptions', message: 'must be { expression, contentType? } for the jsonata format' }];
   }
   const { expression, contentType, ...rest } = options as Record<string, unknown>;
-  const problems: Array<{ field: string; message: string }> = Object.keys(rest).map((k) => ({ field: `payloadOptions.${k}`, message: 'is not a known field' }));
+  const problems: Array<{ field: string; message: string }> = Object.keys(rest).map((k) => ({
+    field: `payloadOptions.${k}`,
+    message: 'is not a known field',
+  }));
   if (typeof expression !== 'string' || expression.trim() === '' || expression.length > 20_000) {
-    problems.push({ field: 'payloadOptions.expression', message: 'must be a JSONata expression of at most 20000 characters' });
+    problems.push({
+      field: 'payloadOptions.expression',
+      message: 'must be a JSONata expression of at most 20000 characters',
+    });
   } else {
     try {
       jsonata(expression);
     } catch (error) {
       const e = error as { message?: string; position?: number };
-      problems.push({ field: 'payloadOptions.expression', message: `does not compile at position ${e.position ?? '?'}: ${e.message ?? String(error)}` });
+      problems.push({
+        field: 'payloadOptions.expression',
+        message: `does not compile at position ${e.position ?? '?'}: ${e.message ?? String(error)}`,
+      });
     }
   }
   if (contentType !== undefined && (typeof contentType !== 'string' || !CONTENT_TYPE.test(contentType))) {
@@ -113,16 +132,29 @@ function compile(expression: string): ReturnType<typeof jsonata> {
  * `envelope` sends the envelope's bytes unchanged; `jsonata` evaluates the tenant's expression
  * over the envelope within a time and depth bound, so one bad mapping cannot stall the dispatcher.
  */
-export async function renderPayload(format: PayloadFormat, options: PayloadOptions, envelopeJson: string, context: RenderContext = {}): Promise<RenderedPayload> {
+export async function renderPayload(
+  format: PayloadFormat,
+  options: PayloadOptions,
+  envelopeJson: string,
+  context: RenderContext = {},
+): Promise<RenderedPayload> {
   if (format === 'envelope') return { body: envelopeJson, contentType: 'application/json' };
   const edi = EDI_FORMATS[format];
   if (edi) {
     const envelope = JSON.parse(envelopeJson) as { type: string };
-    if (!edi.eventTypes.includes(envelope.type)) throw new TransformError(`${edi.name} carries only ${edi.eventTypes.join(' and ')}, not ${envelope.type}`);
+    if (!edi.eventTypes.includes(envelope.type))
+      throw new TransformError(`${edi.name} carries only ${edi.eventTypes.join(' and ')}, not ${envelope.type}`);
     const controlNumber = context.nextControlNumber ? await context.nextControlNumber() : 0;
     const now = context.now ?? new Date();
-    if (format === 'x12-214') return { body: renderX12214(envelope, options as X12Options, controlNumber, now), contentType: 'application/edi-x12' };
-    return { body: renderEdifactIftsta(envelope, options as EdifactOptions, controlNumber, now), contentType: 'application/edifact' };
+    if (format === 'x12-214')
+      return {
+        body: renderX12214(envelope, options as X12Options, controlNumber, now),
+        contentType: 'application/edi-x12',
+      };
+    return {
+      body: renderEdifactIftsta(envelope, options as EdifactOptions, controlNumber, now),
+      contentType: 'application/edifact',
+    };
   }
   const { expression, contentType } = options as JsonataOptions;
   let result: unknown;

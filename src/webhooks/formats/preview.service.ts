@@ -7,7 +7,14 @@ import type { EventType } from '../../events/event-types.js';
 import { envelopeColumns, envelopeFromRow } from '../../events/outbox.service.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
 import { API_VERSION } from '../../events/event-types.js';
-import { type PayloadFormat, payloadOptionsProblems, type PayloadOptions, type PayloadSettings, renderForSubscription, TransformError } from './payload-renderer.js';
+import {
+  type PayloadFormat,
+  payloadOptionsProblems,
+  type PayloadOptions,
+  type PayloadSettings,
+  renderForSubscription,
+  TransformError,
+} from './payload-renderer.js';
 import { RequestComposer, USER_AGENT } from '../transport/request-composer.js';
 import { runtimeOf } from '../engine/test-sender.js';
 
@@ -37,14 +44,23 @@ export class PreviewService {
 
   async forDraft(
     tenantId: string,
-    draft: { apiVersion?: string; payloadFormat?: PayloadFormat; payloadOptions?: unknown; headers?: Record<string, string> },
+    draft: {
+      apiVersion?: string;
+      payloadFormat?: PayloadFormat;
+      payloadOptions?: unknown;
+      headers?: Record<string, string>;
+    },
     source: PreviewSource,
   ): Promise<Preview> {
     const format = draft.payloadFormat ?? 'envelope';
     const problems = payloadOptionsProblems(format, draft.payloadOptions);
     if (problems.length) throw fieldError(problems[0].field, problems[0].message);
     const { id, body: envelope, version } = await this.envelope(tenantId, source);
-    const settings = { apiVersion: draft.apiVersion ?? API_VERSION, payloadFormat: format, payloadOptions: (draft.payloadOptions ?? null) as PayloadOptions };
+    const settings = {
+      apiVersion: draft.apiVersion ?? API_VERSION,
+      payloadFormat: format,
+      payloadOptions: (draft.payloadOptions ?? null) as PayloadOptions,
+    };
     const rendered = await this.render(settings, envelope, version);
     const headers: Record<string, string> = {
       'content-type': rendered.contentType,
@@ -61,7 +77,13 @@ export class PreviewService {
     const webhook = await this.webhooks.find(tenantId, webhookId);
     const { id, body: envelope, version } = await this.envelope(tenantId, source);
     const rendered = await this.render(webhook, envelope, version);
-    const { auditHeaders } = this.composer.compose(runtimeOf(webhook), id, rendered.body, new Date(), rendered.contentType);
+    const { auditHeaders } = this.composer.compose(
+      runtimeOf(webhook),
+      id,
+      rendered.body,
+      new Date(),
+      rendered.contentType,
+    );
     return { body: rendered.body, contentType: rendered.contentType, headers: auditHeaders };
   }
 
@@ -75,13 +97,16 @@ export class PreviewService {
   }
 
   /** A stored event of the tenant, byte for byte as pushed, or a catalog example. */
-  private async envelope(tenantId: string, source: PreviewSource): Promise<{ id: string; body: string; version: string }> {
+  private async envelope(
+    tenantId: string,
+    source: PreviewSource,
+  ): Promise<{ id: string; body: string; version: string }> {
     if (source.eventId && source.eventType) throw fieldError('eventId', 'give eventId or eventType, not both');
     if (source.eventId) {
-      const [row] = await this.dataSource.query(`SELECT ${envelopeColumns('e')} FROM event e WHERE e.tenant_id = $1 AND e.id = $2`, [
-        tenantId,
-        source.eventId,
-      ]);
+      const [row] = await this.dataSource.query(
+        `SELECT ${envelopeColumns('e')} FROM event e WHERE e.tenant_id = $1 AND e.id = $2`,
+        [tenantId, source.eventId],
+      );
       if (!row) throw notFound('event', source.eventId);
       return { id: row.ev_id, version: row.ev_api_version, body: envelopeFromRow(row)! };
     }

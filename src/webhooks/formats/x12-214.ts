@@ -33,25 +33,51 @@ const QUALIFIER = /^[A-Za-z0-9]{2}$/;
 
 export function x12OptionsProblems(options: unknown): Array<{ field: string; message: string }> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    return [{ field: 'payloadOptions', message: 'must be { senderId, senderQualifier, receiverId, receiverQualifier, usageIndicator, elementSeparator?, segmentTerminator? }' }];
+    return [
+      {
+        field: 'payloadOptions',
+        message:
+          'must be { senderId, senderQualifier, receiverId, receiverQualifier, usageIndicator, elementSeparator?, segmentTerminator? }',
+      },
+    ];
   }
   const o = options as Record<string, unknown>;
   const problems: Array<{ field: string; message: string }> = [];
-  const known = ['senderId', 'senderQualifier', 'receiverId', 'receiverQualifier', 'usageIndicator', 'elementSeparator', 'segmentTerminator'];
-  for (const key of Object.keys(o)) if (!known.includes(key)) problems.push({ field: `payloadOptions.${key}`, message: 'is not a known field' });
+  const known = [
+    'senderId',
+    'senderQualifier',
+    'receiverId',
+    'receiverQualifier',
+    'usageIndicator',
+    'elementSeparator',
+    'segmentTerminator',
+  ];
+  for (const key of Object.keys(o))
+    if (!known.includes(key)) problems.push({ field: `payloadOptions.${key}`, message: 'is not a known field' });
   for (const key of ['senderId', 'receiverId']) {
-    if (typeof o[key] !== 'string' || !ID.test(o[key] as string)) problems.push({ field: `payloadOptions.${key}`, message: 'must be 1 to 15 letters, digits, spaces, dots or dashes' });
+    if (typeof o[key] !== 'string' || !ID.test(o[key] as string))
+      problems.push({
+        field: `payloadOptions.${key}`,
+        message: 'must be 1 to 15 letters, digits, spaces, dots or dashes',
+      });
   }
   for (const key of ['senderQualifier', 'receiverQualifier']) {
-    if (typeof o[key] !== 'string' || !QUALIFIER.test(o[key] as string)) problems.push({ field: `payloadOptions.${key}`, message: 'must be a 2-character ID qualifier such as ZZ or 02' });
+    if (typeof o[key] !== 'string' || !QUALIFIER.test(o[key] as string))
+      problems.push({ field: `payloadOptions.${key}`, message: 'must be a 2-character ID qualifier such as ZZ or 02' });
   }
-  if (o.usageIndicator !== 'T' && o.usageIndicator !== 'P') problems.push({ field: 'payloadOptions.usageIndicator', message: 'must be T (test) or P (production)' });
+  if (o.usageIndicator !== 'T' && o.usageIndicator !== 'P')
+    problems.push({ field: 'payloadOptions.usageIndicator', message: 'must be T (test) or P (production)' });
   const separators = [o.elementSeparator ?? '*', o.segmentTerminator ?? '~'];
   for (const [i, key] of ['elementSeparator', 'segmentTerminator'].entries()) {
     const value = separators[i];
-    if (typeof value !== 'string' || value.length !== 1 || /[A-Za-z0-9 ]/.test(value)) problems.push({ field: `payloadOptions.${key}`, message: 'must be one character that is not a letter, digit or space' });
+    if (typeof value !== 'string' || value.length !== 1 || /[A-Za-z0-9 ]/.test(value))
+      problems.push({
+        field: `payloadOptions.${key}`,
+        message: 'must be one character that is not a letter, digit or space',
+      });
   }
-  if (separators[0] === separators[1]) problems.push({ field: 'payloadOptions.segmentTerminator', message: 'must differ from the element separator' });
+  if (separators[0] === separators[1])
+    problems.push({ field: 'payloadOptions.segmentTerminator', message: 'must differ from the element separator' });
   return problems;
 }
 
@@ -70,7 +96,12 @@ const hhmm = (d: Date) => d.toISOString().slice(11, 16).replace(':', '');
 export function renderX12214(envelope: Json, options: X12Options, controlNumber: number, now: Date): string {
   const e = options.elementSeparator ?? '*';
   const t = options.segmentTerminator ?? '~';
-  const clean = (value: unknown) => String(value ?? '').replaceAll(e, ' ').replaceAll(t, ' ').replaceAll('>', ' ').trim();
+  const clean = (value: unknown) =>
+    String(value ?? '')
+      .replaceAll(e, ' ')
+      .replaceAll(t, ' ')
+      .replaceAll('>', ' ')
+      .trim();
   const data = envelope.data as Json;
   const segments: string[][] = [];
   const add = (...elements: unknown[]) => segments.push(elements.map(clean));
@@ -80,7 +111,10 @@ export function renderX12214(envelope: Json, options: X12Options, controlNumber:
   if (data.order?.orderNumber) add('L11', data.order.orderNumber, 'PO');
   if (data.order?.externalRef) add('L11', data.order.externalRef, 'CR');
   if (data.trackingNumber) add('L11', data.trackingNumber, 'CN');
-  for (const [code, address] of [['SF', data.origin], ['ST', data.destination]] as const) {
+  for (const [code, address] of [
+    ['SF', data.origin],
+    ['ST', data.destination],
+  ] as const) {
     if (!address) continue;
     add('N1', code, address.name ?? address.city);
     if (address.street) add('N3', address.street);
@@ -93,7 +127,9 @@ export function renderX12214(envelope: Json, options: X12Options, controlNumber:
     add('AT7', X12_ETA_CODE, 'NS', '', '', ccyymmdd(eta), hhmm(eta), 'UT');
   } else {
     const status = tracking ? 'X6' : (X12_STATUS_CODES[data.status] ?? 'X6');
-    const moment = tracking?.occurredAt ?? (data.status === 'picked_up' ? data.actualPickupAt : data.status === 'delivered' ? data.actualDeliveryAt : null);
+    const moment =
+      tracking?.occurredAt ??
+      (data.status === 'picked_up' ? data.actualPickupAt : data.status === 'delivered' ? data.actualDeliveryAt : null);
     const at = new Date(moment ?? envelope.createdAt);
     const reason = data.status === 'exception' && !tracking ? 'BG' : 'NS';
     add('AT7', status, reason, '', '', ccyymmdd(at), hhmm(at), 'UT');
@@ -106,11 +142,35 @@ export function renderX12214(envelope: Json, options: X12Options, controlNumber:
   add('SE', String(segments.length + 1), '0001');
 
   const isa = [
-    'ISA', '00', pad('', 10), '00', pad('', 10),
-    pad(options.senderQualifier, 2), pad(options.senderId, 15), pad(options.receiverQualifier, 2), pad(options.receiverId, 15),
-    yymmdd(now), hhmm(now), 'U', '00401', digits(controlNumber, 9), '0', options.usageIndicator, '>',
+    'ISA',
+    '00',
+    pad('', 10),
+    '00',
+    pad('', 10),
+    pad(options.senderQualifier, 2),
+    pad(options.senderId, 15),
+    pad(options.receiverQualifier, 2),
+    pad(options.receiverId, 15),
+    yymmdd(now),
+    hhmm(now),
+    'U',
+    '00401',
+    digits(controlNumber, 9),
+    '0',
+    options.usageIndicator,
+    '>',
   ];
-  const gs = ['GS', 'QM', options.senderId.trim(), options.receiverId.trim(), ccyymmdd(now), hhmm(now), String(controlNumber), 'X', '004010'];
+  const gs = [
+    'GS',
+    'QM',
+    options.senderId.trim(),
+    options.receiverId.trim(),
+    ccyymmdd(now),
+    hhmm(now),
+    String(controlNumber),
+    'X',
+    '004010',
+  ];
   const all = [isa, gs, ...segments, ['GE', '1', String(controlNumber)], ['IEA', '1', digits(controlNumber, 9)]];
   return all.map((s) => s.join(e)).join(t) + t;
 }

@@ -44,13 +44,19 @@ describe('customHeaderProblems', () => {
     expect(customHeaderProblems({ 'X-Webhook-Source': 'erp' })).toEqual([]);
   });
 
-  it.each([['X ERP'], ['X-ERP:'], [''], ['Ünïcode'], ['X-ERP\r\nInjected'], ['(comment)']])('refuses the invalid header name %j', (name) => {
-    expect(customHeaderProblems({ [name]: 'x' })).toEqual([`"${name}" is not a valid header name`]);
-  });
+  it.each([['X ERP'], ['X-ERP:'], [''], ['Ünïcode'], ['X-ERP\r\nInjected'], ['(comment)']])(
+    'refuses the invalid header name %j',
+    (name) => {
+      expect(customHeaderProblems({ [name]: 'x' })).toEqual([`"${name}" is not a valid header name`]);
+    },
+  );
 
-  it.each([['line\r\nX-Injected: 1'], ['line\nbreak'], ['carriage\rreturn'], ['nul\0byte']])('refuses the multi-line or NUL value %j', (value) => {
-    expect(customHeaderProblems({ 'X-ERP-Client': value })).toEqual([singleLine('X-ERP-Client')]);
-  });
+  it.each([['line\r\nX-Injected: 1'], ['line\nbreak'], ['carriage\rreturn'], ['nul\0byte']])(
+    'refuses the multi-line or NUL value %j',
+    (value) => {
+      expect(customHeaderProblems({ 'X-ERP-Client': value })).toEqual([singleLine('X-ERP-Client')]);
+    },
+  );
 
   it('refuses a value that is not a string', () => {
     expect(customHeaderProblems({ 'X-Count': 3 })).toEqual([singleLine('X-Count')]);
@@ -66,14 +72,23 @@ describe('customHeaderProblems', () => {
   it(`refuses more than ${MAX_CUSTOM_HEADERS} headers`, () => {
     const headers = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`X-H${i}`, 'v']));
     expect(customHeaderProblems(headers(MAX_CUSTOM_HEADERS))).toEqual([]);
-    expect(customHeaderProblems(headers(MAX_CUSTOM_HEADERS + 1))).toEqual([`may have at most ${MAX_CUSTOM_HEADERS} headers`]);
+    expect(customHeaderProblems(headers(MAX_CUSTOM_HEADERS + 1))).toEqual([
+      `may have at most ${MAX_CUSTOM_HEADERS} headers`,
+    ]);
   });
 
-  it.each([[null], [undefined], ['Authorization: x'], [[['Authorization', 'x']]]])('refuses the non-object %j', (value) => {
-    expect(customHeaderProblems(value)).toEqual(['must be an object of header names to string values']);
-  });
+  it.each([[null], [undefined], ['Authorization: x'], [[['Authorization', 'x']]]])(
+    'refuses the non-object %j',
+    (value) => {
+      expect(customHeaderProblems(value)).toEqual(['must be an object of header names to string values']);
+    },
+  );
 
   it('reports a reserved name and a bad value for the same header together, and every header', () => {
-    expect(customHeaderProblems({ Host: 'evil\r\n', 'X-Ok': 'fine', 'X-Bad': 1 })).toEqual([reserved('Host'), singleLine('Host'), singleLine('X-Bad')]);
+    expect(customHeaderProblems({ Host: 'evil\r\n', 'X-Ok': 'fine', 'X-Bad': 1 })).toEqual([
+      reserved('Host'),
+      singleLine('Host'),
+      singleLine('X-Bad'),
+    ]);
   });
 });

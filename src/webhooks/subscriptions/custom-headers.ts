@@ -27,7 +27,8 @@ export function customHeaderProblems(headers: unknown): string[] {
   for (const [name, value] of entries) {
     const lower = name.toLowerCase();
     if (!TOKEN.test(name)) problems.push(`"${name}" is not a valid header name`);
-    else if (FORBIDDEN.has(lower) || lower.startsWith('webhook-')) problems.push(`"${name}" is set by Waybill and cannot be overridden`);
+    else if (FORBIDDEN.has(lower) || lower.startsWith('webhook-'))
+      problems.push(`"${name}" is set by Waybill and cannot be overridden`);
     if (typeof value !== 'string' || /[\r\n\0]/.test(value) || value.length > 4096) {
       problems.push(`"${name}" must have a single-line string value of at most 4096 characters`);
     }

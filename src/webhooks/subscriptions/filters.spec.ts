@@ -91,13 +91,20 @@ describe('matchesFilters', () => {
 
 describe('filterProblems', () => {
   it('finds no problem in a well-formed filters object', () => {
-    expect(filterProblems({ 'carrier.scac': ['DHLF'], 'order.customer.ref': ['C-42', 7, true], weight_kg: [1] })).toEqual([]);
+    expect(
+      filterProblems({ 'carrier.scac': ['DHLF'], 'order.customer.ref': ['C-42', 7, true], weight_kg: [1] }),
+    ).toEqual([]);
     expect(filterProblems({})).toEqual([]);
   });
 
-  it.each([[null], [undefined], ['carrier.scac=DHLF'], [42], [[['carrier.scac', ['DHLF']]]]])('refuses the non-object %j', (value) => {
-    expect(filterProblems(value)).toEqual(['must be an object mapping a dotted path in the event data to a list of values']);
-  });
+  it.each([[null], [undefined], ['carrier.scac=DHLF'], [42], [[['carrier.scac', ['DHLF']]]]])(
+    'refuses the non-object %j',
+    (value) => {
+      expect(filterProblems(value)).toEqual([
+        'must be an object mapping a dotted path in the event data to a list of values',
+      ]);
+    },
+  );
 
   it.each([['carrier..scac'], ['.carrier'], ['carrier.'], ['carrier scac'], ['carrier-scac'], ['carrier[0]'], ['']])(
     'refuses the path %j',
@@ -107,11 +114,15 @@ describe('filterProblems', () => {
   );
 
   it('refuses an empty list of values', () => {
-    expect(filterProblems({ 'carrier.scac': [] })).toEqual([`"carrier.scac" must list 1 to ${MAX_FILTER_VALUES} values`]);
+    expect(filterProblems({ 'carrier.scac': [] })).toEqual([
+      `"carrier.scac" must list 1 to ${MAX_FILTER_VALUES} values`,
+    ]);
   });
 
   it('refuses values that are not a list', () => {
-    expect(filterProblems({ 'carrier.scac': 'DHLF' })).toEqual([`"carrier.scac" must list 1 to ${MAX_FILTER_VALUES} values`]);
+    expect(filterProblems({ 'carrier.scac': 'DHLF' })).toEqual([
+      `"carrier.scac" must list 1 to ${MAX_FILTER_VALUES} values`,
+    ]);
   });
 
   it('refuses more than the maximum number of values', () => {
@@ -122,7 +133,9 @@ describe('filterProblems', () => {
   });
 
   it.each([[null], [{ scac: 'DHLF' }], [['DHLF']], [undefined]])('refuses the non-scalar value %j', (value) => {
-    expect(filterProblems({ 'carrier.scac': ['DHLF', value] })).toEqual(['"carrier.scac" values must be strings, numbers or booleans']);
+    expect(filterProblems({ 'carrier.scac': ['DHLF', value] })).toEqual([
+      '"carrier.scac" values must be strings, numbers or booleans',
+    ]);
   });
 
   it('refuses more than the maximum number of paths', () => {

@@ -68,7 +68,10 @@ const FIELDS: Record<AuthType, { required: string[]; optional: string[] }> = {
   none: { required: [], optional: [] },
   basic: { required: ['username', 'password'], optional: [] },
   bearer: { required: ['token'], optional: [] },
-  oauth2ClientCredentials: { required: ['tokenUrl', 'clientId', 'clientSecret'], optional: ['scope', 'audience', 'clientAuth'] },
+  oauth2ClientCredentials: {
+    required: ['tokenUrl', 'clientId', 'clientSecret'],
+    optional: ['scope', 'audience', 'clientAuth'],
+  },
 };
 
 /** Characters an HTTP header value may carry (no CR, LF or NUL), bounded. */
@@ -80,18 +83,24 @@ export function authProblems(value: unknown): Problem[] {
     return [{ field: 'auth', message: `must be an object with a type: ${AUTH_TYPES.join(', ')}` }];
   }
   const o = value as Record<string, unknown>;
-  if (!AUTH_TYPES.includes(o.type as AuthType)) return [{ field: 'auth.type', message: `must be one of ${AUTH_TYPES.join(', ')}` }];
+  if (!AUTH_TYPES.includes(o.type as AuthType))
+    return [{ field: 'auth.type', message: `must be one of ${AUTH_TYPES.join(', ')}` }];
   const type = o.type as AuthType;
   const { required, optional } = FIELDS[type];
   const problems: Problem[] = [];
   for (const key of Object.keys(o)) {
-    if (key !== 'type' && !required.includes(key) && !optional.includes(key)) problems.push({ field: `auth.${key}`, message: `is not a field of ${type} authentication` });
+    if (key !== 'type' && !required.includes(key) && !optional.includes(key))
+      problems.push({ field: `auth.${key}`, message: `is not a field of ${type} authentication` });
   }
   for (const key of required) {
-    if (typeof o[key] !== 'string' || !HEADER_SAFE.test(o[key] as string)) problems.push({ field: `auth.${key}`, message: 'is required: a single-line string of at most 4096 characters' });
+    if (typeof o[key] !== 'string' || !HEADER_SAFE.test(o[key] as string))
+      problems.push({ field: `auth.${key}`, message: 'is required: a single-line string of at most 4096 characters' });
   }
   if (type === 'basic' && typeof o.username === 'string' && o.username.includes(':')) {
-    problems.push({ field: 'auth.username', message: 'must not contain ":" (HTTP Basic separates it from the password with one)' });
+    problems.push({
+      field: 'auth.username',
+      message: 'must not contain ":" (HTTP Basic separates it from the password with one)',
+    });
   }
   if (type === 'oauth2ClientCredentials') {
     for (const key of ['scope', 'audience']) {
@@ -107,7 +116,10 @@ export function authProblems(value: unknown): Problem[] {
 }
 
 /** A PATCH of the same type may leave secrets out: the stored ones stay. */
-export function mergeStoredSecrets(given: Record<string, unknown>, stored: AuthSettings | null): Record<string, unknown> {
+export function mergeStoredSecrets(
+  given: Record<string, unknown>,
+  stored: AuthSettings | null,
+): Record<string, unknown> {
   if (!stored || stored.type !== given.type) return given;
   // A client secret is only ever sent to the token endpoint's origin it was entered for.
   if (stored.type === 'oauth2ClientCredentials' && !sameOrigin(given.tokenUrl, stored.tokenUrl)) return given;
@@ -162,7 +174,8 @@ export function checkTls(value: unknown): { problems: Problem[]; view?: TlsView 
   const o = value as Record<string, unknown>;
   const problems: Problem[] = [];
   for (const key of Object.keys(o)) {
-    if (!['clientCertificatePem', 'clientKeyPem', 'caPem'].includes(key)) problems.push({ field: `tls.${key}`, message: 'is not a known field' });
+    if (!['clientCertificatePem', 'clientKeyPem', 'caPem'].includes(key))
+      problems.push({ field: `tls.${key}`, message: 'is not a known field' });
   }
   let certificate: X509Certificate | undefined;
   if (typeof o.clientCertificatePem !== 'string' || o.clientCertificatePem.length > PEM_LIMIT) {
@@ -171,7 +184,10 @@ export function checkTls(value: unknown): { problems: Problem[]; view?: TlsView 
     try {
       certificate = new X509Certificate(o.clientCertificatePem);
     } catch (error) {
-      problems.push({ field: 'tls.clientCertificatePem', message: `is not a PEM certificate: ${(error as Error).message}` });
+      problems.push({
+        field: 'tls.clientCertificatePem',
+        message: `is not a PEM certificate: ${(error as Error).message}`,
+      });
     }
   }
   if (typeof o.clientKeyPem !== 'string' || o.clientKeyPem.length > PEM_LIMIT) {
@@ -179,9 +195,13 @@ export function checkTls(value: unknown): { problems: Problem[]; view?: TlsView 
   } else {
     try {
       const key = createPrivateKey(o.clientKeyPem);
-      if (certificate && !certificate.checkPrivateKey(key)) problems.push({ field: 'tls.clientKeyPem', message: 'does not belong to the client certificate' });
+      if (certificate && !certificate.checkPrivateKey(key))
+        problems.push({ field: 'tls.clientKeyPem', message: 'does not belong to the client certificate' });
     } catch (error) {
-      problems.push({ field: 'tls.clientKeyPem', message: `is not an unencrypted PEM private key: ${(error as Error).message}` });
+      problems.push({
+        field: 'tls.clientKeyPem',
+        message: `is not an unencrypted PEM private key: ${(error as Error).message}`,
+      });
     }
   }
   if (o.caPem !== undefined) {

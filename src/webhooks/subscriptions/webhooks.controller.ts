@@ -58,7 +58,9 @@ export class WebhooksController {
   }
 
   @Patch(':id')
-  @ApiOperation({ summary: 'Change settings; { paused } pauses and resumes; { status: "healthy" } re-enables a disabled one' })
+  @ApiOperation({
+    summary: 'Change settings; { paused } pauses and resumes; { status: "healthy" } re-enables a disabled one',
+  })
   update(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string, @Body() body: UpdateWebhookDto) {
     return this.webhooks.update(tenant.tenantId, id, body);
   }
@@ -86,22 +88,32 @@ export class WebhooksController {
 
   @Post(':id/test')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Send webhook.test (or the example of eventType) now; answers the attempt, even when it failed' })
+  @ApiOperation({
+    summary: 'Send webhook.test (or the example of eventType) now; answers the attempt, even when it failed',
+  })
   test(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string, @Body() body: TestWebhookDto) {
     return this.tests.send(tenant.tenantId, id, body.eventType);
   }
 
   @Post(':id/preview')
   @HttpCode(200)
-  @ApiOperation({ summary: 'The exact body, content type and signed headers this subscription would send for an event' })
-  preview(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string, @Body() body: PreviewSourceDto) {
+  @ApiOperation({
+    summary: 'The exact body, content type and signed headers this subscription would send for an event',
+  })
+  preview(
+    @CurrentTenant() tenant: TenantContext,
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: PreviewSourceDto,
+  ) {
     return this.previews.forSubscription(tenant.tenantId, id, body);
   }
 
   @Post(':id/check')
   @PortalRule('reads')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Connection check without sending an event: resolve, guard, connect, tls (https), token (OAuth2)' })
+  @ApiOperation({
+    summary: 'Connection check without sending an event: resolve, guard, connect, tls (https), token (OAuth2)',
+  })
   check(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string) {
     return this.checks.check(tenant.tenantId, id);
   }

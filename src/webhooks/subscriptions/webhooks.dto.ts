@@ -68,7 +68,10 @@ export class CreateWebhookDto {
   @MaxLength(200)
   name: string;
 
-  @ApiPropertyOptional({ example: 'https://erp.example.com/hooks/waybill', description: 'Required for push delivery; a pull subscription has none' })
+  @ApiPropertyOptional({
+    example: 'https://erp.example.com/hooks/waybill',
+    description: 'Required for push delivery; a pull subscription has none',
+  })
   @IsOptional()
   @IsString()
   @IsNotEmpty()
@@ -81,7 +84,10 @@ export class CreateWebhookDto {
   @MaxLength(2000)
   description?: string | null;
 
-  @ApiProperty({ example: ['shipment.status_changed', 'shipment.delivered'], description: 'Catalog names, or ["*"] for every type' })
+  @ApiProperty({
+    example: ['shipment.status_changed', 'shipment.delivered'],
+    description: 'Catalog names, or ["*"] for every type',
+  })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(EVENT_TYPE_CHOICES.length)
@@ -96,7 +102,10 @@ export class CreateWebhookDto {
   @ValidWith('filters', filterProblems)
   filters?: Filters;
 
-  @ApiPropertyOptional({ example: { 'X-ERP-Client': '100' }, description: 'Sent with every push; values are write-only' })
+  @ApiPropertyOptional({
+    example: { 'X-ERP-Client': '100' },
+    description: 'Sent with every push; values are write-only',
+  })
   @IsOptional()
   @ValidWith('customHeaders', customHeaderProblems)
   headers?: Record<string, string>;
@@ -137,7 +146,10 @@ export class CreateWebhookDto {
   @Max(10_000)
   rateLimitPerSecond?: number | null;
 
-  @ApiPropertyOptional({ example: ['5s', '5m', '30m'], description: 'Overrides WEBHOOK_RETRY_SCHEDULE; null restores it' })
+  @ApiPropertyOptional({
+    example: ['5s', '5m', '30m'],
+    description: 'Overrides WEBHOOK_RETRY_SCHEDULE; null restores it',
+  })
   @IsOptional()
   @ValidWith('retrySchedule', retryScheduleProblems)
   retrySchedule?: string[] | null;
@@ -153,7 +165,10 @@ export class CreateWebhookDto {
   payloadFormat?: PayloadFormat;
 
   @ApiPropertyOptional({
-    example: { expression: '{ "shipment": data.shipmentNumber, "status": data.status }', contentType: 'application/json' },
+    example: {
+      expression: '{ "shipment": data.shipmentNumber, "status": data.status }',
+      contentType: 'application/json',
+    },
     description:
       'For jsonata: { expression, contentType? }; for x12-214: { senderId, senderQualifier, receiverId, receiverQualifier, usageIndicator, elementSeparator?, segmentTerminator? }; for edifact-iftsta: { senderId, receiverId, usageIndicator? }; checked on save',
   })
@@ -163,7 +178,8 @@ export class CreateWebhookDto {
 
   @ApiPropertyOptional({
     example: { eventTypes: ['shipment.tracking_updated'], windowMs: 30_000 },
-    description: 'Coalesce chatty updates: a covered delivery waits windowMs and a newer one of the same shipment or order supersedes it',
+    description:
+      'Coalesce chatty updates: a covered delivery waits windowMs and a newer one of the same shipment or order supersedes it',
   })
   @IsOptional()
   @ValidWith('coalesce', coalesceProblems)
@@ -175,7 +191,13 @@ export class CreateWebhookDto {
   apiVersion?: string;
 
   @ApiPropertyOptional({
-    example: { type: 'oauth2ClientCredentials', tokenUrl: 'https://login.erp.example.com/oauth2/token', clientId: 'waybill', clientSecret: '…', scope: 'shipments.write' },
+    example: {
+      type: 'oauth2ClientCredentials',
+      tokenUrl: 'https://login.erp.example.com/oauth2/token',
+      clientId: 'waybill',
+      clientSecret: '…',
+      scope: 'shipments.write',
+    },
     description:
       'How Waybill authenticates to the receiver: { type: "none" } (default), { type: "basic", username, password }, { type: "bearer", token }, ' +
       '{ type: "oauth2ClientCredentials", tokenUrl, clientId, clientSecret, scope?, audience?, clientAuth?: "client_secret_basic" | "client_secret_post" }. ' +
@@ -186,39 +208,55 @@ export class CreateWebhookDto {
   auth?: Record<string, unknown>;
 
   @ApiPropertyOptional({
-    description: 'Mutual TLS: { clientCertificatePem, clientKeyPem, caPem? } (caPem trusts a private CA besides the public ones); null removes it. Write-only.',
+    description:
+      'Mutual TLS: { clientCertificatePem, clientKeyPem, caPem? } (caPem trusts a private CA besides the public ones); null removes it. Write-only.',
   })
   @IsOptional()
   @IsObject()
   tls?: Record<string, unknown> | null;
 
-  @ApiPropertyOptional({ enum: DELIVERY_MODES, default: 'push', description: 'pull: never pushed; the ERP reads GET /v1/feeds/:id and acknowledges' })
+  @ApiPropertyOptional({
+    enum: DELIVERY_MODES,
+    default: 'push',
+    description: 'pull: never pushed; the ERP reads GET /v1/feeds/:id and acknowledges',
+  })
   @IsOptional()
   @IsIn(DELIVERY_MODES)
   deliveryMode?: DeliveryMode;
 }
 
 export class UpdateWebhookDto extends PartialType(OmitType(CreateWebhookDto, ['apiVersion'] as const)) {
-  @ApiPropertyOptional({ enum: ['healthy'], description: 'Re-enable a subscription Waybill disabled; its held deliveries are sent' })
+  @ApiPropertyOptional({
+    enum: ['healthy'],
+    description: 'Re-enable a subscription Waybill disabled; its held deliveries are sent',
+  })
   @IsOptional()
   @IsIn(['healthy'], { message: 'can only be set to healthy (to re-enable a disabled subscription)' })
   status?: 'healthy';
 
-  @ApiPropertyOptional({ description: 'With status healthy: mark the held deliveries discarded instead of sending them' })
+  @ApiPropertyOptional({
+    description: 'With status healthy: mark the held deliveries discarded instead of sending them',
+  })
   @IsOptional()
   @IsBoolean()
   discardHeld?: boolean;
 }
 
 export class RotateSecretDto {
-  @ApiPropertyOptional({ default: false, description: 'Stop signing with the old secret now (default: it signs beside the new one for 24 h)' })
+  @ApiPropertyOptional({
+    default: false,
+    description: 'Stop signing with the old secret now (default: it signs beside the new one for 24 h)',
+  })
   @IsOptional()
   @IsBoolean()
   expireOldNow?: boolean;
 }
 
 export class TestWebhookDto {
-  @ApiPropertyOptional({ enum: EVENT_TYPES, description: 'Send the catalog example of this type (default: webhook.test)' })
+  @ApiPropertyOptional({
+    enum: EVENT_TYPES,
+    description: 'Send the catalog example of this type (default: webhook.test)',
+  })
   @IsOptional()
   @IsIn(EVENT_TYPES)
   eventType?: (typeof EVENT_TYPES)[number];
@@ -286,7 +324,12 @@ export class FeedQuery {
   @Max(200)
   limit?: number;
 
-  @ApiPropertyOptional({ default: 0, minimum: 0, maximum: 30, description: 'Long poll: wait up to this many seconds for something new' })
+  @ApiPropertyOptional({
+    default: 0,
+    minimum: 0,
+    maximum: 30,
+    description: 'Long poll: wait up to this many seconds for something new',
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()

@@ -3,7 +3,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { parseDuration } from '../../common/durations.js';
 import { FieldValidationException, fieldError } from '../../common/errors.js';
-import { EDI_FORMATS, type PayloadFormat, type PayloadOptions, payloadOptionsProblems } from '../formats/payload-renderer.js';
+import {
+  EDI_FORMATS,
+  type PayloadFormat,
+  type PayloadOptions,
+  payloadOptionsProblems,
+} from '../formats/payload-renderer.js';
 import { notFound } from '../../common/ids.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../../common/pagination.js';
 import { TransactionRunner, type Tx, writeBack } from '../../database/transaction.js';
@@ -16,7 +21,15 @@ import type { SecretBox } from '../transport/secret-box.js';
 import { Webhook } from './webhook.entity.js';
 import { webhookView, type WebhookView } from './webhook-view.js';
 import type { CreateWebhookDto, ListWebhooksQuery, UpdateWebhookDto } from './webhooks.dto.js';
-import { type AuthSettings, authProblems, authView, checkTls, mergeStoredSecrets, type Problem, sameOrigin } from './receiver-auth.js';
+import {
+  type AuthSettings,
+  authProblems,
+  authView,
+  checkTls,
+  mergeStoredSecrets,
+  type Problem,
+  sameOrigin,
+} from './receiver-auth.js';
 
 /** How long a rotated-out secret keeps signing beside the new one, unless expired at once. */
 export const SECRET_OVERLAP_MS = 24 * 3_600_000;
@@ -36,7 +49,11 @@ function typesForFormat(format: PayloadFormat, eventTypes: string[]): string[] {
   if (!edi) return eventTypes;
   if (eventTypes.includes('*')) return [...edi.eventTypes];
   const refused = eventTypes.filter((t) => !edi.eventTypes.includes(t));
-  if (refused.length) throw fieldError('eventTypes', `${edi.name} carries only ${edi.eventTypes.join(' and ')}; not ${refused.join(', ')}`);
+  if (refused.length)
+    throw fieldError(
+      'eventTypes',
+      `${edi.name} carries only ${edi.eventTypes.join(' and ')}; not ${refused.join(', ')}`,
+    );
   return eventTypes;
 }
 
@@ -70,7 +87,8 @@ export class WebhooksService {
       description: dto.description ?? null,
       eventTypes: [...new Set(dto.eventTypes)],
       filters: dto.filters ?? {},
-      headersEncrypted: dto.headers && Object.keys(dto.headers).length ? this.box.encrypt(JSON.stringify(dto.headers)) : null,
+      headersEncrypted:
+        dto.headers && Object.keys(dto.headers).length ? this.box.encrypt(JSON.stringify(dto.headers)) : null,
       headerNames: Object.keys(dto.headers ?? {}),
       enabled: dto.enabled ?? true,
       paused: dto.paused ?? false,
@@ -114,7 +132,8 @@ export class WebhooksService {
       .orderBy('w.created_at', 'DESC')
       .addOrderBy('w.id', 'DESC')
       .limit(limit + 1);
-    if (after) qb.andWhere('(w.created_at, w.id) < (:key::timestamptz, :afterId::uuid)', { key: after.key, afterId: after.id });
+    if (after)
+      qb.andWhere('(w.created_at, w.id) < (:key::timestamptz, :afterId::uuid)', { key: after.key, afterId: after.id });
     const rows = await qb.getMany();
     return toPage(rows, limit, (w) => ({ key: w.createdAt.toISOString(), id: w.id }), webhookView);
   }
@@ -134,14 +153,18 @@ export class WebhooksService {
       const storedAuth = this.storedAuth(webhook);
       const moved = Boolean(dto.url) && !sameOrigin(dto.url, webhook.url);
       if (moved && storedAuth && dto.auth === undefined) {
-        throw fieldError('auth', 'the endpoint moves to another origin: send the receiver credentials again (stored ones are never sent to a new address)');
+        throw fieldError(
+          'auth',
+          'the endpoint moves to another origin: send the receiver credentials again (stored ones are never sent to a new address)',
+        );
       }
       if (dto.name !== undefined) webhook.name = dto.name;
       if (dto.url !== undefined) webhook.url = dto.url;
       if (dto.deliveryMode !== undefined) webhook.deliveryMode = dto.deliveryMode;
       if (webhook.deliveryMode === 'push' && !webhook.url) throw fieldError('url', 'is required for push delivery');
       if (dto.auth !== undefined) Object.assign(webhook, await this.sealAuth(dto.auth, moved ? null : storedAuth));
-      if (dto.tls !== undefined) Object.assign(webhook, dto.tls ? this.sealTls(dto.tls) : { tlsPublic: null, tlsEncrypted: null });
+      if (dto.tls !== undefined)
+        Object.assign(webhook, dto.tls ? this.sealTls(dto.tls) : { tlsPublic: null, tlsEncrypted: null });
       if (dto.description !== undefined) webhook.description = dto.description;
       if (dto.eventTypes !== undefined) webhook.eventTypes = [...new Set(dto.eventTypes)];
       if (dto.filters !== undefined) webhook.filters = dto.filters ?? {};
@@ -161,7 +184,11 @@ export class WebhooksService {
         webhook.payloadFormat = dto.payloadFormat ?? webhook.payloadFormat;
         webhook.payloadOptions = checkPayload(
           webhook.payloadFormat,
-          dto.payloadOptions !== undefined ? dto.payloadOptions : dto.payloadFormat === 'envelope' ? null : webhook.payloadOptions,
+          dto.payloadOptions !== undefined
+            ? dto.payloadOptions
+            : dto.payloadFormat === 'envelope'
+              ? null
+              : webhook.payloadOptions,
         );
       }
       webhook.eventTypes = typesForFormat(webhook.payloadFormat, webhook.eventTypes);
@@ -260,26 +287,37 @@ export class WebhooksService {
   }
 
   /** Validates `auth` (the token URL through the same guard as endpoints) and seals it. */
-  private async sealAuth(given: Record<string, unknown>, stored: AuthSettings | null): Promise<Pick<Webhook, 'authType' | 'authPublic' | 'authEncrypted'>> {
+  private async sealAuth(
+    given: Record<string, unknown>,
+    stored: AuthSettings | null,
+  ): Promise<Pick<Webhook, 'authType' | 'authPublic' | 'authEncrypted'>> {
     const merged = mergeStoredSecrets(given, stored);
     const problems: Problem[] = authProblems(merged);
     if (problems.length === 0 && merged.type === 'oauth2ClientCredentials') {
       const tokenUrl = merged.tokenUrl as string;
       const check = await this.guard.check(tokenUrl);
       if (!check.ok) problems.push({ field: 'auth.tokenUrl', message: check.reason });
-      else if (check.url.protocol !== 'https:' && !this.guard.allowsPrivate) problems.push({ field: 'auth.tokenUrl', message: 'must use https' });
+      else if (check.url.protocol !== 'https:' && !this.guard.allowsPrivate)
+        problems.push({ field: 'auth.tokenUrl', message: 'must use https' });
     }
     if (problems.length > 0) throw new FieldValidationException(problems);
     const settings = merged as unknown as AuthSettings;
     if (settings.type === 'none') return { authType: 'none', authPublic: null, authEncrypted: null };
-    return { authType: settings.type, authPublic: authView(settings), authEncrypted: this.box.encrypt(JSON.stringify(settings)) };
+    return {
+      authType: settings.type,
+      authPublic: authView(settings),
+      authEncrypted: this.box.encrypt(JSON.stringify(settings)),
+    };
   }
 
   private sealTls(given: Record<string, unknown>): Pick<Webhook, 'tlsPublic' | 'tlsEncrypted'> {
     const { problems, view } = checkTls(given);
     if (problems.length > 0 || !view) throw new FieldValidationException(problems);
     const { clientCertificatePem, clientKeyPem, caPem } = given as Record<string, string>;
-    return { tlsPublic: view, tlsEncrypted: this.box.encrypt(JSON.stringify({ clientCertificatePem, clientKeyPem, caPem })) };
+    return {
+      tlsPublic: view,
+      tlsEncrypted: this.box.encrypt(JSON.stringify({ clientCertificatePem, clientKeyPem, caPem })),
+    };
   }
 
   /**

@@ -40,7 +40,8 @@ export class ConnectionCheck {
 
   async check(tenantId: string, webhookId: string): Promise<CheckResult> {
     const webhook = await this.webhooks.find(tenantId, webhookId);
-    if (webhook.deliveryMode === 'pull' || !webhook.url) throw conflict(`webhook ${webhookId} is a pull feed: it has no endpoint to check`);
+    if (webhook.deliveryMode === 'pull' || !webhook.url)
+      throw conflict(`webhook ${webhookId} is a pull feed: it has no endpoint to check`);
     const runtime = runtimeOf(webhook);
     const credentials = this.receivers.credentialsOf(runtime);
     const timeoutMs = Math.min(webhook.timeoutMs, STEP_TIMEOUT_MS);
@@ -51,7 +52,11 @@ export class ConnectionCheck {
         await this.receivers.requestToken(credentials.auth, timeoutMs, credentials.agent);
         steps.push({ name: 'token', ok: true });
       } catch (error) {
-        steps.push({ name: 'token', ok: false, error: error instanceof AuthError ? error.message : describeError(error) });
+        steps.push({
+          name: 'token',
+          ok: false,
+          error: error instanceof AuthError ? error.message : describeError(error),
+        });
       }
     }
     return { ok: steps.every((s) => s.ok), steps };
@@ -70,14 +75,22 @@ export class ConnectionCheck {
     try {
       addresses = await this.guard.addressesOf(host);
     } catch (error) {
-      steps.push({ name: 'resolve', ok: false, error: `${host} does not resolve (${(error as { code?: string }).code ?? describeError(error)})` });
+      steps.push({
+        name: 'resolve',
+        ok: false,
+        error: `${host} does not resolve (${(error as { code?: string }).code ?? describeError(error)})`,
+      });
       return;
     }
     steps.push({ name: 'resolve', ok: true });
 
     const allowed = this.guard.allowed(addresses);
     if (allowed.length === 0) {
-      steps.push({ name: 'guard', ok: false, error: `${host} is at ${addresses[0].address}, which is not a public address` });
+      steps.push({
+        name: 'guard',
+        ok: false,
+        error: `${host} is at ${addresses[0].address}, which is not a public address`,
+      });
       return;
     }
     steps.push({ name: 'guard', ok: true });

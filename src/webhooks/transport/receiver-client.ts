@@ -72,7 +72,8 @@ export class ReceiverClient {
     let token: string | undefined;
     try {
       const headers = { ...outgoing.headers };
-      if (auth?.type === 'basic') headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+      if (auth?.type === 'basic')
+        headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
       else if (auth?.type === 'bearer') headers.authorization = `Bearer ${auth.token}`;
       else if (auth?.type === 'oauth2ClientCredentials') {
         token = await this.token(webhook, credentials, auth);
@@ -82,9 +83,13 @@ export class ReceiverClient {
       let outcome = await this.sender.send({ ...outgoing, headers }, dispatcher);
       if (outcome.responseStatus === 401 && auth?.type === 'oauth2ClientCredentials' && token !== undefined) {
         token = await this.token(webhook, credentials, auth, token);
-        outcome = await this.sender.send({ ...outgoing, headers: { ...headers, authorization: `Bearer ${token}` } }, dispatcher);
+        outcome = await this.sender.send(
+          { ...outgoing, headers: { ...headers, authorization: `Bearer ${token}` } },
+          dispatcher,
+        );
       }
-      if (outcome.errorClass === 'connection_reset' && outgoing.url.startsWith('https:')) return await this.explainReset(outcome, outgoing, credentials.tls);
+      if (outcome.errorClass === 'connection_reset' && outgoing.url.startsWith('https:'))
+        return await this.explainReset(outcome, outgoing, credentials.tls);
       return outcome;
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
@@ -105,15 +110,29 @@ export class ReceiverClient {
    * client certificate. A separate handshake tells whether TLS is the reason, and the attempt
    * says so (`tls`) with the handshake's error.
    */
-  private async explainReset(outcome: AttemptOutcome, outgoing: OutgoingRequest, clientTls: TlsSettings | null): Promise<AttemptOutcome> {
+  private async explainReset(
+    outcome: AttemptOutcome,
+    outgoing: OutgoingRequest,
+    clientTls: TlsSettings | null,
+  ): Promise<AttemptOutcome> {
     const url = new URL(outgoing.url);
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const literal = ipaddr.isValid(host);
     const [allowed] = this.guard.allowed(await this.guard.addressesOf(host).catch(() => []));
     if (!allowed) return outcome;
-    const failure = await tlsFailure(allowed.address, Number(url.port || 443), literal ? undefined : host, Math.min(outgoing.timeoutMs, 5_000), clientTls);
+    const failure = await tlsFailure(
+      allowed.address,
+      Number(url.port || 443),
+      literal ? undefined : host,
+      Math.min(outgoing.timeoutMs, 5_000),
+      clientTls,
+    );
     if (!failure) return outcome;
-    return { ...outcome, errorClass: 'tls', errorMessage: `the server closed the connection; a TLS handshake with it fails: ${failure}` };
+    return {
+      ...outcome,
+      errorClass: 'tls',
+      errorMessage: `the server closed the connection; a TLS handshake with it fails: ${failure}`,
+    };
   }
 
   /** The subscription's unsealed credentials and connection pool, current for its row's version. */
@@ -152,7 +171,12 @@ export class ReceiverClient {
    * The subscription's access token. Concurrent callers share one request; `rejected` is a token
    * the receiver refused: unless a newer one is already here, it is replaced.
    */
-  private token(webhook: WebhookRuntime, credentials: Credentials, auth: Extract<AuthSettings, { type: 'oauth2ClientCredentials' }>, rejected?: string): Promise<string> {
+  private token(
+    webhook: WebhookRuntime,
+    credentials: Credentials,
+    auth: Extract<AuthSettings, { type: 'oauth2ClientCredentials' }>,
+    rejected?: string,
+  ): Promise<string> {
     let entry = this.tokens.get(webhook.id);
     if (!entry || entry.version !== webhook.version) {
       entry = { version: webhook.version, refreshAt: 0 };
@@ -192,7 +216,10 @@ export class ReceiverClient {
     const tokenUrl = new URL(auth.tokenUrl);
     const server: oauth.AuthorizationServer = { issuer: tokenUrl.origin, token_endpoint: auth.tokenUrl };
     const client: oauth.Client = { client_id: auth.clientId };
-    const clientAuth = auth.clientAuth === 'client_secret_post' ? oauth.ClientSecretPost(auth.clientSecret) : oauth.ClientSecretBasic(auth.clientSecret);
+    const clientAuth =
+      auth.clientAuth === 'client_secret_post'
+        ? oauth.ClientSecretPost(auth.clientSecret)
+        : oauth.ClientSecretBasic(auth.clientSecret);
     const parameters = new URLSearchParams();
     if (auth.scope) parameters.set('scope', auth.scope);
     if (auth.audience) parameters.set('audience', auth.audience);
@@ -200,12 +227,14 @@ export class ReceiverClient {
     try {
       this.guard.assertLiteralAllowed(tokenUrl);
       const response = await oauth.clientCredentialsGrantRequest(server, client, clientAuth, parameters, {
-        [oauth.customFetch]: ((url: string, init: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher, redirect: 'manual' })) as never,
+        [oauth.customFetch]: ((url: string, init: RequestInit) =>
+          undiciFetch(url, { ...(init as object), dispatcher, redirect: 'manual' })) as never,
         [oauth.allowInsecureRequests]: this.guard.allowsPrivate,
         signal: AbortSignal.timeout(timeoutMs),
       });
       const result = await oauth.processClientCredentialsResponse(server, client, response);
-      if (result.token_type !== 'bearer') throw new AuthError(`the token endpoint issued a ${result.token_type} token; only bearer tokens can be sent`);
+      if (result.token_type !== 'bearer')
+        throw new AuthError(`the token endpoint issued a ${result.token_type} token; only bearer tokens can be sent`);
       return { accessToken: result.access_token, expiresIn: result.expires_in };
     } catch (error) {
       throw new AuthError(describeTokenFailure(error));

@@ -30,10 +30,17 @@ export class RequestComposer {
 
   constructor(private readonly box: SecretBox) {}
 
-  compose(webhook: WebhookRuntime, eventId: string, body: string, now: Date, contentType = 'application/json'): ComposedRequest {
+  compose(
+    webhook: WebhookRuntime,
+    eventId: string,
+    body: string,
+    now: Date,
+    contentType = 'application/json',
+  ): ComposedRequest {
     const secrets = this.unseal(webhook);
     const keys = [secrets.key];
-    if (secrets.previousKey && webhook.previousSecretExpiresAt && webhook.previousSecretExpiresAt > now) keys.push(secrets.previousKey);
+    if (secrets.previousKey && webhook.previousSecretExpiresAt && webhook.previousSecretExpiresAt > now)
+      keys.push(secrets.previousKey);
     const timestamp = Math.floor(now.getTime() / 1000);
     const standard = {
       'content-type': contentType,
@@ -58,8 +65,12 @@ export class RequestComposer {
     const fresh: Unsealed = {
       version: webhook.version,
       key: signingKey(this.box.decrypt(webhook.secretEncrypted)),
-      previousKey: webhook.previousSecretEncrypted ? signingKey(this.box.decrypt(webhook.previousSecretEncrypted)) : null,
-      headers: webhook.headersEncrypted ? (JSON.parse(this.box.decrypt(webhook.headersEncrypted)) as Record<string, string>) : {},
+      previousKey: webhook.previousSecretEncrypted
+        ? signingKey(this.box.decrypt(webhook.previousSecretEncrypted))
+        : null,
+      headers: webhook.headersEncrypted
+        ? (JSON.parse(this.box.decrypt(webhook.headersEncrypted)) as Record<string, string>)
+        : {},
     };
     this.unsealed.set(webhook.id, fresh);
     return fresh;

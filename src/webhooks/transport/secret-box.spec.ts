@@ -19,7 +19,13 @@ describe('SecretBox', () => {
   const box = new SecretBox(key);
 
   it('decrypts what it encrypted', () => {
-    for (const plaintext of ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'Bearer abc.def', '', 'Müller 東京 🚚', 'x'.repeat(10_000)]) {
+    for (const plaintext of [
+      'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+      'Bearer abc.def',
+      '',
+      'Müller 東京 🚚',
+      'x'.repeat(10_000),
+    ]) {
       expect(box.decrypt(box.encrypt(plaintext))).toBe(plaintext);
     }
   });

@@ -17,7 +17,12 @@ export class SecretBox {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return [VERSION, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
+    return [
+      VERSION,
+      iv.toString('base64url'),
+      cipher.getAuthTag().toString('base64url'),
+      body.toString('base64url'),
+    ].join('.');
   }
 
   decrypt(sealed: string): string {
@@ -43,7 +48,9 @@ export function loadEncryptionKey(configured: string | undefined, dataDir: strin
   if (!fs.existsSync(file)) {
     fs.mkdirSync(dataDir, { recursive: true });
     fs.writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
-    warn(`ENCRYPTION_KEY is not set: generated one into ${file}. Set ENCRYPTION_KEY when several instances share a database.`);
+    warn(
+      `ENCRYPTION_KEY is not set: generated one into ${file}. Set ENCRYPTION_KEY when several instances share a database.`,
+    );
   }
   return decodeEncryptionKey(fs.readFileSync(file, 'utf8').trim());
 }

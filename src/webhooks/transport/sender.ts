@@ -33,7 +33,8 @@ export interface AttemptOutcome {
   errorMessage: string | null;
 }
 
-const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|ERR_OSSL_)/;
+const TLS_CODES =
+  /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|ERR_OSSL_)/;
 
 /** Names a failed request's cause the way the audit shows it. */
 export function classifyError(error: unknown): { errorClass: ErrorClass; message: string } {
@@ -42,12 +43,21 @@ export function classifyError(error: unknown): { errorClass: ErrorClass; message
     const e = current as { name?: string; code?: string; message?: string; cause?: unknown };
     const code = e.code ?? '';
     const message = e.message ?? String(current);
-    if (current instanceof BlockedAddressError || code === 'EBLOCKED') return { errorClass: 'blocked_address', message };
-    if (e.name === 'TimeoutError' || e.name === 'AbortError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'ETIMEDOUT') {
+    if (current instanceof BlockedAddressError || code === 'EBLOCKED')
+      return { errorClass: 'blocked_address', message };
+    if (
+      e.name === 'TimeoutError' ||
+      e.name === 'AbortError' ||
+      code === 'UND_ERR_CONNECT_TIMEOUT' ||
+      code === 'UND_ERR_HEADERS_TIMEOUT' ||
+      code === 'UND_ERR_BODY_TIMEOUT' ||
+      code === 'ETIMEDOUT'
+    ) {
       return { errorClass: 'timeout', message };
     }
     if (code === 'ECONNREFUSED') return { errorClass: 'connection_refused', message };
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME' || code === 'EAI_FAIL') return { errorClass: 'dns', message };
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME' || code === 'EAI_FAIL')
+      return { errorClass: 'dns', message };
     if (TLS_CODES.test(code) || /certificate|ssl|tls/i.test(message)) return { errorClass: 'tls', message };
     if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET') {
       if (e.cause) {
@@ -131,7 +141,13 @@ export class Sender {
       });
     } catch (error) {
       const { errorClass, message } = classifyError(error);
-      return finish({ responseStatus: null, responseHeaders: null, responseBody: null, errorClass, errorMessage: message });
+      return finish({
+        responseStatus: null,
+        responseHeaders: null,
+        responseBody: null,
+        errorClass,
+        errorMessage: message,
+      });
     }
   }
 
@@ -139,4 +155,3 @@ export class Sender {
     await this.agent.close();
   }
 }
-

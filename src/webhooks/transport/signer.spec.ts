@@ -39,7 +39,9 @@ describe('signatureHeader', () => {
     const id = 'msg_2KWPBgLlAfxdpx2AI54pPJ85f4W';
     const ts = 1_674_087_231;
     const body = '{"type":"order.created","data":{"id":"ord_1"}}';
-    expect(signatureHeader([signingKey(secret)], id, ts, body)).toBe(new Webhook(secret).sign(id, new Date(ts * 1000), body));
+    expect(signatureHeader([signingKey(secret)], id, ts, body)).toBe(
+      new Webhook(secret).sign(id, new Date(ts * 1000), body),
+    );
   });
 
   it('matches standardwebhooks for non-ASCII bodies, empty bodies and many random secrets', () => {
@@ -48,7 +50,9 @@ describe('signatureHeader', () => {
       const secret = generateSigningSecret();
       for (const body of bodies) {
         const ts = 1_700_000_000 + i;
-        expect(signatureHeader([signingKey(secret)], `evt_${i}`, ts, body)).toBe(new Webhook(secret).sign(`evt_${i}`, new Date(ts * 1000), body));
+        expect(signatureHeader([signingKey(secret)], `evt_${i}`, ts, body)).toBe(
+          new Webhook(secret).sign(`evt_${i}`, new Date(ts * 1000), body),
+        );
       }
     }
   });
@@ -56,7 +60,9 @@ describe('signatureHeader', () => {
   it('matches standardwebhooks for a secret given without the whsec_ prefix', () => {
     const bare = Buffer.alloc(24, 0xab).toString('base64');
     const ts = 1_700_000_000;
-    expect(signatureHeader([signingKey(bare)], 'evt_1', ts, '{}')).toBe(new Webhook(bare).sign('evt_1', new Date(ts * 1000), '{}'));
+    expect(signatureHeader([signingKey(bare)], 'evt_1', ts, '{}')).toBe(
+      new Webhook(bare).sign('evt_1', new Date(ts * 1000), '{}'),
+    );
   });
 
   it('signs with the id and timestamp, so changing either changes the signature', () => {
@@ -71,7 +77,11 @@ describe('signatureHeader', () => {
     const secret = generateSigningSecret();
     const ts = nowSeconds();
     const body = '{"type":"shipment.delivered","data":{"id":"shp_9"}}';
-    const headers = { 'webhook-id': 'evt_abc', 'webhook-timestamp': String(ts), 'webhook-signature': signatureHeader([signingKey(secret)], 'evt_abc', ts, body) };
+    const headers = {
+      'webhook-id': 'evt_abc',
+      'webhook-timestamp': String(ts),
+      'webhook-signature': signatureHeader([signingKey(secret)], 'evt_abc', ts, body),
+    };
     expect(new Webhook(secret).verify(body, headers)).toEqual(JSON.parse(body));
   });
 
@@ -97,7 +107,11 @@ describe('signatureHeader', () => {
     const secret = generateSigningSecret();
     const ts = nowSeconds();
     const body = '{"amount":10}';
-    const headers = { 'webhook-id': 'evt_1', 'webhook-timestamp': String(ts), 'webhook-signature': signatureHeader([signingKey(secret)], 'evt_1', ts, body) };
+    const headers = {
+      'webhook-id': 'evt_1',
+      'webhook-timestamp': String(ts),
+      'webhook-signature': signatureHeader([signingKey(secret)], 'evt_1', ts, body),
+    };
     expect(() => new Webhook(generateSigningSecret()).verify(body, headers)).toThrow(/No matching signature/);
     expect(() => new Webhook(secret).verify('{"amount":1000}', headers)).toThrow(/No matching signature/);
   });

@@ -58,9 +58,16 @@ export function handshake(
       if (error) reject(error);
       else resolve();
     };
-    const timer = setTimeout(() => finish(new Error(`the TLS handshake did not finish within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`the TLS handshake did not finish within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     secure.once('error', (error) => finish(error));
-    secure.once('close', () => finish(new Error('the server closed the connection during the TLS handshake (it may require a client certificate)')));
+    secure.once('close', () =>
+      finish(
+        new Error('the server closed the connection during the TLS handshake (it may require a client certificate)'),
+      ),
+    );
     secure.once('secureConnect', () => {
       // Read so that an alert sent after the handshake (a refused client certificate) surfaces as an error.
       secure.on('data', () => undefined);
@@ -75,7 +82,13 @@ export function handshake(
  * certificate, an untrusted server certificate) is returned; undefined when TLS is fine. HTTP
  * clients only see "other side closed" when a TLS 1.3 server refuses the client certificate.
  */
-export async function tlsFailure(address: string, port: number, servername: string | undefined, timeoutMs: number, clientTls: ClientTls | null): Promise<string | undefined> {
+export async function tlsFailure(
+  address: string,
+  port: number,
+  servername: string | undefined,
+  timeoutMs: number,
+  clientTls: ClientTls | null,
+): Promise<string | undefined> {
   let socket: net.Socket;
   try {
     socket = await connect(address, port, timeoutMs);

@@ -23,10 +23,16 @@ const DNS: Record<string, ResolvedAddress[]> = {
   'empty.example.com': [],
 };
 
-type LookupResult = { error: (Error & { code?: string }) | null; address?: string | ResolvedAddress[]; family?: number };
+type LookupResult = {
+  error: (Error & { code?: string }) | null;
+  address?: string | ResolvedAddress[];
+  family?: number;
+};
 
 const lookup = (guard: UrlGuard, hostname: string, options: { all?: boolean; family?: number }) =>
-  new Promise<LookupResult>((resolve) => guard.lookup(hostname, options, (error, address, family) => resolve({ error, address, family })));
+  new Promise<LookupResult>((resolve) =>
+    guard.lookup(hostname, options, (error, address, family) => resolve({ error, address, family })),
+  );
 
 describe('isPublicAddress', () => {
   it.each([
@@ -56,12 +62,16 @@ describe('isPublicAddress', () => {
     expect(isPublicAddress(address)).toBe(false);
   });
 
-  it.each([['8.8.8.8'], ['93.184.216.34'], ['172.15.255.255'], ['172.32.0.1'], ['2606:4700:4700::1111'], ['::ffff:8.8.8.8']])(
-    'accepts the public address %s',
-    (address) => {
-      expect(isPublicAddress(address)).toBe(true);
-    },
-  );
+  it.each([
+    ['8.8.8.8'],
+    ['93.184.216.34'],
+    ['172.15.255.255'],
+    ['172.32.0.1'],
+    ['2606:4700:4700::1111'],
+    ['::ffff:8.8.8.8'],
+  ])('accepts the public address %s', (address) => {
+    expect(isPublicAddress(address)).toBe(true);
+  });
 
   it('refuses text that is not an IP address', () => {
     expect(isPublicAddress('example.com')).toBe(false);
@@ -87,22 +97,37 @@ describe('UrlGuard.check', () => {
     expect(resolve).not.toHaveBeenCalled();
   });
 
-  it.each(['ftp://hooks.example.com/', 'file:///etc/passwd', 'javascript:alert(1)', 'gopher://hooks.example.com/', 'ws://hooks.example.com/'])(
-    'refuses the non-http(s) URL %s',
-    async (url) => {
-      expect(await guard().check(url)).toEqual({ ok: false, reason: 'must use http or https' });
-    },
-  );
+  it.each([
+    'ftp://hooks.example.com/',
+    'file:///etc/passwd',
+    'javascript:alert(1)',
+    'gopher://hooks.example.com/',
+    'ws://hooks.example.com/',
+  ])('refuses the non-http(s) URL %s', async (url) => {
+    expect(await guard().check(url)).toEqual({ ok: false, reason: 'must use http or https' });
+  });
 
   it('refuses text that is not an absolute URL', async () => {
-    expect(await guard().check('/relative/path')).toEqual({ ok: false, reason: 'must be an absolute http:// or https:// URL' });
+    expect(await guard().check('/relative/path')).toEqual({
+      ok: false,
+      reason: 'must be an absolute http:// or https:// URL',
+    });
     expect(await guard().check('not a url')).toMatchObject({ ok: false });
   });
 
   it('refuses credentials in the URL, user alone or user and password', async () => {
-    expect(await guard().check('https://user:pass@hooks.example.com/')).toEqual({ ok: false, reason: 'must not carry credentials; use custom headers' });
-    expect(await guard().check('https://user@hooks.example.com/')).toMatchObject({ ok: false, reason: expect.stringContaining('credentials') });
-    expect(await guard().check('https://:pass@hooks.example.com/')).toMatchObject({ ok: false, reason: expect.stringContaining('credentials') });
+    expect(await guard().check('https://user:pass@hooks.example.com/')).toEqual({
+      ok: false,
+      reason: 'must not carry credentials; use custom headers',
+    });
+    expect(await guard().check('https://user@hooks.example.com/')).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('credentials'),
+    });
+    expect(await guard().check('https://:pass@hooks.example.com/')).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('credentials'),
+    });
   });
 
   it.each([
@@ -113,7 +138,10 @@ describe('UrlGuard.check', () => {
     ['http://[fd00:ec2::254]/', 'fd00:ec2::254'],
     ['http://0.0.0.0/', '0.0.0.0'],
   ])('refuses the private IP literal in %s', async (url, literal) => {
-    expect(await guard().check(url)).toEqual({ ok: false, reason: `points to ${literal}, which is not a public address` });
+    expect(await guard().check(url)).toEqual({
+      ok: false,
+      reason: `points to ${literal}, which is not a public address`,
+    });
   });
 
   it.each([
@@ -135,7 +163,10 @@ describe('UrlGuard.check', () => {
   });
 
   it('refuses a hostname that resolves to a private address, naming the address', async () => {
-    expect(await guard().check('https://internal.example.com/')).toEqual({ ok: false, reason: 'resolves to 10.1.2.3, which is not a public address' });
+    expect(await guard().check('https://internal.example.com/')).toEqual({
+      ok: false,
+      reason: 'resolves to 10.1.2.3, which is not a public address',
+    });
     expect(await guard().check('https://metadata.example.com/')).toEqual({
       ok: false,
       reason: 'resolves to 169.254.169.254, which is not a public address',
@@ -143,7 +174,10 @@ describe('UrlGuard.check', () => {
   });
 
   it('refuses a hostname when any one of its addresses is private', async () => {
-    expect(await guard().check('https://rebind.example.com/')).toEqual({ ok: false, reason: 'resolves to 127.0.0.1, which is not a public address' });
+    expect(await guard().check('https://rebind.example.com/')).toEqual({
+      ok: false,
+      reason: 'resolves to 127.0.0.1, which is not a public address',
+    });
   });
 
   it('refuses a hostname that resolves to an IPv4-mapped private IPv6 address', async () => {
@@ -184,7 +218,11 @@ describe('UrlGuard.assertLiteralAllowed', () => {
       error = e;
     }
     expect(error).toBeInstanceOf(BlockedAddressError);
-    expect(error).toMatchObject({ code: 'EBLOCKED', address: '192.168.0.1', message: '192.168.0.1 is not a public address' });
+    expect(error).toMatchObject({
+      code: 'EBLOCKED',
+      address: '192.168.0.1',
+      message: '192.168.0.1 is not a public address',
+    });
   });
 
   it('throws for numeric and bracketed forms of loopback', () => {
@@ -200,7 +238,9 @@ describe('UrlGuard.assertLiteralAllowed', () => {
   });
 
   it('does not throw for a private literal when private addresses are allowed', () => {
-    expect(() => new UrlGuard(true, fakeResolver(DNS)).assertLiteralAllowed(new URL('http://127.0.0.1/'))).not.toThrow();
+    expect(() =>
+      new UrlGuard(true, fakeResolver(DNS)).assertLiteralAllowed(new URL('http://127.0.0.1/')),
+    ).not.toThrow();
   });
 });
 
@@ -220,8 +260,15 @@ describe('UrlGuard.lookup', () => {
   });
 
   it('honours a requested family', async () => {
-    expect(await lookup(guard, 'mixed.example.com', { family: 6 })).toEqual({ error: null, address: '2606:4700:4700::1111', family: 6 });
-    expect(await lookup(guard, 'mixed.example.com', { all: true, family: 4 })).toMatchObject({ error: null, address: [v4('8.8.8.8')] });
+    expect(await lookup(guard, 'mixed.example.com', { family: 6 })).toEqual({
+      error: null,
+      address: '2606:4700:4700::1111',
+      family: 6,
+    });
+    expect(await lookup(guard, 'mixed.example.com', { all: true, family: 4 })).toMatchObject({
+      error: null,
+      address: [v4('8.8.8.8')],
+    });
   });
 
   it('errors with code EBLOCKED when every address is private', async () => {
@@ -249,7 +296,10 @@ describe('UrlGuard.lookup', () => {
 
   it('answers private addresses when private addresses are allowed', async () => {
     const open = new UrlGuard(true, fakeResolver(DNS));
-    expect(await lookup(open, 'private-only.example.com', { all: true })).toMatchObject({ error: null, address: [v4('10.0.0.1'), v6('fd00::1')] });
+    expect(await lookup(open, 'private-only.example.com', { all: true })).toMatchObject({
+      error: null,
+      address: [v4('10.0.0.1'), v6('fd00::1')],
+    });
     expect(await lookup(open, 'private-only.example.com', {})).toEqual({ error: null, address: '10.0.0.1', family: 4 });
   });
 });

@@ -10,7 +10,10 @@ export interface ResolvedAddress {
 export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
 
 export const systemResolver: Resolver = async (hostname) =>
-  (await dns.promises.lookup(hostname, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family as 4 | 6 }));
+  (await dns.promises.lookup(hostname, { all: true, verbatim: true })).map((a) => ({
+    address: a.address,
+    family: a.family as 4 | 6,
+  }));
 
 export const RESOLVER = Symbol('RESOLVER');
 
@@ -90,7 +93,9 @@ export class UrlGuard {
     if (!parsed.ok || this.allowPrivate) return parsed;
     const literal = literalHost(parsed.url);
     if (literal) {
-      return isPublicAddress(literal) ? parsed : { ok: false, reason: `points to ${literal}, which is not a public address` };
+      return isPublicAddress(literal)
+        ? parsed
+        : { ok: false, reason: `points to ${literal}, which is not a public address` };
     }
     let addresses: ResolvedAddress[];
     try {
@@ -123,7 +128,9 @@ export class UrlGuard {
         const allowed = this.allowed(addresses);
         const usable = options.family ? allowed.filter((a) => a.family === options.family) : allowed;
         if (usable.length === 0) {
-          const error = addresses.length ? new BlockedAddressError(addresses[0].address) : Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' });
+          const error = addresses.length
+            ? new BlockedAddressError(addresses[0].address)
+            : Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' });
           callback(error);
           return;
         }
