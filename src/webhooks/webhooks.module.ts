@@ -7,7 +7,11 @@ import { DeliveriesService } from './deliveries/deliveries.service.js';
 import { ConnectionCheck } from './transport/connection-check.js';
 import { DeliveryMetrics } from './engine/delivery-metrics.js';
 import { DeliverySignal, FeedSignal } from './engine/delivery-signal.js';
-import { DeliveryStore } from './deliveries/delivery-store.js';
+import { DeliveryRepository } from './deliveries/delivery.repository.js';
+import { AttemptPipeline } from './engine/attempt.js';
+import { ControlNumbers } from './formats/control-numbers.js';
+import { SubscriptionHealthStore } from './subscriptions/subscription-health.store.js';
+import { DataSource } from 'typeorm';
 import { Dispatcher } from './engine/dispatcher.js';
 import { FanOut } from './engine/fan-out.js';
 import { RequestComposer } from './transport/request-composer.js';
@@ -51,10 +55,14 @@ import { FeedService } from './feed/feed.service.js';
     },
     { provide: RequestComposer, inject: [SECRET_BOX], useFactory: (box: SecretBox) => new RequestComposer(box) },
     {
-      provide: DeliveryStore,
-      inject: [DATABASE_URL],
-      useFactory: (url: string) => new DeliveryStore(url, `${process.pid}-${Math.random().toString(36).slice(2, 10)}`),
+      provide: DeliveryRepository,
+      inject: [DataSource, DATABASE_URL],
+      useFactory: (dataSource: DataSource, url: string) =>
+        new DeliveryRepository(dataSource, url, `${process.pid}-${Math.random().toString(36).slice(2, 10)}`),
     },
+    ControlNumbers,
+    SubscriptionHealthStore,
+    AttemptPipeline,
     DeliverySignal,
     FeedSignal,
     DeliveryMetrics,

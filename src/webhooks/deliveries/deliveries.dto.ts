@@ -4,10 +4,7 @@ import { PageQuery } from '../../common/pagination.js';
 import { ISO_DATE } from '../../common/validators.js';
 import { EVENT_TYPES } from '../../events/event-types.js';
 
-export const DELIVERY_STATUSES = ['pending', 'delivering', 'delivered', 'failed', 'superseded', 'discarded'] as const;
-export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
-
-export const ATTEMPT_TRIGGERS = ['auto', 'manual', 'replay', 'test', 'pull'] as const;
+import { DELIVERY_STATUSES, type DeliveryStatus } from './delivery-status.js';
 
 export class ListDeliveriesQuery extends PageQuery {
   @ApiPropertyOptional()

@@ -1,6 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { DataSource } from 'typeorm';
+import { DeliveryRepository } from '../deliveries/delivery.repository.js';
 
 /** The delivery engine's Prometheus metrics; the queue gauges are read from the database at scrape time. */
 @Injectable()
@@ -11,7 +11,7 @@ export class DeliveryMetrics {
   readonly webhookFailures: Counter<'webhook_id'>;
   readonly inFlight: Gauge;
 
-  constructor(registry: Registry, dataSource: DataSource) {
+  constructor(registry: Registry, @Inject(DeliveryRepository) deliveries: DeliveryRepository) {
     this.deliveries = new Counter({
       name: 'waybill_delivery_attempts_total',
       help: 'Delivery attempts by outcome: delivered, retry (failed, will be retried), failed (no retry left)',
@@ -47,10 +47,7 @@ export class DeliveryMetrics {
       help: 'Deliveries waiting to be sent (all instances), held ones included',
       registers: [registry],
       async collect() {
-        const [row] = await dataSource.query(
-          `SELECT count(*)::int AS n FROM delivery WHERE status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at < now())`,
-        );
-        this.set(row.n);
+        this.set(await deliveries.countWaiting());
       },
     });
     new Gauge({
@@ -58,11 +55,7 @@ export class DeliveryMetrics {
       help: 'Age of the oldest delivery that is due and not yet sent',
       registers: [registry],
       async collect() {
-        const [row] = await dataSource.query(
-          `SELECT coalesce(extract(epoch FROM now() - min(next_attempt_at)), 0)::float AS age
-             FROM delivery WHERE status = 'pending' AND next_attempt_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())`,
-        );
-        this.set(row.age);
+        this.set(await deliveries.oldestDueAgeSeconds());
       },
     });
   }

@@ -1,16 +1,21 @@
 import { queryRows } from '../../database/sql.js';
 import { randomUUID } from 'node:crypto';
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Tx } from '../../database/transaction.js';
 import { envelopeJson, OutboxService, type RecordedEvent } from '../../events/outbox.service.js';
 import type { Coalesce } from '../subscriptions/coalesce.js';
 import { type Filters, matchesEventTypes, matchesFilters } from '../subscriptions/filters.js';
 import { DeliverySignal, FeedSignal } from './delivery-signal.js';
-import { type ClaimedDelivery, WEBHOOK_RUNTIME_COLUMNS, webhookRuntimeFromRow } from '../deliveries/delivery-store.js';
+import type { ClaimedDelivery, NewDelivery } from '../deliveries/delivery.rows.js';
+import { DeliveryRepository } from '../deliveries/delivery.repository.js';
+import {
+  WEBHOOK_RUNTIME_COLUMNS,
+  webhookRuntimeFromRow,
+  type WebhookRuntimeRow,
+} from '../subscriptions/webhook-runtime.js';
 import { Dispatcher } from './dispatcher.js';
 
-interface SubscriptionRow extends Record<string, any> {
-  webhook_id: string;
+interface SubscriptionRow extends WebhookRuntimeRow {
   event_types: string[];
   filters: Filters;
   holding: boolean;
@@ -36,6 +41,7 @@ export class FanOut implements OnModuleInit {
     private readonly signal: DeliverySignal,
     private readonly dispatcher: Dispatcher,
     private readonly feedSignal: FeedSignal,
+    @Inject(DeliveryRepository) private readonly deliveries: DeliveryRepository,
   ) {}
 
   onModuleInit(): void {
@@ -54,21 +60,10 @@ export class FanOut implements OnModuleInit {
     const tenantId = events[0].tenantId;
     const createdAt = events[0].createdAt;
     let room = this.dispatcher.roomForDirectHandOver();
-    const rows = {
-      ids: [] as string[],
-      webhooks: [] as string[],
-      events: [] as string[],
-      types: [] as string[],
-      aggregates: [] as string[],
-      sequences: [] as number[],
-      held: [] as boolean[],
-      leased: [] as boolean[],
-      dueAt: [] as Array<Date | null>,
-      feedPositions: [] as Array<number | null>,
-    };
+    const rows: NewDelivery[] = [];
     /** Pull subscriptions: how many of this batch's deliveries join each feed, and at which rows. */
     const feeds = new Map<string, number[]>();
-    const superseding: Array<{ webhookId: string; aggregateId: string; sequence: number; types: string[] }> = [];
+    const superseding: Array<{ webhookId: string; aggregateId: string; sequence: number; eventTypes: string[] }> = [];
     const handOver: ClaimedDelivery[] = [];
     const bodies = new Map<string, string>();
     for (const event of events) {
@@ -84,7 +79,7 @@ export class FanOut implements OnModuleInit {
         const direct = !pull && !subscription.holding && !subscription.ordered && !coalesced && room > 0;
         if (pull) {
           const at = feeds.get(subscription.webhook_id) ?? [];
-          at.push(rows.ids.length);
+          at.push(rows.length);
           feeds.set(subscription.webhook_id, at);
         }
         if (coalesced) {
@@ -92,24 +87,24 @@ export class FanOut implements OnModuleInit {
             webhookId: subscription.webhook_id,
             aggregateId: event.aggregateId,
             sequence: event.sequence,
-            types: subscription.coalesce!.eventTypes,
+            eventTypes: subscription.coalesce!.eventTypes,
           });
         }
-        // A feed's deliveries are never due: the ERP reads them.
-        rows.dueAt.push(
-          subscription.holding || pull
-            ? null
-            : new Date(createdAt.getTime() + (coalesced ? subscription.coalesce!.windowMs : 0)),
-        );
-        rows.feedPositions.push(null);
-        rows.ids.push(id);
-        rows.webhooks.push(subscription.webhook_id);
-        rows.events.push(event.id);
-        rows.types.push(event.type);
-        rows.aggregates.push(event.aggregateId);
-        rows.sequences.push(event.sequence);
-        rows.held.push(subscription.holding || pull);
-        rows.leased.push(direct);
+        rows.push({
+          id,
+          webhookId: subscription.webhook_id,
+          eventId: event.id,
+          eventType: event.type,
+          aggregateId: event.aggregateId,
+          eventSequence: event.sequence,
+          // A held or feed delivery is never due: resuming releases it, the ERP reads a feed.
+          dueAt:
+            subscription.holding || pull
+              ? null
+              : new Date(createdAt.getTime() + (coalesced ? subscription.coalesce!.windowMs : 0)),
+          leased: direct,
+          feedPosition: null,
+        });
         if (!direct) continue;
         room -= 1;
         let body = bodies.get(event.id);
@@ -135,45 +130,14 @@ export class FanOut implements OnModuleInit {
         });
       }
     }
-    if (rows.ids.length === 0) return 0;
-    if (feeds.size > 0) await this.takeFeedPositions(tx, feeds, rows.feedPositions);
-    await tx.manager.query(
-      `INSERT INTO delivery (id, tenant_id, webhook_id, event_id, event_type, aggregate_id, event_sequence, status,
-                             next_attempt_at, lease_expires_at, leased_by, created_at, updated_at, feed_position)
-       SELECT i, $1, w, e, t, a, s, 'pending', due,
-              CASE WHEN l THEN now() + $10 * interval '1 millisecond' END, CASE WHEN l THEN $11 END, $8, $8, f
-         FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::int[], $9::bool[], $12::timestamptz[], $13::bigint[])
-              AS x(i, w, e, t, a, s, l, due, f)`,
-      [
-        tenantId,
-        rows.ids,
-        rows.webhooks,
-        rows.events,
-        rows.types,
-        rows.aggregates,
-        rows.sequences,
-        createdAt,
-        rows.leased,
-        this.dispatcher.leaseMs,
-        this.dispatcher.instanceId,
-        rows.dueAt,
-        rows.feedPositions,
-      ],
-    );
-    // Coalescing: a covered delivery still waiting for its window gives way to the newest one of
-    // its aggregate. It stays in the audit as superseded.
-    for (const s of superseding) {
-      await tx.manager.query(
-        `UPDATE delivery SET status = 'superseded', next_attempt_at = NULL, updated_at = now()
-          WHERE webhook_id = $1 AND aggregate_id = $2 AND event_type = ANY($3::text[]) AND event_sequence < $4
-            AND status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at < now())`,
-        [s.webhookId, s.aggregateId, s.types, s.sequence],
-      );
-    }
+    if (rows.length === 0) return 0;
+    if (feeds.size > 0) await this.takeFeedPositions(tx, feeds, rows);
+    await this.deliveries.insertFanOut(tx, tenantId, createdAt, rows, this.dispatcher.leaseMs);
+    for (const covered of superseding) await this.deliveries.supersedeOlder(tx, covered);
     if (handOver.length > 0) tx.afterCommit(() => this.dispatcher.takeOver(handOver));
     if (feeds.size > 0) tx.afterCommit(() => this.feedSignal.wake([...feeds.keys()]));
-    if (rows.leased.some((leased, i) => !leased && !rows.held[i])) tx.afterCommit(() => this.signal.wake());
-    return rows.ids.length;
+    if (rows.some((r) => !r.leased && r.dueAt !== null)) tx.afterCommit(() => this.signal.wake());
+    return rows.length;
   }
 
   /**
@@ -181,11 +145,7 @@ export class FanOut implements OnModuleInit {
    * a later transaction waits and takes higher numbers, so positions are in commit order and a
    * reader that has seen position n has seen everything before it. Rows are locked in id order.
    */
-  private async takeFeedPositions(
-    tx: Tx,
-    feeds: Map<string, number[]>,
-    positions: Array<number | null>,
-  ): Promise<void> {
+  private async takeFeedPositions(tx: Tx, feeds: Map<string, number[]>, rows: NewDelivery[]): Promise<void> {
     const ids = [...feeds.keys()].sort();
     if (ids.length > 1)
       await tx.manager.query(`SELECT 1 FROM webhook WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`, [ids]);
@@ -197,7 +157,7 @@ export class FanOut implements OnModuleInit {
     for (const { id, head } of heads) {
       const at = feeds.get(id)!;
       const first = Number(head) - at.length + 1;
-      at.forEach((row, i) => (positions[row] = first + i));
+      at.forEach((row, i) => (rows[row].feedPosition = first + i));
     }
   }
 }

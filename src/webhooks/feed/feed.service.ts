@@ -1,4 +1,3 @@
-import { queryRows } from '../../database/sql.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/config.js';
@@ -6,14 +5,14 @@ import { conflict, fieldError } from '../../common/errors.js';
 import { notFound } from '../../common/ids.js';
 import { DEFAULT_PAGE_SIZE } from '../../common/pagination.js';
 import { TransactionRunner } from '../../database/transaction.js';
-import { API_VERSION } from '../../events/event-types.js';
-import { envelopeColumns, envelopeFromRow } from '../../events/outbox.service.js';
 import { generateFeedToken } from '../../tenancy/api-key-secret.js';
 import type { TenantContext } from '../../tenancy/tenant-context.js';
 import { FeedSignal } from '../engine/delivery-signal.js';
-import { DeliveryStore } from '../deliveries/delivery-store.js';
+import { DeliveryRepository } from '../deliveries/delivery.repository.js';
+import type { FeedRow } from '../deliveries/delivery.rows.js';
+import { ControlNumbers } from '../formats/control-numbers.js';
 import { renderForSubscription, TransformError } from '../formats/payload-renderer.js';
-import { runtimeOf } from '../engine/test-sender.js';
+import { runtimeOf } from '../subscriptions/webhook-runtime.js';
 import type { Webhook } from '../subscriptions/webhook.entity.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
 
@@ -45,7 +44,8 @@ export class FeedService {
     private readonly transactions: TransactionRunner,
     private readonly webhooks: WebhooksService,
     private readonly signal: FeedSignal,
-    @Inject(DeliveryStore) private readonly store: DeliveryStore,
+    @Inject(DeliveryRepository) private readonly deliveries: DeliveryRepository,
+    private readonly controlNumbers: ControlNumbers,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -82,14 +82,7 @@ export class FeedService {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const deadline = Date.now() + (query.wait ?? 0) * 1000;
     for (;;) {
-      const rows = await this.dataSource.query(
-        `SELECT d.id, d.event_id, d.event_type, d.feed_position::text AS position, d.payload::text AS payload, ${envelopeColumns('ev')}
-           FROM delivery d LEFT JOIN event ev ON ev.id = d.event_id
-          WHERE d.webhook_id = $1 AND d.status = 'pending' AND d.feed_position > $2::bigint
-          ORDER BY d.feed_position
-          LIMIT $3`,
-        [webhook.id, after, limit],
-      );
+      const rows = await this.deliveries.readFeed(webhook.id, after, limit);
       if (rows.length > 0) {
         const data: FeedItem[] = [];
         for (const row of rows) data.push(await this.render(webhook, row));
@@ -116,25 +109,12 @@ export class FeedService {
       if (BigInt(cursor) > BigInt(webhook.head))
         throw fieldError('cursor', `is past the end of the feed (its last position is ${webhook.head})`);
       if (BigInt(cursor) <= BigInt(webhook.acked)) return { acknowledged: 0, cursor: webhook.acked as string };
-      const acknowledged = await queryRows<{ id: string }>(
-        tx.manager,
-        `WITH done AS (
-           UPDATE delivery SET status = 'delivered', attempt_count = attempt_count + 1, next_attempt_at = NULL, next_trigger = 'auto',
-                  last_attempt_at = now(), last_response_status = 200, last_error_class = NULL, updated_at = now()
-            WHERE webhook_id = $1 AND status = 'pending' AND feed_position IS NOT NULL AND feed_position <= $2::bigint
-           RETURNING id, tenant_id, webhook_id, attempt_count
-         )
-         INSERT INTO delivery_attempt (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,
-                                       request_headers, response_status, error_class)
-         SELECT id, tenant_id, webhook_id, attempt_count, 'pull', now(), 0, $3, '{}'::jsonb, 200, NULL FROM done
-         RETURNING delivery_id AS id`,
-        [webhookId, cursor, this.feedUrl(webhookId)],
-      );
+      const acknowledged = await this.deliveries.acknowledgeFeed(tx, webhookId, cursor, this.feedUrl(webhookId));
       await tx.manager.query(`UPDATE webhook SET feed_acked = $2::bigint, last_success_at = now() WHERE id = $1`, [
         webhookId,
         cursor,
       ]);
-      return { acknowledged: acknowledged.length, cursor };
+      return { acknowledged, cursor };
     });
   }
 
@@ -148,17 +128,16 @@ export class FeedService {
   }
 
   /** The item as the subscription's version and format render it (EDI items take fresh control numbers). */
-  private async render(webhook: Webhook, row: Record<string, any>): Promise<FeedItem> {
-    const body = row.payload ?? envelopeFromRow(row)!;
+  private async render(webhook: Webhook, row: FeedRow): Promise<FeedItem> {
     try {
-      const rendered = await renderForSubscription(runtimeOf(webhook), body, row.ev_api_version ?? API_VERSION, {
-        nextControlNumber: () => this.store.nextControlNumber(webhook.id),
+      const rendered = await renderForSubscription(runtimeOf(webhook), row.body, row.bodyVersion, {
+        nextControlNumber: () => this.controlNumbers.next(webhook.id),
       });
       if (webhook.payloadFormat === 'envelope') return JSON.parse(rendered.body) as Record<string, unknown>;
-      return { id: row.event_id, type: row.event_type, contentType: rendered.contentType, body: rendered.body };
+      return { id: row.eventId, type: row.eventType, contentType: rendered.contentType, body: rendered.body };
     } catch (error) {
       if (!(error instanceof TransformError)) throw error;
-      return { id: row.event_id, type: row.event_type, contentType: null, body: null, transformError: error.message };
+      return { id: row.eventId, type: row.eventType, contentType: null, body: null, transformError: error.message };
     }
   }
 }

@@ -16,7 +16,7 @@ import {
   TransformError,
 } from './payload-renderer.js';
 import { RequestComposer, USER_AGENT } from '../transport/request-composer.js';
-import { runtimeOf } from '../engine/test-sender.js';
+import { runtimeOf } from '../subscriptions/webhook-runtime.js';
 
 export interface PreviewSource {
   eventId?: string;

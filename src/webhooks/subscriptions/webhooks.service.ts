@@ -1,4 +1,3 @@
-import { queryRows } from '../../database/sql.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { parseDuration } from '../../common/durations.js';
@@ -14,6 +13,7 @@ import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../../common
 import { TransactionRunner, type Tx, writeBack } from '../../database/transaction.js';
 import { API_VERSION } from '../../events/event-types.js';
 import { DeliverySignal } from '../engine/delivery-signal.js';
+import { DeliveryRepository } from '../deliveries/delivery.repository.js';
 import { generateSigningSecret } from '../transport/signer.js';
 import { UrlGuard } from '../transport/url-guard.js';
 import { SECRET_BOX } from '../webhooks.tokens.js';
@@ -68,6 +68,7 @@ export class WebhooksService {
     private readonly guard: UrlGuard,
     @Inject(SECRET_BOX) private readonly box: SecretBox,
     private readonly signal: DeliverySignal,
+    @Inject(DeliveryRepository) private readonly deliveries: DeliveryRepository,
   ) {}
 
   async create(tenantId: string, dto: CreateWebhookDto): Promise<WebhookView & { secret: string }> {
@@ -210,11 +211,7 @@ export class WebhooksService {
       } else if (webhook.deliveryMode === 'pull') {
         // A feed holds its deliveries whatever the pause and health switches say.
       } else if (discard) {
-        await tx.manager.query(
-          `UPDATE delivery SET status = 'discarded', next_attempt_at = NULL, updated_at = now()
-            WHERE webhook_id = $1 AND status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at < now())`,
-          [webhook.id],
-        );
+        await this.deliveries.discardHeld(tx, webhook.id);
       } else if (wasHolding && !webhook.paused && webhook.status !== 'disabled') {
         // Held deliveries (created while paused or disabled) become due as of their creation, so the
         // backlog goes out oldest first.
@@ -232,11 +229,7 @@ export class WebhooksService {
       const webhook = await this.lock(tx, tenantId, id);
       const now = new Date();
       await tx.manager.update(Webhook, { id: webhook.id }, { deletedAt: now, updatedAt: now, enabled: false });
-      await tx.manager.query(
-        `UPDATE delivery SET status = 'discarded', next_attempt_at = NULL, lease_expires_at = NULL, leased_by = NULL, updated_at = now()
-          WHERE webhook_id = $1 AND status = 'pending'`,
-        [webhook.id],
-      );
+      await this.deliveries.discardOpen(tx, webhook.id);
     });
   }
 
@@ -325,30 +318,15 @@ export class WebhooksService {
    * finishes as a push). Positions come from the row this transaction has locked.
    */
   private async movePendingToFeed(tx: Tx, webhook: Webhook): Promise<void> {
-    const rows = await queryRows<{ n: number }>(
-      tx.manager,
-      `WITH waiting AS (
-         SELECT id, row_number() OVER (ORDER BY created_at, event_sequence, id) AS n
-           FROM delivery
-          WHERE webhook_id = $1 AND status = 'pending' AND feed_position IS NULL
-            AND (lease_expires_at IS NULL OR lease_expires_at < now())
-       )
-       UPDATE delivery d SET feed_position = $2 + w.n, next_attempt_at = NULL, lease_expires_at = NULL, leased_by = NULL, updated_at = now()
-         FROM waiting w WHERE d.id = w.id
-       RETURNING w.n`,
-      [webhook.id, webhook.feedHead],
-    );
-    if (rows.length === 0) return;
-    webhook.feedHead += rows.length;
+    const moved = await this.deliveries.moveWaitingToFeed(tx, webhook.id, webhook.feedHead);
+    if (moved === 0) return;
+    webhook.feedHead += moved;
     await tx.manager.query(`UPDATE webhook SET feed_head = $2 WHERE id = $1`, [webhook.id, webhook.feedHead]);
   }
 
   /** Held deliveries (paused, disabled or in a feed) become due as of their creation, so the backlog goes out oldest first. */
   private async movePendingToPush(tx: Tx, webhook: Webhook): Promise<boolean> {
-    await tx.manager.query(
-      `UPDATE delivery SET next_attempt_at = created_at, updated_at = now() WHERE webhook_id = $1 AND status = 'pending' AND next_attempt_at IS NULL`,
-      [webhook.id],
-    );
+    await this.deliveries.releaseHeld(tx, webhook.id);
     return true;
   }
 

@@ -3,7 +3,7 @@ import ipaddr from 'ipaddr.js';
 import { conflict } from '../../common/errors.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
 import { AuthError, ReceiverClient } from './receiver-client.js';
-import { runtimeOf } from '../engine/test-sender.js';
+import { runtimeOf } from '../subscriptions/webhook-runtime.js';
 import { connect, describeError, handshake } from './tls-probe.js';
 import { type ResolvedAddress, UrlGuard } from './url-guard.js';
 

@@ -4,7 +4,7 @@ import * as oauth from 'oauth4webapi';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { SecretBox } from './secret-box.js';
 import type { AuthSettings, TlsSettings } from '../subscriptions/receiver-auth.js';
-import type { WebhookRuntime } from '../deliveries/delivery-store.js';
+import type { WebhookRuntime } from '../subscriptions/webhook-runtime.js';
 import { type AttemptOutcome, classifyError, type OutgoingRequest, type Sender } from './sender.js';
 import { tlsFailure } from './tls-probe.js';
 import type { UrlGuard } from './url-guard.js';

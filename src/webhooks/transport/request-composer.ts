@@ -1,6 +1,6 @@
 import { SERVICE_VERSION } from '../../version.js';
 import type { SecretBox } from './secret-box.js';
-import type { WebhookRuntime } from '../deliveries/delivery-store.js';
+import type { WebhookRuntime } from '../subscriptions/webhook-runtime.js';
 import type { OutgoingRequest } from './sender.js';
 import { signatureHeader, signingKey } from './signer.js';
 

@@ -1,0 +1,592 @@
+import pg from 'pg';
+import type { DataSource, EntityManager } from 'typeorm';
+import { affectedRows, queryRows } from '../../database/sql.js';
+import type { Tx } from '../../database/transaction.js';
+import { API_VERSION } from '../../events/event-types.js';
+import { envelopeColumns, envelopeFromRow } from '../../events/outbox.service.js';
+import {
+  WEBHOOK_RUNTIME_COLUMNS,
+  webhookRuntimeFromRow,
+  type WebhookRuntimeRow,
+} from '../subscriptions/webhook-runtime.js';
+import type { DeliveryStatus } from './delivery-status.js';
+import {
+  ATTEMPT_COLUMNS,
+  type AttemptRecord,
+  type AttemptRow,
+  type ClaimedDelivery,
+  DELIVERY_COLUMNS,
+  type DeliveryDetail,
+  type DeliveryRow,
+  type FeedRow,
+  type NewDelivery,
+} from './delivery.rows.js';
+
+/** The filters of the delivery list. */
+export interface DeliveryFilter {
+  webhookId?: string;
+  status?: DeliveryStatus;
+  eventType?: string;
+  since?: string;
+  /** Keyset position: rows strictly older than (createdAt, id). */
+  before?: { createdAt: string; id: string };
+}
+
+/** A test send: its delivery row and its one attempt, written together. */
+export interface TestSendRecord {
+  tenantId: string;
+  webhookId: string;
+  eventId: string;
+  eventType: string;
+  envelope: string;
+  attempt: Omit<AttemptRecord, 'deliveryId' | 'tenantId' | 'webhookId' | 'number' | 'trigger' | 'nextAttemptAt'>;
+}
+
+/** Why a redelivery was refused. */
+export type RedeliverRefusal = 'not_found' | 'deleted' | 'pull' | 'in_flight';
+
+/** "delivering" is a pending row under an unexpired lease; "pending" is one without. */
+function statusCondition(status: DeliveryStatus): string {
+  switch (status) {
+    case 'delivering':
+      return `d.status = 'pending' AND d.lease_expires_at > now()`;
+    case 'pending':
+      return `d.status = 'pending' AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= now())`;
+    default:
+      return `d.status = '${status}'`;
+  }
+}
+
+/** The batch as rows (`o`) and the delivery updates; $1 the batch as JSON, $2 this instance. */
+const RECORD_CTES = `o AS (
+    SELECT * FROM json_to_recordset($1::json) AS o(
+      delivery_id uuid, tenant_id uuid, webhook_id uuid, number int, trigger text, started_at timestamptz,
+      duration_ms int, url text, request_headers jsonb, request_body text, response_status int,
+      response_headers jsonb, response_body text, error_class text, error_message text,
+      status text, next_attempt_at timestamptz)
+  ), updated AS (
+    UPDATE delivery d
+       SET status = o.status, next_attempt_at = o.next_attempt_at, attempt_count = o.number, next_trigger = 'auto',
+           lease_expires_at = NULL, leased_by = NULL, last_attempt_at = o.started_at,
+           last_response_status = o.response_status, last_error_class = o.error_class, updated_at = now()
+      FROM o
+     WHERE d.id = o.delivery_id AND d.status = 'pending' AND d.leased_by = $2
+  )`;
+
+/** The audit rows of the batch; a delivery removed while in flight (its tenant deleted, say) takes none. */
+const INSERT_ATTEMPTS = `INSERT INTO delivery_attempt (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,
+                                request_headers, request_body, response_status, response_headers, response_body,
+                                error_class, error_message)
+  SELECT delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url, request_headers,
+         request_body, response_status, response_headers, response_body, error_class, error_message
+    FROM o
+   WHERE EXISTS (SELECT 1 FROM delivery d WHERE d.id = o.delivery_id)`;
+
+interface ClaimRow extends WebhookRuntimeRow {
+  id: string;
+  tenant_id: string;
+  event_id: string;
+  event_type: string;
+  attempt_count: number;
+  retry_base: number;
+  next_trigger: ClaimedDelivery['trigger'];
+  payload: string | null;
+  created_at: Date;
+  ev_api_version: string | null;
+}
+
+function toRecordRow(r: AttemptRecord) {
+  return {
+    delivery_id: r.deliveryId,
+    tenant_id: r.tenantId,
+    webhook_id: r.webhookId,
+    number: r.number,
+    trigger: r.trigger,
+    started_at: r.startedAt,
+    duration_ms: r.durationMs,
+    url: r.url,
+    request_headers: r.requestHeaders,
+    request_body: r.requestBody,
+    response_status: r.responseStatus,
+    response_headers: r.responseHeaders,
+    response_body: r.responseBody,
+    error_class: r.errorClass,
+    error_message: r.errorMessage,
+    status: r.status,
+    next_attempt_at: r.nextAttemptAt,
+  };
+}
+
+/**
+ * Every SQL statement on `delivery` and `delivery_attempt`: fan-out, the engine's claims and
+ * write-backs, the admin moves of a subscription's deliveries, feeds, test sends, the audit,
+ * metrics and pruning. Claims and write-backs are batched: a statement per batch, never a round
+ * trip per delivery.
+ *
+ * The engine's statements run on a small pool of its own whose sessions use synchronous_commit
+ * = off: a lease or an outcome lost in a crash (the last few ms of commits) only means that
+ * delivery is sent again when its lease expires, which at-least-once delivery allows; not
+ * waiting for the WAL flush on every claim and every batch of outcomes is what lets the engine
+ * drain several times faster. Deliveries themselves are created in the domain's transaction,
+ * durably; so are the admin moves.
+ */
+export class DeliveryRepository {
+  private readonly pool: pg.Pool;
+  private closed = false;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    databaseUrl: string,
+    readonly instanceId: string,
+  ) {
+    this.pool = new pg.Pool({
+      connectionString: databaseUrl,
+      max: 4,
+      application_name: 'waybill-dispatcher',
+      options: '-c synchronous_commit=off',
+    });
+    this.pool.on('error', () => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  // ---- fan-out (in the domain's transaction)
+
+  /** The deliveries of one recorded batch of events, in one statement. */
+  async insertFanOut(tx: Tx, tenantId: string, createdAt: Date, rows: NewDelivery[], leaseMs: number): Promise<void> {
+    await tx.manager.query(
+      `INSERT INTO delivery (id, tenant_id, webhook_id, event_id, event_type, aggregate_id, event_sequence, status,
+                             next_attempt_at, lease_expires_at, leased_by, created_at, updated_at, feed_position)
+       SELECT i, $1, w, e, t, a, s, 'pending', due,
+              CASE WHEN l THEN now() + $10 * interval '1 millisecond' END, CASE WHEN l THEN $11 END, $8, $8, f
+         FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::int[], $9::bool[], $12::timestamptz[], $13::bigint[])
+              AS x(i, w, e, t, a, s, l, due, f)`,
+      [
+        tenantId,
+        rows.map((r) => r.id),
+        rows.map((r) => r.webhookId),
+        rows.map((r) => r.eventId),
+        rows.map((r) => r.eventType),
+        rows.map((r) => r.aggregateId),
+        rows.map((r) => r.eventSequence),
+        createdAt,
+        rows.map((r) => r.leased),
+        leaseMs,
+        this.instanceId,
+        rows.map((r) => r.dueAt),
+        rows.map((r) => r.feedPosition),
+      ],
+    );
+  }
+
+  /**
+   * Coalescing: a covered delivery of the aggregate still waiting for its window gives way to the
+   * newer one. It stays in the audit as superseded.
+   */
+  async supersedeOlder(
+    tx: Tx,
+    covered: { webhookId: string; aggregateId: string; eventTypes: string[]; sequence: number },
+  ): Promise<void> {
+    await tx.manager.query(
+      `UPDATE delivery SET status = 'superseded', next_attempt_at = NULL, updated_at = now()
+        WHERE webhook_id = $1 AND aggregate_id = $2 AND event_type = ANY($3::text[]) AND event_sequence < $4
+          AND status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at < now())`,
+      [covered.webhookId, covered.aggregateId, covered.eventTypes, covered.sequence],
+    );
+  }
+
+  // ---- the engine (its own pool)
+
+  /**
+   * Leases up to `limit` due deliveries: a pending row whose lease is unset or expired (a crashed
+   * instance's deliveries come back that way). Each deliverable subscription offers its own oldest due
+   * deliveries (at most `perWebhookLimit`, found through its own index range), and the oldest of
+   * those are taken: a subscription with a huge or stuck backlog can neither starve the others
+   * nor make the claim walk its rows. SKIP LOCKED lets instances claim side by side; the lease
+   * (not a held transaction) marks them taken. Only the lease columns change, none indexed, so
+   * the update is HOT: claiming adds no index entries. Paused, disabled, switched-off and deleted subscriptions hold theirs; an ordered
+   * subscription's delivery waits while an earlier one of its aggregate is open; `excluded` are
+   * subscriptions this instance has enough of already.
+   */
+  async claimDueDeliveries(
+    limit: number,
+    excluded: string[],
+    leaseMs: number,
+    perWebhookLimit = limit,
+  ): Promise<ClaimedDelivery[]> {
+    const { rows } = await this.pool.query<ClaimRow>(
+      `WITH due AS (
+         SELECT d.id, d.next_attempt_at, d.event_sequence
+           FROM webhook w
+           CROSS JOIN LATERAL (
+             SELECT x.id, x.next_attempt_at, x.event_sequence
+               FROM delivery x
+              WHERE x.webhook_id = w.id AND x.status = 'pending' AND x.next_attempt_at <= now()
+                AND (x.lease_expires_at IS NULL OR x.lease_expires_at < now())
+                AND (NOT w.ordered OR NOT EXISTS (
+                      SELECT 1 FROM delivery e
+                       WHERE e.webhook_id = x.webhook_id AND e.aggregate_id = x.aggregate_id
+                         AND e.status = 'pending' AND e.event_sequence < x.event_sequence))
+              ORDER BY x.next_attempt_at, x.event_sequence
+              LIMIT $5
+              FOR UPDATE SKIP LOCKED
+           ) d
+          WHERE w.enabled AND NOT w.paused AND w.status <> 'disabled' AND w.deleted_at IS NULL AND w.delivery_mode = 'push'
+            AND NOT (w.id = ANY($2::uuid[]))
+          ORDER BY d.next_attempt_at, d.event_sequence
+          LIMIT $1
+       ), claimed AS (
+         UPDATE delivery d
+            SET lease_expires_at = now() + $3 * interval '1 millisecond', leased_by = $4
+           FROM due WHERE d.id = due.id
+         RETURNING d.id, d.tenant_id, d.webhook_id, d.event_id, d.event_type, d.attempt_count, d.retry_base, d.next_trigger,
+                   d.payload::text AS payload, d.next_attempt_at, d.event_sequence, d.created_at
+       )
+       SELECT c.*, ${envelopeColumns('ev')}, ${WEBHOOK_RUNTIME_COLUMNS}
+         FROM claimed c
+         JOIN webhook w ON w.id = c.webhook_id
+         LEFT JOIN event ev ON ev.id = c.event_id
+        ORDER BY c.next_attempt_at, c.event_sequence`,
+      [limit, excluded, leaseMs, this.instanceId, perWebhookLimit],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      tenantId: r.tenant_id,
+      webhookId: r.webhook_id,
+      eventId: r.event_id,
+      eventType: r.event_type,
+      attemptCount: r.attempt_count,
+      retryBase: r.retry_base,
+      trigger: r.next_trigger,
+      createdAt: r.created_at,
+      body: r.payload ?? envelopeFromRow(r)!,
+      bodyIsEnvelope: r.payload === null,
+      bodyVersion: r.ev_api_version ?? API_VERSION,
+      webhook: webhookRuntimeFromRow(r),
+    }));
+  }
+
+  /**
+   * Writes finished attempts of subscriptions whose attempts all succeeded, in one statement:
+   * delivery rows, audit rows, and the subscriptions' health (success makes them healthy, or
+   * leaves them disabled), with no read of their state and no transaction round trips. A
+   * delivery this instance no longer holds (its lease expired and another took it, or it was
+   * discarded) keeps its state; the attempt is still audited.
+   */
+  async recordSuccesses(records: AttemptRecord[]): Promise<void> {
+    await this.pool.query(
+      `WITH ${RECORD_CTES}, healthy AS (
+         UPDATE webhook w
+            SET status = CASE WHEN w.status = 'disabled' THEN w.status ELSE 'healthy' END,
+                consecutive_failures = 0, failing_since = NULL,
+                last_success_at = GREATEST(coalesce(w.last_success_at, h.at), h.at)
+           FROM (SELECT webhook_id, max(started_at) AS at FROM o GROUP BY webhook_id) h
+          WHERE w.id = h.webhook_id
+       )
+       ${INSERT_ATTEMPTS}`,
+      [JSON.stringify(records.map(toRecordRow)), this.instanceId],
+    );
+  }
+
+  /** Writes finished attempts (delivery rows and audit rows) in the recorder's health transaction. */
+  async recordAttempts(tx: Tx, records: AttemptRecord[]): Promise<void> {
+    await tx.manager.query(`WITH ${RECORD_CTES} ${INSERT_ATTEMPTS}`, [
+      JSON.stringify(records.map(toRecordRow)),
+      this.instanceId,
+    ]);
+  }
+
+  /** Keeps this instance's leases alive while their deliveries wait or are in flight here. */
+  async extendLeases(ids: string[], leaseMs: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.pool.query(
+      `UPDATE delivery SET lease_expires_at = now() + $2 * interval '1 millisecond'
+        WHERE id = ANY($1::uuid[]) AND status = 'pending' AND leased_by = $3`,
+      [ids, leaseMs, this.instanceId],
+    );
+  }
+
+  /** On shutdown: hand back deliveries this instance claimed but did not finish. */
+  async releaseLeases(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.pool.query(
+      `UPDATE delivery SET status = 'pending', lease_expires_at = NULL, leased_by = NULL, updated_at = now()
+        WHERE id = ANY($1::uuid[]) AND status = 'pending' AND leased_by = $2`,
+      [ids, this.instanceId],
+    );
+  }
+
+  // ---- admin moves of a subscription's deliveries (in the transaction that changes the subscription)
+
+  /** `discardHeld`: the held deliveries of a re-enabled subscription are discarded instead of sent. */
+  async discardHeld(tx: Tx, webhookId: string): Promise<void> {
+    await tx.manager.query(
+      `UPDATE delivery SET status = 'discarded', next_attempt_at = NULL, updated_at = now()
+        WHERE webhook_id = $1 AND status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at < now())`,
+      [webhookId],
+    );
+  }
+
+  /** DELETE: every open delivery of the subscription is discarded; the audit stays. */
+  async discardOpen(tx: Tx, webhookId: string): Promise<void> {
+    await tx.manager.query(
+      `UPDATE delivery SET status = 'discarded', next_attempt_at = NULL, lease_expires_at = NULL, leased_by = NULL, updated_at = now()
+        WHERE webhook_id = $1 AND status = 'pending'`,
+      [webhookId],
+    );
+  }
+
+  /** Held deliveries (paused, disabled or in a feed) become due as of their creation, so the backlog goes out oldest first. */
+  async releaseHeld(tx: Tx, webhookId: string): Promise<void> {
+    await tx.manager.query(
+      `UPDATE delivery SET next_attempt_at = created_at, updated_at = now()
+        WHERE webhook_id = $1 AND status = 'pending' AND next_attempt_at IS NULL`,
+      [webhookId],
+    );
+  }
+
+  /**
+   * Push → pull: the subscription's waiting deliveries join its feed after position `head`,
+   * oldest first (one in flight finishes as a push). Answers how many joined.
+   */
+  async moveWaitingToFeed(tx: Tx, webhookId: string, head: number): Promise<number> {
+    const rows = await queryRows<{ n: number }>(
+      tx.manager,
+      `WITH waiting AS (
+         SELECT id, row_number() OVER (ORDER BY created_at, event_sequence, id) AS n
+           FROM delivery
+          WHERE webhook_id = $1 AND status = 'pending' AND feed_position IS NULL
+            AND (lease_expires_at IS NULL OR lease_expires_at < now())
+       )
+       UPDATE delivery d SET feed_position = $2 + w.n, next_attempt_at = NULL, lease_expires_at = NULL, leased_by = NULL, updated_at = now()
+         FROM waiting w WHERE d.id = w.id
+       RETURNING w.n`,
+      [webhookId, head],
+    );
+    return rows.length;
+  }
+
+  // ---- redeliver and replay
+
+  /** Queues one more attempt now (trigger manual); on failure the retry schedule starts again. Null: refused. */
+  async redeliver(tenantId: string, id: string): Promise<DeliveryRow | null> {
+    const rows = await queryRows<DeliveryRow>(
+      this.dataSource,
+      `UPDATE delivery d SET status = 'pending', next_attempt_at = now(), next_trigger = 'manual', retry_base = d.attempt_count, updated_at = now()
+         FROM webhook w
+        WHERE d.id = $1 AND d.tenant_id = $2 AND w.id = d.webhook_id AND w.deleted_at IS NULL AND w.delivery_mode = 'push'
+          AND NOT (d.status = 'pending' AND d.lease_expires_at > now())
+        RETURNING ${DELIVERY_COLUMNS}`,
+      [id, tenantId],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Why `redeliver` refused this delivery. */
+  async redeliverRefusal(tenantId: string, id: string): Promise<RedeliverRefusal> {
+    const [row] = await queryRows<{ deleted: boolean; mode: string }>(
+      this.dataSource,
+      `SELECT w.deleted_at IS NOT NULL AS deleted, w.delivery_mode AS mode
+         FROM delivery d JOIN webhook w ON w.id = d.webhook_id WHERE d.id = $1 AND d.tenant_id = $2`,
+      [id, tenantId],
+    );
+    if (!row) return 'not_found';
+    if (row.deleted) return 'deleted';
+    if (row.mode === 'pull') return 'pull';
+    return 'in_flight';
+  }
+
+  /** Re-queues the subscription's failed deliveries created in [since, until); answers how many. */
+  async replayFailed(tenantId: string, webhookId: string, since: string, until: string | null): Promise<number> {
+    return affectedRows(
+      this.dataSource,
+      `UPDATE delivery SET status = 'pending', next_attempt_at = now(), next_trigger = 'replay', retry_base = attempt_count, updated_at = now()
+        WHERE tenant_id = $1 AND webhook_id = $2 AND status = 'failed' AND created_at >= $3::timestamptz
+          AND ($4::timestamptz IS NULL OR created_at < $4::timestamptz)`,
+      [tenantId, webhookId, since, until],
+    );
+  }
+
+  // ---- pull feeds
+
+  /** What waits in a feed after position `after`, in feed order. */
+  async readFeed(webhookId: string, after: string, limit: number): Promise<FeedRow[]> {
+    const rows = await queryRows<{ event_id: string; event_type: string; position: string; payload: string | null }>(
+      this.dataSource,
+      `SELECT d.event_id, d.event_type, d.feed_position::text AS position, d.payload::text AS payload, ${envelopeColumns('ev')}
+         FROM delivery d LEFT JOIN event ev ON ev.id = d.event_id
+        WHERE d.webhook_id = $1 AND d.status = 'pending' AND d.feed_position > $2::bigint
+        ORDER BY d.feed_position
+        LIMIT $3`,
+      [webhookId, after, limit],
+    );
+    return rows.map((row) => ({
+      eventId: row.event_id,
+      eventType: row.event_type,
+      position: row.position,
+      body: row.payload ?? envelopeFromRow(row)!,
+      bodyVersion: (row as { ev_api_version?: string | null }).ev_api_version ?? API_VERSION,
+    }));
+  }
+
+  /** Everything in the feed up to `cursor` becomes delivered, each with a `pull` attempt. Answers how many. */
+  async acknowledgeFeed(tx: Tx, webhookId: string, cursor: string, feedUrl: string): Promise<number> {
+    const rows = await queryRows<{ id: string }>(
+      tx.manager,
+      `WITH done AS (
+         UPDATE delivery SET status = 'delivered', attempt_count = attempt_count + 1, next_attempt_at = NULL, next_trigger = 'auto',
+                last_attempt_at = now(), last_response_status = 200, last_error_class = NULL, updated_at = now()
+          WHERE webhook_id = $1 AND status = 'pending' AND feed_position IS NOT NULL AND feed_position <= $2::bigint
+         RETURNING id, tenant_id, webhook_id, attempt_count
+       )
+       INSERT INTO delivery_attempt (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,
+                                     request_headers, response_status, error_class)
+       SELECT id, tenant_id, webhook_id, attempt_count, 'pull', now(), 0, $3, '{}'::jsonb, 200, NULL FROM done
+       RETURNING delivery_id AS id`,
+      [webhookId, cursor, feedUrl],
+    );
+    return rows.length;
+  }
+
+  // ---- test sends
+
+  /** A test send's delivery (its body stored, since it is no outbox event) and its one attempt. */
+  async recordTestSend(send: TestSendRecord): Promise<{ deliveryId: string; attempt: AttemptRow }> {
+    return this.dataSource.transaction(async (manager: EntityManager) => {
+      const a = send.attempt;
+      const [delivery] = await queryRows<{ id: string }>(
+        manager,
+        `INSERT INTO delivery (tenant_id, webhook_id, event_id, event_type, payload, status, next_trigger, attempt_count,
+                               last_attempt_at, last_response_status, last_error_class, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'test', 1, $7, $8, $9, $7, now()) RETURNING id`,
+        [
+          send.tenantId,
+          send.webhookId,
+          send.eventId,
+          send.eventType,
+          send.envelope,
+          a.status,
+          a.startedAt,
+          a.responseStatus,
+          a.errorClass,
+        ],
+      );
+      const [attempt] = await queryRows<AttemptRow>(
+        manager,
+        `INSERT INTO delivery_attempt AS a (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,
+                                       request_headers, request_body, response_status, response_headers, response_body, error_class, error_message)
+         VALUES ($1, $2, $3, 1, 'test', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ${ATTEMPT_COLUMNS}`,
+        [
+          delivery.id,
+          send.tenantId,
+          send.webhookId,
+          a.startedAt,
+          a.durationMs,
+          a.url,
+          a.requestHeaders,
+          a.requestBody,
+          a.responseStatus,
+          a.responseHeaders,
+          a.responseBody,
+          a.errorClass,
+          a.errorMessage,
+        ],
+      );
+      return { deliveryId: delivery.id, attempt };
+    });
+  }
+
+  // ---- the audit
+
+  /** A page of the tenant's deliveries, newest first (`limit + 1` rows: the extra one says more exist). */
+  async list(tenantId: string, filter: DeliveryFilter, limit: number): Promise<DeliveryRow[]> {
+    const params: unknown[] = [tenantId];
+    const where = ['d.tenant_id = $1'];
+    if (filter.webhookId) where.push(`d.webhook_id = $${params.push(filter.webhookId)}::uuid`);
+    if (filter.status) where.push(statusCondition(filter.status));
+    if (filter.eventType) where.push(`d.event_type = $${params.push(filter.eventType)}`);
+    if (filter.since) where.push(`d.created_at >= $${params.push(filter.since)}::timestamptz`);
+    if (filter.before)
+      where.push(
+        `(d.created_at, d.id) < ($${params.push(filter.before.createdAt)}::timestamptz, $${params.push(filter.before.id)}::uuid)`,
+      );
+    return queryRows<DeliveryRow>(
+      this.dataSource,
+      `SELECT ${DELIVERY_COLUMNS} FROM delivery d WHERE ${where.join(' AND ')}
+        ORDER BY d.created_at DESC, d.id DESC LIMIT ${limit + 1}`,
+      params,
+    );
+  }
+
+  /** One of the tenant's deliveries with its body, or null. */
+  async find(tenantId: string, id: string): Promise<DeliveryDetail | null> {
+    const [row] = await queryRows<DeliveryRow & { payload: string | null }>(
+      this.dataSource,
+      `SELECT ${DELIVERY_COLUMNS}, d.payload::text AS payload, ${envelopeColumns('ev')}
+         FROM delivery d LEFT JOIN event ev ON ev.id = d.event_id
+        WHERE d.id = $1 AND d.tenant_id = $2`,
+      [id, tenantId],
+    );
+    if (!row) return null;
+    const envelope = envelopeFromRow(row);
+    const detail: Record<string, unknown> = { ...row, envelope };
+    for (const key of Object.keys(detail)) if (key.startsWith('ev_')) delete detail[key];
+    return detail as unknown as DeliveryDetail;
+  }
+
+  async attemptsOf(deliveryId: string): Promise<AttemptRow[]> {
+    return queryRows<AttemptRow>(
+      this.dataSource,
+      `SELECT ${ATTEMPT_COLUMNS} FROM delivery_attempt a WHERE a.delivery_id = $1 ORDER BY a.number, a.id`,
+      [deliveryId],
+    );
+  }
+
+  // ---- metrics
+
+  /** Deliveries waiting to be sent (all instances), held ones included. */
+  async countWaiting(): Promise<number> {
+    const [row] = await queryRows<{ n: number }>(
+      this.dataSource,
+      `SELECT count(*)::int AS n FROM delivery WHERE status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at < now())`,
+    );
+    return row.n;
+  }
+
+  /** Age in seconds of the oldest delivery that is due and not yet sent (0 when none). */
+  async oldestDueAgeSeconds(): Promise<number> {
+    const [row] = await queryRows<{ age: number }>(
+      this.dataSource,
+      `SELECT coalesce(extract(epoch FROM now() - min(next_attempt_at)), 0)::float AS age
+         FROM delivery WHERE status = 'pending' AND next_attempt_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())`,
+    );
+    return row.age;
+  }
+
+  // ---- retention
+
+  /** Deletes up to `chunk` attempts older than `days`; answers how many. */
+  async pruneAttempts(days: number, chunk: number): Promise<number> {
+    return affectedRows(
+      this.dataSource,
+      `DELETE FROM delivery_attempt WHERE id IN (
+         SELECT id FROM delivery_attempt WHERE started_at < now() - $1 * interval '1 day' LIMIT ${chunk})`,
+      [days],
+    );
+  }
+
+  /** Deletes up to `chunk` finished deliveries last changed more than `days` ago; answers how many. */
+  async pruneDeliveries(days: number, chunk: number): Promise<number> {
+    return affectedRows(
+      this.dataSource,
+      `DELETE FROM delivery WHERE id IN (
+         SELECT id FROM delivery WHERE status IN ('delivered', 'failed', 'discarded', 'superseded')
+            AND updated_at < now() - $1 * interval '1 day' LIMIT ${chunk})`,
+      [days],
+    );
+  }
+}

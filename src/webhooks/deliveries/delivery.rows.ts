@@ -1,0 +1,122 @@
+import type { WebhookRuntime } from '../subscriptions/webhook-runtime.js';
+import type { AttemptTrigger, StoredDeliveryStatus } from './delivery-status.js';
+
+/** A `delivery` row as the repository answers it. */
+export interface DeliveryRow {
+  id: string;
+  tenantId: string;
+  webhookId: string;
+  eventId: string;
+  eventType: string;
+  aggregateId: string | null;
+  eventSequence: number;
+  status: StoredDeliveryStatus;
+  nextTrigger: AttemptTrigger;
+  attemptCount: number;
+  /** Attempt count when the retry schedule last restarted (a redelivery or replay). */
+  retryBase: number;
+  /** Null while held (paused, disabled, a feed's): not due. */
+  nextAttemptAt: Date | null;
+  leaseExpiresAt: Date | null;
+  leasedBy: string | null;
+  lastAttemptAt: Date | null;
+  lastResponseStatus: number | null;
+  lastErrorClass: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** The select list that reads a delivery (aliased `d`) as a DeliveryRow. */
+export const DELIVERY_COLUMNS = `d.id, d.tenant_id AS "tenantId", d.webhook_id AS "webhookId", d.event_id AS "eventId",
+  d.event_type AS "eventType", d.aggregate_id AS "aggregateId", d.event_sequence AS "eventSequence", d.status,
+  d.next_trigger AS "nextTrigger", d.attempt_count AS "attemptCount", d.retry_base AS "retryBase",
+  d.next_attempt_at AS "nextAttemptAt", d.lease_expires_at AS "leaseExpiresAt", d.leased_by AS "leasedBy",
+  d.last_attempt_at AS "lastAttemptAt", d.last_response_status AS "lastResponseStatus",
+  d.last_error_class AS "lastErrorClass", d.created_at AS "createdAt", d.updated_at AS "updatedAt"`;
+
+/** A `delivery_attempt` row as the repository answers it. */
+export interface AttemptRow {
+  number: number;
+  trigger: AttemptTrigger;
+  startedAt: Date;
+  durationMs: number;
+  url: string;
+  requestHeaders: Record<string, string>;
+  /** Null when the body was the event's envelope (the audit rebuilds it from the event row). */
+  requestBody: string | null;
+  responseStatus: number | null;
+  responseHeaders: Record<string, string> | null;
+  responseBody: string | null;
+  errorClass: string | null;
+  errorMessage: string | null;
+}
+
+export const ATTEMPT_COLUMNS = `a.number, a.trigger, a.started_at AS "startedAt", a.duration_ms AS "durationMs", a.url,
+  a.request_headers AS "requestHeaders", a.request_body AS "requestBody", a.response_status AS "responseStatus",
+  a.response_headers AS "responseHeaders", a.response_body AS "responseBody", a.error_class AS "errorClass",
+  a.error_message AS "errorMessage"`;
+
+/** One delivery with what its audit shows of the body: the stored payload, or its event's envelope. */
+export interface DeliveryDetail extends DeliveryRow {
+  /** The body of a delivery that is not an outbox event (a test send). */
+  payload: string | null;
+  /** The event's envelope as sent, rebuilt from the event row. */
+  envelope: string | null;
+}
+
+/** A delivery leased to this instance, with what sending it needs. */
+export interface ClaimedDelivery {
+  id: string;
+  tenantId: string;
+  webhookId: string;
+  eventId: string;
+  eventType: string;
+  attemptCount: number;
+  retryBase: number;
+  trigger: Exclude<AttemptTrigger, 'test' | 'pull'>;
+  /** When the delivery was created (its event's commit). */
+  createdAt: Date;
+  /** The envelope as JSON text. */
+  body: string;
+  /** The body is the event's envelope, rebuilt from the event row whenever it is read. */
+  bodyIsEnvelope: boolean;
+  /** The payload version the body is in (the event's). */
+  bodyVersion: string;
+  webhook: WebhookRuntime;
+}
+
+/** One finished attempt and the delivery's state after it, ready to be written. */
+export interface AttemptRecord extends Omit<AttemptRow, 'trigger' | 'errorClass'> {
+  deliveryId: string;
+  tenantId: string;
+  webhookId: string;
+  trigger: AttemptTrigger;
+  errorClass: string | null;
+  status: 'delivered' | 'pending' | 'failed';
+  nextAttemptAt: Date | null;
+}
+
+/** A delivery fan-out creates. */
+export interface NewDelivery {
+  id: string;
+  webhookId: string;
+  eventId: string;
+  eventType: string;
+  aggregateId: string;
+  eventSequence: number;
+  /** Null: held (paused, disabled) or a feed's. */
+  dueAt: Date | null;
+  /** Created leased to this instance, which sends it right after the commit. */
+  leased: boolean;
+  feedPosition: number | null;
+}
+
+/** One item waiting in a pull feed. */
+export interface FeedRow {
+  eventId: string;
+  eventType: string;
+  position: string;
+  /** The stored payload, or the event's envelope. */
+  body: string;
+  bodyVersion: string;
+}
