@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
-import { configureApp } from '../src/app.js';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { configureApp, createHttpAdapter } from '../src/app.js';
 import { AppModule } from '../src/app.module.js';
 import { loadConfig } from '../src/config/config.js';
 import { runMigrations } from '../src/database/migrate.js';
@@ -20,7 +21,9 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const url = config.databaseUrl!;
   await runMigrations(url);
-  const app = await NestFactory.create(AppModule.forRoot(config, url), { logger: ['error', 'warn'] });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, url), createHttpAdapter(), {
+    logger: ['error', 'warn'],
+  });
   configureApp(app);
   await app.listen(config.port, '127.0.0.1');
   const transactions = app.get(TransactionRunner);

@@ -1,17 +1,30 @@
-import type { INestApplication } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
+import { BODY_LIMIT_BYTES, parseJsonBody } from './common/json-body.js';
 import { AppValidationPipe } from './common/validation.pipe.js';
 import { APP_CONFIG, type AppConfig } from './config/config.js';
 import { mountSettings } from './settings/settings-page.js';
 import { SERVICE_VERSION } from './version.js';
 
-/** Everything main.ts and the test harness both apply to the app: pipes, errors, OpenAPI. */
-export function configureApp(app: INestApplication): void {
-  (app as NestExpressApplication).disable('x-powered-by');
+/**
+ * The HTTP adapter: Fastify, routing like Express did (a trailing slash and letter case do not
+ * matter), with Express's 100 KiB body limit.
+ */
+export function createHttpAdapter(): FastifyAdapter {
+  return new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    routerOptions: { ignoreTrailingSlash: true, caseSensitive: false },
+  });
+}
+
+/** Everything main.ts and the test harness both apply to the app: body parsing, pipes, errors, OpenAPI. */
+export function configureApp(app: NestFastifyApplication): void {
+  app.useBodyParser('application/json', { bodyLimit: BODY_LIMIT_BYTES }, parseJsonBody);
+  // Declared once so Fastify keeps one request shape (the auth guard sets it on every tenant route).
+  app.getHttpAdapter().getInstance().decorateRequest('tenant', undefined);
   app.useGlobalPipes(new AppValidationPipe());
-  app.useGlobalFilters(new HttpExceptionFilter());
+  app.useGlobalFilters(new HttpExceptionFilter(app.getHttpAdapter()));
   mountSettings(app, app.get<AppConfig>(APP_CONFIG));
   const document = SwaggerModule.createDocument(
     app,

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { configureApp } from './app.js';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { configureApp, createHttpAdapter } from './app.js';
 import { AppModule } from './app.module.js';
 import { type AppConfig, ConfigError, loadConfig } from './config/config.js';
 import { createLogger } from './config/logger.js';
@@ -23,7 +24,11 @@ async function bootstrap(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config);
   const database = await prepareDatabase(config, logger);
-  const app = await NestFactory.create(AppModule.forRoot(config, database.url), { logger });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, database.url),
+    createHttpAdapter(),
+    { logger },
+  );
   configureApp(app);
 
   let stopping = false;

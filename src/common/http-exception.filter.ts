@@ -1,10 +1,25 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { Response } from 'express';
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  type HttpServer,
+  Logger,
+} from '@nestjs/common';
 import { QueryFailedError } from 'typeorm';
 import { type ErrorBody, httpErrorFromDatabase, httpErrorName } from './errors.js';
 
-function isBodyParseError(error: unknown): error is { type: string; status: number } {
-  return typeof error === 'object' && error !== null && 'type' in error && typeof error.type === 'string';
+/** An error Fastify raised before a route ran (body too large, unsupported content type, bad URL). */
+function isFrameworkClientError(error: unknown): error is Error & { code: string; statusCode: number } {
+  if (!(error instanceof Error)) return false;
+  const { code, statusCode } = error as { code?: unknown; statusCode?: unknown };
+  return (
+    typeof code === 'string' &&
+    code.startsWith('FST_') &&
+    typeof statusCode === 'number' &&
+    statusCode >= 400 &&
+    statusCode < 500
+  );
 }
 
 /** Every error answers `{ statusCode, error, message, errors? }`; nothing internal reaches the client. */
@@ -12,17 +27,21 @@ function isBodyParseError(error: unknown): error is { type: string; status: numb
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
 
+  constructor(private readonly httpAdapter: HttpServer) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<Response>();
+    const response = host.switchToHttp().getResponse<unknown>();
     const body = this.toBody(exception);
     if (body.statusCode >= 500) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
-    if (!response.headersSent) response.status(body.statusCode).json(body);
+    if (this.httpAdapter.isHeadersSent(response)) return;
+    // A route may have set its own content type (@Header) before it threw: the error is JSON.
+    this.httpAdapter.setHeader(response, 'content-type', 'application/json; charset=utf-8');
+    this.httpAdapter.reply(response, body, body.statusCode);
   }
 
   private toBody(exception: unknown): ErrorBody {
-    if (exception instanceof HttpException && isBodyParseError(exception.cause)) return this.toBody(exception.cause);
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const answer = exception.getResponse();
@@ -35,16 +54,12 @@ export class HttpExceptionFilter implements ExceptionFilter {
         ...(errors ? { errors } : {}),
       };
     }
-    if (isBodyParseError(exception)) {
-      const status =
-        'status' in exception && exception.status >= 400 && exception.status < 500 ? exception.status : 400;
-      const message =
-        exception.type === 'entity.parse.failed'
-          ? `Request body is not valid JSON${'message' in exception ? `: ${String(exception.message)}` : ''}`
-          : exception.type === 'entity.too.large'
-            ? 'Request body is too large'
-            : `Request body could not be read (${exception.type})`;
-      return { statusCode: status, error: httpErrorName(status), message };
+    if (isFrameworkClientError(exception)) {
+      return {
+        statusCode: exception.statusCode,
+        error: httpErrorName(exception.statusCode),
+        message: exception.message,
+      };
     }
     if (exception instanceof QueryFailedError) {
       const mapped = httpErrorFromDatabase(exception.driverError as { code?: string });

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { INestApplication } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { NextFunction, Request, Response } from 'express';
+import fastifyStatic from '@fastify/static';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config/config.js';
 
 /** Where `vite build` puts the settings screen (see web/vite.config.ts). */
@@ -47,35 +47,33 @@ export function settingsHeaders(config: AppConfig): Record<string, string> {
 }
 
 /** Serves the built settings screen at /settings (the page) and /settings/assets (hashed files). */
-export function mountSettings(app: INestApplication, config: AppConfig, buildDir = SETTINGS_BUILD_DIR): void {
-  const express = app as NestExpressApplication;
+export function mountSettings(app: NestFastifyApplication, config: AppConfig, buildDir = SETTINGS_BUILD_DIR): void {
   const headers = settingsHeaders(config);
   const indexFile = path.join(buildDir, 'index.html');
 
-  express.useStaticAssets(path.join(buildDir, 'assets'), {
-    prefix: '/settings/assets',
+  const fastify = app.getHttpAdapter().getInstance();
+  void fastify.register(fastifyStatic, {
+    root: path.join(buildDir, 'assets'),
+    prefix: '/settings/assets/',
+    decorateReply: false,
     index: false,
-    fallthrough: false,
     immutable: true,
     maxAge: '365d',
-    setHeaders: (response) => {
-      for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
-    },
+    setHeaders: (reply) => reply.headers(headers),
   });
-  express.use('/settings', (request: Request, response: Response, next: NextFunction) => {
-    if (request.method !== 'GET' && request.method !== 'HEAD') return next();
-    // One page: every path under /settings is the same screen (it routes with the URL hash). Read
-    // per request (it is small) so a rebuild never leaves it pointing at assets that are gone.
+  // One page: every path under /settings is the same screen (it routes with the URL hash). Read
+  // per request (it is small) so a rebuild never leaves it pointing at assets that are gone.
+  const servePage = (_request: FastifyRequest, reply: FastifyReply) => {
     const page = existsSync(indexFile) ? readFileSync(indexFile, 'utf8') : undefined;
-    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
-    response.setHeader('cache-control', 'no-store');
+    reply.headers({ ...headers, 'cache-control': 'no-store' });
     if (!page) {
-      response
-        .status(503)
-        .type('text/plain')
+      return reply
+        .code(503)
+        .type('text/plain; charset=utf-8')
         .send('The settings screen is not built: run `npm run build` (npm start does it).\n');
-      return;
     }
-    response.status(200).type('text/html').send(page);
-  });
+    return reply.code(200).type('text/html; charset=utf-8').send(page);
+  };
+  fastify.get('/settings', servePage);
+  fastify.get('/settings/*', servePage);
 }

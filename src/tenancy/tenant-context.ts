@@ -1,5 +1,5 @@
 import { createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 
 /** Who is calling: set by the auth guard on every tenant route. */
 export interface TenantContext {
@@ -12,7 +12,7 @@ export interface TenantContext {
   portal?: { sessionId: string; readOnly: boolean };
 }
 
-export type AuthenticatedRequest = Request & { tenant?: TenantContext };
+export type AuthenticatedRequest = FastifyRequest & { tenant?: TenantContext };
 
 export const ACCESS_KEY = 'waybill:access';
 export type Access = 'public' | 'operator' | 'feed';

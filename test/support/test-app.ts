@@ -1,6 +1,6 @@
-import type { INestApplication } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { configureApp } from '../../src/app.js';
+import { configureApp, createHttpAdapter } from '../../src/app.js';
 import { AppModule } from '../../src/app.module.js';
 import { type AppConfig, loadConfig } from '../../src/config/config.js';
 import { TenancyService } from '../../src/tenancy/tenancy.service.js';
@@ -24,7 +24,7 @@ export interface ApiAnswer<T = any> {
 }
 
 export interface TestApp {
-  app: INestApplication;
+  app: NestFastifyApplication;
   baseUrl: string;
   databaseUrl: string;
   /** A tenant and its API key, made for this suite. */
@@ -54,7 +54,9 @@ export async function createTestApp(options: TestAppOptions | Record<string, str
   let builder = Test.createTestingModule({ imports: [AppModule.forRoot(config, database.url)] });
   for (const override of overrides) builder = builder.overrideProvider(override.provide).useValue(override.useValue);
   const moduleRef = await builder.compile();
-  const app = moduleRef.createNestApplication({ logger: ['error', 'fatal'] });
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(), {
+    logger: ['error', 'fatal'],
+  });
   configureApp(app);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
