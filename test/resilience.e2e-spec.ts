@@ -68,11 +68,13 @@ describe('crash safety', () => {
 
     const tenant = await call(port, ADMIN_TOKEN, 'POST', '/v1/tenants', { name: 'crash' });
     const key = tenant.body.apiKey;
-    await call(port, key, 'POST', '/v1/webhooks', {
+    // Paused while the orders are made, so the kill lands mid-delivery however slow the creates are.
+    const webhook = await call(port, key, 'POST', '/v1/webhooks', {
       name: 'erp',
       url: receiver.url,
       eventTypes: ['order.created'],
       maxConcurrency: 4,
+      paused: true,
     });
     const committed: string[] = [];
     for (let i = 0; i < 40; i++) {
@@ -80,6 +82,7 @@ describe('crash safety', () => {
       expect(created.status).toBe(201);
       committed.push(created.body.id);
     }
+    expect((await call(port, key, 'PATCH', `/v1/webhooks/${webhook.body.id}`, { paused: false })).status).toBe(200);
     await receiver.waitForRequests(4);
     first.kill('SIGKILL');
     await new Promise((resolve) => first.once('exit', resolve));
