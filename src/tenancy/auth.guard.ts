@@ -84,6 +84,7 @@ export class AuthGuard implements CanActivate {
       );
     if (!portal.readOnly) return;
     if (rule === 'secret') throw new ForbiddenException('this settings session is read-only: it cannot reveal secrets');
+    if (rule === 'preview') throw new ForbiddenException('this settings session is read-only: it runs no previews');
     const reads = method === 'GET' || method === 'HEAD' || rule === 'reads';
     if (!reads) throw new ForbiddenException('this settings session is read-only: it cannot change anything');
   }

@@ -30,8 +30,9 @@ export const PORTAL_KEY = 'waybill:portal';
  * `screen`: a route the screen uses; a read-only session may only GET it. `reads`: a POST or
  * DELETE that changes no tenant data (the draft preview, the connection check, sign-out), open
  * to read-only sessions too. `secret`: a GET that shows a secret, closed to read-only sessions.
+ * `preview`: runs the tenant's payload expression (a preview), closed to read-only sessions.
  */
-export type PortalRule = 'screen' | 'reads' | 'secret';
+export type PortalRule = 'screen' | 'reads' | 'secret' | 'preview';
 export const PortalRule = (rule: PortalRule) => SetMetadata(PORTAL_KEY, rule);
 
 export const CurrentTenant = createParamDecorator((_: unknown, context: ExecutionContext): TenantContext => {

@@ -17,6 +17,7 @@ import { FanOut } from './engine/fan-out.js';
 import { RequestComposer } from './transport/request-composer.js';
 import { ReceiverClient } from './transport/receiver-client.js';
 import { Sender } from './transport/sender.js';
+import { JsonataSandboxShutdown } from './formats/jsonata-sandbox.js';
 import { PreviewService } from './formats/preview.service.js';
 import { TestSender } from './engine/test-sender.js';
 import { RESOLVER, type Resolver, systemResolver, UrlGuard } from './transport/url-guard.js';
@@ -72,6 +73,7 @@ import { FeedService } from './feed/feed.service.js';
     DeliveriesService,
     TestSender,
     PreviewService,
+    JsonataSandboxShutdown,
     FeedService,
     ConnectionCheck,
   ],

@@ -6,6 +6,7 @@ import {
   edifactOptionsProblems,
   renderEdifactIftsta,
 } from './edifact-iftsta.js';
+import { evaluateInSandbox, JSONATA_LIMITS } from './jsonata-sandbox.js';
 import { renderX12214, X12_EVENT_TYPES, type X12Options, x12OptionsProblems } from './x12-214.js';
 
 export const PAYLOAD_FORMATS = ['envelope', 'jsonata', 'x12-214', 'edifact-iftsta'] as const;
@@ -38,9 +39,6 @@ export interface RenderedPayload {
 /** A transform that failed: the attempt is recorded as `transform_error` and retried. */
 export class TransformError extends Error {}
 
-/** An expression may run this long and nest this deep per delivery: it runs on the event loop. */
-export const JSONATA_TIME_LIMIT_MS = 250;
-export const JSONATA_MAX_DEPTH = 200;
 const CONTENT_TYPE = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+(\s*;\s*[a-z0-9_-]+=[a-z0-9_.-]+)*$/i;
 
 /** Problems with a subscription's payload settings (empty when they can be saved). */
@@ -111,26 +109,11 @@ export async function renderForSubscription(
   return renderPayload(settings.payloadFormat, settings.payloadOptions, envelope, context);
 }
 
-/** Bounds jsonata itself enforces per evaluation (it answers D1011/D1012 past them). */
-const GUARDRAILS = { timeout: JSONATA_TIME_LIMIT_MS, stack: JSONATA_MAX_DEPTH, sequence: 100_000 };
-
-/** Compiled expressions by their text: compiling once, evaluating per delivery (each with its own bounds). */
-const compiledCache = new Map<string, ReturnType<typeof jsonata>>();
-
-function compile(expression: string): ReturnType<typeof jsonata> {
-  let compiled = compiledCache.get(expression);
-  if (!compiled) {
-    compiled = jsonata(expression, GUARDRAILS as never);
-    if (compiledCache.size >= 1_000) compiledCache.delete(compiledCache.keys().next().value!);
-    compiledCache.set(expression, compiled);
-  }
-  return compiled;
-}
-
 /**
  * The body a subscription sends for an envelope, rendered once per attempt and signed as it is.
  * `envelope` sends the envelope's bytes unchanged; `jsonata` evaluates the tenant's expression
- * over the envelope within a time and depth bound, so one bad mapping cannot stall the dispatcher.
+ * over the envelope in the sandbox (a child process with a heap limit and a deadline), so one bad
+ * mapping can neither stall nor crash the service.
  */
 export async function renderPayload(
   format: PayloadFormat,
@@ -157,20 +140,17 @@ export async function renderPayload(
     };
   }
   const { expression, contentType } = options as JsonataOptions;
-  let result: unknown;
-  try {
-    result = await compile(expression).evaluate(JSON.parse(envelopeJson));
-  } catch (error) {
-    const e = error as { message?: string; code?: string; value?: unknown };
+  const result = await evaluateInSandbox(expression, envelopeJson);
+  if (!result.ok) {
     const detail =
-      e.code === 'D1012'
-        ? `it ran longer than ${JSONATA_TIME_LIMIT_MS} ms`
-        : e.code === 'D1011'
-          ? `it nested deeper than ${JSONATA_MAX_DEPTH}`
-          : (e.message ?? String(error));
-    throw new TransformError(`the JSONata expression failed${e.code ? ` (${e.code})` : ''}: ${detail}`);
+      result.code === 'D1012'
+        ? `it ran longer than ${JSONATA_LIMITS.timeoutMs} ms`
+        : result.code === 'D1011'
+          ? `it nested deeper than ${JSONATA_LIMITS.maxDepth}`
+          : result.message;
+    const code = result.code && /^[A-Z]\d{4}$/.test(result.code) ? ` (${result.code})` : '';
+    throw new TransformError(`the JSONata expression failed${code}: ${detail}`);
   }
-  if (result === undefined) throw new TransformError('the JSONata expression produced nothing for this event');
-  if (typeof result === 'string') return { body: result, contentType: contentType ?? 'text/plain; charset=utf-8' };
-  return { body: JSON.stringify(result), contentType: contentType ?? 'application/json' };
+  if (result.isText) return { body: result.body, contentType: contentType ?? 'text/plain; charset=utf-8' };
+  return { body: result.body, contentType: contentType ?? 'application/json' };
 }

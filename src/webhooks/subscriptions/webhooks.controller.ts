@@ -34,7 +34,7 @@ export class WebhooksController {
   ) {}
 
   @Post('preview')
-  @PortalRule('reads')
+  @PortalRule('preview')
   @HttpCode(200)
   @ApiOperation({ summary: 'The exact body, content type and headers a draft subscription would send for an event' })
   previewDraft(@CurrentTenant() tenant: TenantContext, @Body() body: DraftPreviewDto) {
@@ -96,6 +96,7 @@ export class WebhooksController {
   }
 
   @Post(':id/preview')
+  @PortalRule('preview')
   @HttpCode(200)
   @ApiOperation({
     summary: 'The exact body, content type and signed headers this subscription would send for an event',

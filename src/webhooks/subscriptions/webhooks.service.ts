@@ -7,7 +7,9 @@ import {
   type PayloadFormat,
   type PayloadOptions,
   payloadOptionsProblems,
+  type PayloadSettings,
 } from '../formats/payload-renderer.js';
+import { trialRenderProblem } from '../formats/trial-render.js';
 import { notFound } from '../../common/ids.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../../common/pagination.js';
 import { TransactionRunner, type Tx, writeBack } from '../../database/transaction.js';
@@ -41,6 +43,12 @@ function checkPayload(format: PayloadFormat, options: unknown): PayloadOptions {
   const problems = payloadOptionsProblems(format, options);
   if (problems.length > 0) throw new FieldValidationException(problems);
   return (options ?? null) as PayloadOptions;
+}
+
+/** A JSONata mapping that fails on a catalog example of its types is refused on save (400). */
+async function checkTrialRender(settings: PayloadSettings, eventTypes: string[]): Promise<void> {
+  const problem = await trialRenderProblem(settings, eventTypes);
+  if (problem) throw fieldError('payloadOptions.expression', problem);
 }
 
 /** EDI formats carry only shipment status and tracking events; `*` means those. */
@@ -79,6 +87,10 @@ export class WebhooksService {
     const payloadFormat = dto.payloadFormat ?? 'envelope';
     const payloadOptions = checkPayload(payloadFormat, dto.payloadOptions);
     dto.eventTypes = typesForFormat(payloadFormat, dto.eventTypes);
+    await checkTrialRender(
+      { apiVersion: dto.apiVersion ?? API_VERSION, payloadFormat, payloadOptions },
+      dto.eventTypes,
+    );
     const secret = generateSigningSecret();
     const now = new Date();
     const webhook = this.dataSource.manager.create(Webhook, {
@@ -193,6 +205,8 @@ export class WebhooksService {
         );
       }
       webhook.eventTypes = typesForFormat(webhook.payloadFormat, webhook.eventTypes);
+      if (dto.payloadFormat !== undefined || dto.payloadOptions !== undefined || dto.eventTypes !== undefined)
+        await checkTrialRender(webhook, webhook.eventTypes);
       const wasHolding = webhook.paused || webhook.status === 'disabled';
       if (dto.paused !== undefined) webhook.paused = dto.paused;
       let discard = false;

@@ -1,0 +1,87 @@
+import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { fileURLToPath } from 'node:url';
+import workerpool from 'workerpool';
+
+/**
+ * Limits of one evaluation of a tenant's expression. JSONata checks its own timeout and depth
+ * only between expression nodes, so one built-in (`$pad`, a backtracking `$match`) can run far
+ * past them: the hard deadline and the heap limit are what contain it.
+ */
+export const JSONATA_LIMITS = {
+  /** JSONata's own bound, checked between nodes (answers D1012). */
+  timeoutMs: 250,
+  maxDepth: 200,
+  /** Past this the child process is killed and replaced. */
+  deadlineMs: 1_000,
+  heapMb: 128,
+  /** EDI and ERP documents are large; a body past this is a transform error. */
+  maxResultBytes: 1_048_576,
+} as const;
+
+const WORKER_SCRIPT = fileURLToPath(new URL('./jsonata-worker.mjs', import.meta.url));
+
+export type SandboxResult =
+  { ok: true; body: string; isText: boolean } | { ok: false; code: string | null; message: string };
+
+let pool: workerpool.Pool | null = null;
+
+/**
+ * Child processes, not worker threads: a worker thread shares the service's process, and a
+ * single large allocation in it (`$pad("", 2e8)`, a 10-million range) aborts the whole process
+ * despite `resourceLimits` (measured on Node 20). A child process dies alone.
+ */
+function sandboxPool(): workerpool.Pool {
+  pool ??= workerpool.pool(WORKER_SCRIPT, {
+    workerType: 'process',
+    minWorkers: 1,
+    maxWorkers: 2,
+    maxQueueSize: 1_000,
+    workerTerminateTimeout: 100,
+    emitStdStreams: true,
+    forkOpts: {
+      // Only what the evaluation needs: no secret of the service reaches the child.
+      env: { NODE_ENV: process.env.NODE_ENV ?? '' },
+      execArgv: [`--max-old-space-size=${JSONATA_LIMITS.heapMb}`, '--max-semi-space-size=16'],
+    },
+  });
+  return pool;
+}
+
+/** Evaluates a tenant's expression over an envelope in the sandbox, off the service's event loop. */
+export async function evaluateInSandbox(expression: string, envelopeJson: string): Promise<SandboxResult> {
+  try {
+    return (await sandboxPool()
+      .exec('render', [expression, envelopeJson, JSONATA_LIMITS])
+      .timeout(JSONATA_LIMITS.deadlineMs)) as SandboxResult;
+  } catch (error) {
+    if (error instanceof workerpool.Promise.TimeoutError)
+      return {
+        ok: false,
+        code: 'deadline',
+        message: `it ran longer than ${JSONATA_LIMITS.deadlineMs} ms and was stopped`,
+      };
+    const text = String((error as Error)?.message ?? error);
+    if (/max queue size/i.test(text))
+      return { ok: false, code: 'busy', message: 'the JSONata sandbox is busy; the delivery is retried' };
+    return {
+      ok: false,
+      code: 'crashed',
+      message: `it exceeded the sandbox's limits (memory ${JSONATA_LIMITS.heapMb} MB) and was stopped`,
+    };
+  }
+}
+
+/** Ends the sandbox's child processes (at shutdown); the next evaluation starts a new pool. */
+export async function closeJsonataSandbox(): Promise<void> {
+  const closing = pool;
+  pool = null;
+  if (closing) await closing.terminate(true);
+}
+
+/** Stops the sandbox's processes with the application. */
+@Injectable()
+export class JsonataSandboxShutdown implements OnApplicationShutdown {
+  async onApplicationShutdown(): Promise<void> {
+    await closeJsonataSandbox();
+  }
+}
