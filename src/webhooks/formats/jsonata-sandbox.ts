@@ -50,9 +50,19 @@ function sandboxPool(): workerpool.Pool {
 /** Evaluates a tenant's expression over an envelope in the sandbox, off the service's event loop. */
 export async function evaluateInSandbox(expression: string, envelopeJson: string): Promise<SandboxResult> {
   try {
-    return (await sandboxPool()
+    const task = sandboxPool()
       .exec('render', [expression, envelopeJson, JSONATA_LIMITS])
-      .timeout(JSONATA_LIMITS.deadlineMs)) as SandboxResult;
+      .timeout(JSONATA_LIMITS.deadlineMs);
+    // Our own bound too, so no caller ever waits on a task the pool lost (a child that died oddly).
+    let timer: NodeJS.Timeout | undefined;
+    const lost = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new workerpool.Promise.TimeoutError('lost')), JSONATA_LIMITS.deadlineMs + 5_000);
+    });
+    try {
+      return (await Promise.race([task, lost])) as SandboxResult;
+    } finally {
+      clearTimeout(timer);
+    }
   } catch (error) {
     if (error instanceof workerpool.Promise.TimeoutError)
       return {
@@ -75,7 +85,12 @@ export async function evaluateInSandbox(expression: string, envelopeJson: string
 export async function closeJsonataSandbox(): Promise<void> {
   const closing = pool;
   pool = null;
-  if (closing) await closing.terminate(true);
+  if (!closing) return;
+  // workerpool can wait forever on a child that already died (an OOM): never let that hold a shutdown.
+  await Promise.race([
+    closing.terminate(true, 1_000).catch(() => undefined),
+    new Promise((resolve) => setTimeout(resolve, 2_000).unref()),
+  ]);
 }
 
 /** Stops the sandbox's processes with the application. */
