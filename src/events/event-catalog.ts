@@ -87,6 +87,15 @@ const exceptionShipment = {
   updatedAt: '2026-11-25T11:02:44.310Z',
 };
 
+const exampleSubscription = {
+  webhookId: '5e3b8f2a-9c1d-4e7f-8a6b-2d4c6e8f0a1b',
+  name: 'SAP S/4 inbound',
+  url: 'https://erp.example.com/hooks/waybill',
+};
+
+const OPERATIONAL_NOTE =
+  'An operational event: sent only to subscriptions that name it (`*` does not include it), never to the subscription it is about.';
+
 const DESCRIPTIONS: Record<EventType, [string, Record<string, unknown>]> = {
   'order.created': ['An order was created. `data` is the full order.', exampleOrder],
   'order.updated': [
@@ -145,6 +154,60 @@ const DESCRIPTIONS: Record<EventType, [string, Record<string, unknown>]> = {
   'shipment.exception': [
     'A shipment moved to exception (sent after its shipment.status_changed); `statusReason` says why. `data` is the full shipment plus `previousStatus`.',
     { ...exceptionShipment, previousStatus: 'out_for_delivery' },
+  ],
+  'webhook.failing': [
+    `A subscription became failing: WEBHOOK_FAILING_AFTER attempts in a row failed (its deliveries keep being retried). \`data\` names the subscription (\`webhookId\`, \`name\`, \`url\`) with \`reason\` (the last attempt's), \`previousStatus\` and its health counters. ${OPERATIONAL_NOTE}`,
+    {
+      ...exampleSubscription,
+      status: 'failing',
+      previousStatus: 'healthy',
+      reason: '503 Service Unavailable',
+      consecutiveFailures: 5,
+      failingSince: '2026-11-22T10:02:11.204Z',
+      lastSuccessAt: '2026-11-22T09:58:40.913Z',
+      lastFailureAt: '2026-11-22T10:15:30.123Z',
+    },
+  ],
+  'webhook.disabled': [
+    `A subscription was disabled: its endpoint answered 410 Gone, or no attempt succeeded for WEBHOOK_DISABLE_AFTER. New deliveries are held until it is re-enabled (PATCH { status: "healthy" }). \`data\` names the subscription with \`reason\`, \`previousStatus\` and its health counters. ${OPERATIONAL_NOTE}`,
+    {
+      ...exampleSubscription,
+      status: 'disabled',
+      previousStatus: 'failing',
+      reason: 'the endpoint answered 410 Gone',
+      consecutiveFailures: 9,
+      failingSince: '2026-11-22T10:02:11.204Z',
+      lastSuccessAt: '2026-11-22T09:58:40.913Z',
+      lastFailureAt: '2026-11-22T10:15:30.123Z',
+    },
+  ],
+  'webhook.recovered': [
+    `A failing or disabled subscription is healthy again: an attempt succeeded, or it was re-enabled through the API. \`data\` names the subscription with \`reason\`, \`previousStatus\` and its health counters. ${OPERATIONAL_NOTE}`,
+    {
+      ...exampleSubscription,
+      status: 'healthy',
+      previousStatus: 'failing',
+      reason: 'an attempt succeeded',
+      consecutiveFailures: 0,
+      failingSince: null,
+      lastSuccessAt: '2026-11-22T10:15:30.123Z',
+      lastFailureAt: '2026-11-22T10:11:02.877Z',
+    },
+  ],
+  'delivery.failed': [
+    `A delivery failed for good: its retries ran out, or the endpoint answered one of the subscription's \`permanentStatuses\` (\`permanent: true\`). It stays \`failed\` until redelivered or replayed. \`data\` names the subscription, the delivery (\`deliveryId\`), its event (\`eventId\`, \`eventType\`), the number of attempts, the last attempt's HTTP status (\`lastStatus\`, null when nothing answered), error class and \`reason\`. ${OPERATIONAL_NOTE}`,
+    {
+      ...exampleSubscription,
+      deliveryId: '9a1f3c5e-7b2d-4f6a-8c0e-1d3b5f7a9c2e',
+      eventId: 'evt_01JDQ3Z8Y4K6M2N9P0R5S7T1V2',
+      eventType: 'shipment.status_changed',
+      attempts: 1,
+      lastStatus: 422,
+      errorClass: 'http_status',
+      reason: 'Customer C-9 does not exist in company code 1000',
+      permanent: true,
+      lastAttemptAt: '2026-11-22T10:15:30.123Z',
+    },
   ],
   'webhook.test': [
     'Sent only on request (the test button or POST /v1/webhooks/:id/test) to check an endpoint.',

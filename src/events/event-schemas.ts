@@ -115,6 +115,27 @@ const changes: JsonSchema = {
   additionalProperties: record({ from: {}, to: {} }),
 };
 
+const subscription: Record<string, JsonSchema> = {
+  webhookId: uuid,
+  name: string,
+  url: nullable(string),
+};
+
+const webhookStatus = { enum: ['healthy', 'failing', 'disabled'] };
+
+/** A subscription's health as it changed: the operational `webhook.*` events. */
+const healthChange = (status: string, previousStatuses: string[]): JsonSchema =>
+  record({
+    ...subscription,
+    status: { const: status },
+    previousStatus: { ...webhookStatus, enum: previousStatuses },
+    reason: { type: 'string', description: 'One line saying why' },
+    consecutiveFailures: { type: 'integer', minimum: 0 },
+    failingSince: nullable(dateTime),
+    lastSuccessAt: nullable(dateTime),
+    lastFailureAt: nullable(dateTime),
+  });
+
 const DATA: Record<EventType, JsonSchema> = {
   'order.created': record(orderProperties),
   'order.updated': record({ ...orderProperties, changes }),
@@ -139,6 +160,28 @@ const DATA: Record<EventType, JsonSchema> = {
   }),
   'shipment.delivered': record({ ...shipmentProperties, previousStatus: { enum: [...SHIPMENT_STATUSES] } }),
   'shipment.exception': record({ ...shipmentProperties, previousStatus: { enum: [...SHIPMENT_STATUSES] } }),
+  'webhook.failing': healthChange('failing', ['healthy']),
+  'webhook.disabled': healthChange('disabled', ['healthy', 'failing']),
+  'webhook.recovered': healthChange('healthy', ['failing', 'disabled']),
+  'delivery.failed': record({
+    ...subscription,
+    deliveryId: uuid,
+    eventId: string,
+    eventType: string,
+    attempts: { type: 'integer', minimum: 1 },
+    lastStatus: {
+      ...nullable({ type: 'integer' }),
+      description: "The last attempt's HTTP status; null when nothing answered",
+    },
+    errorClass: nullable(string),
+    reason: { type: 'string', description: "The last attempt's reason, one line" },
+    permanent: {
+      type: 'boolean',
+      description:
+        "true: the answer's status is one of the subscription's permanentStatuses; false: the retries ran out",
+    },
+    lastAttemptAt: dateTime,
+  }),
   'webhook.test': record({ message: string, webhookId: uuid }),
 };
 

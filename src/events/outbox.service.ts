@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { monotonicFactory } from 'ulid';
 import type { Tx } from '../database/transaction.js';
-import { API_VERSION, type AggregateType, type DomainEventType, type Envelope } from './event-types.js';
+import { API_VERSION, type AggregateType, type Envelope, type RecordedEventType } from './event-types.js';
 
 /** A change's event, before it is recorded. */
 export interface DomainEvent {
-  type: DomainEventType;
+  type: RecordedEventType;
   aggregateType: AggregateType;
   aggregateId: string;
   data: Record<string, unknown>;

@@ -1,4 +1,4 @@
-import { EVENT_TYPES } from '../../events/event-types.js';
+import { EVENT_TYPES, OPERATIONAL_EVENT_TYPES } from '../../events/event-types.js';
 
 /** `{ eventTypes, windowMs }`: a covered delivery waits `windowMs`; a newer covered event of the same aggregate supersedes it. */
 export interface Coalesce {
@@ -6,7 +6,7 @@ export interface Coalesce {
   windowMs: number;
 }
 
-/** Status types are never coalesced away: an ERP must see every move. */
+/** Status types (and the operational events, each a change of state) are never coalesced away: an ERP must see every move. */
 export const UNCOALESCABLE = [
   'order.created',
   'order.status_changed',
@@ -15,6 +15,7 @@ export const UNCOALESCABLE = [
   'shipment.delivered',
   'shipment.exception',
   'webhook.test',
+  ...OPERATIONAL_EVENT_TYPES,
 ];
 export const COALESCABLE = EVENT_TYPES.filter((t) => !UNCOALESCABLE.includes(t));
 

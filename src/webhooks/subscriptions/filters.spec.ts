@@ -160,9 +160,17 @@ describe('matchesEventTypes', () => {
     expect(matchesEventTypes(['order.created', 'shipment.delivered'], 'order.cancelled')).toBe(false);
   });
 
-  it('matches every event type with *', () => {
+  it('matches every domain event type with *', () => {
     expect(matchesEventTypes(['*'], 'order.created')).toBe(true);
     expect(matchesEventTypes(['order.created', '*'], 'shipment.delivered')).toBe(true);
+  });
+
+  it('matches operational events only by name: * does not include them', () => {
+    for (const type of ['webhook.failing', 'webhook.disabled', 'webhook.recovered', 'delivery.failed']) {
+      expect(matchesEventTypes(['*'], type)).toBe(false);
+      expect(matchesEventTypes(['*', type], type)).toBe(true);
+    }
+    expect(matchesEventTypes(['webhook.disabled'], 'webhook.failing')).toBe(false);
   });
 
   it('matches nothing with an empty list', () => {

@@ -1,3 +1,5 @@
+import { isDomainEventType } from '../../events/event-types.js';
+
 /** `{ "carrier.scac": ["DHLF"], "order.customer.ref": ["C-42"] }`: a dotted path in `data` → allowed values. */
 export type Filters = Record<string, Array<string | number | boolean>>;
 
@@ -46,6 +48,7 @@ export function matchesFilters(filters: Filters, data: unknown): boolean {
   return true;
 }
 
+/** `*` means every domain event; operational events (and `webhook.test`) match only by name. */
 export function matchesEventTypes(eventTypes: readonly string[], type: string): boolean {
-  return eventTypes.includes('*') || eventTypes.includes(type);
+  return eventTypes.includes(type) || (eventTypes.includes('*') && isDomainEventType(type));
 }
