@@ -26,18 +26,19 @@ export const DELIVERY_MACHINE: StatusMachine<StoredDeliveryStatus> = {
 };
 
 /** How an attempt went, as far as the delivery's state is concerned. */
-export type AttemptVerdictKind = 'success' | 'failure' | 'throttled' | 'gone';
+export type AttemptVerdictKind = 'success' | 'failure' | 'throttled' | 'permanent' | 'gone';
 
 /**
  * The delivery's state after an attempt: delivered on success; otherwise pending while the
- * schedule has a retry left (`retryAt`), failed when it has none or the endpoint is gone.
+ * schedule has a retry left (`retryAt`), failed when it has none, the endpoint is gone or the
+ * answer is one of the subscription's permanent statuses.
  */
 export function statusAfterAttempt(
   verdict: AttemptVerdictKind,
   retryAt: Date | null,
 ): 'delivered' | 'pending' | 'failed' {
   if (verdict === 'success') return 'delivered';
-  if (verdict === 'gone') return 'failed';
+  if (verdict === 'gone' || verdict === 'permanent') return 'failed';
   return retryAt ? 'pending' : 'failed';
 }
 

@@ -17,6 +17,7 @@ export function attemptView(row: AttemptRow) {
     responseBody: row.responseBody,
     errorClass: row.errorClass,
     errorMessage: row.errorMessage,
+    reason: row.reason,
   };
 }
 
@@ -34,6 +35,7 @@ export function deliveryView(row: DeliveryRow) {
     lastAttemptAt: iso(row.lastAttemptAt),
     lastResponseStatus: row.lastResponseStatus,
     lastErrorClass: row.lastErrorClass,
+    lastReason: row.lastReason,
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
   };

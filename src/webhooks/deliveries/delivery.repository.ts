@@ -62,23 +62,25 @@ const RECORD_CTES = `o AS (
     SELECT * FROM json_to_recordset($1::json) AS o(
       delivery_id uuid, tenant_id uuid, webhook_id uuid, number int, trigger text, started_at timestamptz,
       duration_ms int, url text, request_headers jsonb, request_body text, response_status int,
-      response_headers jsonb, response_body text, error_class text, error_message text,
+      response_headers jsonb, response_body text, error_class text, error_message text, reason text,
       status text, next_attempt_at timestamptz)
   ), updated AS (
     UPDATE delivery d
        SET status = o.status, next_attempt_at = o.next_attempt_at, attempt_count = o.number, next_trigger = 'auto',
            lease_expires_at = NULL, leased_by = NULL, last_attempt_at = o.started_at,
-           last_response_status = o.response_status, last_error_class = o.error_class, updated_at = now()
+           last_response_status = o.response_status, last_error_class = o.error_class, last_reason = o.reason,
+           updated_at = now()
       FROM o
      WHERE d.id = o.delivery_id AND d.status = 'pending' AND d.leased_by = $2
+    RETURNING d.id, d.status
   )`;
 
 /** The audit rows of the batch; a delivery removed while in flight (its tenant deleted, say) takes none. */
 const INSERT_ATTEMPTS = `INSERT INTO delivery_attempt (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,
                                 request_headers, request_body, response_status, response_headers, response_body,
-                                error_class, error_message)
+                                error_class, error_message, reason)
   SELECT delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url, request_headers,
-         request_body, response_status, response_headers, response_body, error_class, error_message
+         request_body, response_status, response_headers, response_body, error_class, error_message, reason
     FROM o
    WHERE EXISTS (SELECT 1 FROM delivery d WHERE d.id = o.delivery_id)`;
 
@@ -112,6 +114,7 @@ function toRecordRow(r: AttemptRecord) {
     response_body: r.responseBody,
     error_class: r.errorClass,
     error_message: r.errorMessage,
+    reason: r.reason,
     status: r.status,
     next_attempt_at: r.nextAttemptAt,
   };
@@ -272,32 +275,44 @@ export class DeliveryRepository {
 
   /**
    * Writes finished attempts of subscriptions whose attempts all succeeded, in one statement:
-   * delivery rows, audit rows, and the subscriptions' health (success makes them healthy, or
+   * delivery rows, audit rows, and the subscriptions' health (success keeps them healthy, or
    * leaves them disabled), with no read of their state and no transaction round trips. A
    * delivery this instance no longer holds (its lease expired and another took it, or it was
    * discarded) keeps its state; the attempt is still audited.
+   *
+   * A `failing` subscription's health is left alone: its recovery is a change of state that
+   * records `webhook.recovered`, which the recorder's health transaction does. Answers the
+   * subscriptions whose health was not written here.
    */
-  async recordSuccesses(records: AttemptRecord[]): Promise<void> {
-    await this.pool.query(
+  async recordSuccesses(records: AttemptRecord[]): Promise<string[]> {
+    const { rows } = await this.pool.query<{ id: string }>(
       `WITH ${RECORD_CTES}, healthy AS (
          UPDATE webhook w
-            SET status = CASE WHEN w.status = 'disabled' THEN w.status ELSE 'healthy' END,
-                consecutive_failures = 0, failing_since = NULL,
+            SET consecutive_failures = 0, failing_since = NULL,
                 last_success_at = GREATEST(coalesce(w.last_success_at, h.at), h.at)
            FROM (SELECT webhook_id, max(started_at) AS at FROM o GROUP BY webhook_id) h
-          WHERE w.id = h.webhook_id
+          WHERE w.id = h.webhook_id AND w.status <> 'failing'
+         RETURNING w.id
+       ), attempts AS (
+         ${INSERT_ATTEMPTS}
        )
-       ${INSERT_ATTEMPTS}`,
+       SELECT DISTINCT o.webhook_id AS id FROM o WHERE o.webhook_id NOT IN (SELECT id FROM healthy)`,
       [JSON.stringify(records.map(toRecordRow)), this.instanceId],
     );
+    return rows.map((r) => r.id);
   }
 
-  /** Writes finished attempts (delivery rows and audit rows) in the recorder's health transaction. */
-  async recordAttempts(tx: Tx, records: AttemptRecord[]): Promise<void> {
-    await tx.manager.query(`WITH ${RECORD_CTES} ${INSERT_ATTEMPTS}`, [
-      JSON.stringify(records.map(toRecordRow)),
-      this.instanceId,
-    ]);
+  /**
+   * Writes finished attempts (delivery rows and audit rows) in the recorder's health transaction.
+   * Answers the deliveries this batch ended as failed (those this instance still held).
+   */
+  async recordAttempts(tx: Tx, records: AttemptRecord[]): Promise<string[]> {
+    const rows = await queryRows<{ id: string }>(
+      tx.manager,
+      `WITH ${RECORD_CTES}, attempts AS (${INSERT_ATTEMPTS}) SELECT id FROM updated WHERE status = 'failed'`,
+      [JSON.stringify(records.map(toRecordRow)), this.instanceId],
+    );
+    return rows.map((r) => r.id);
   }
 
   /** Keeps this instance's leases alive while their deliveries wait or are in flight here. */
@@ -439,13 +454,15 @@ export class DeliveryRepository {
       tx.manager,
       `WITH done AS (
          UPDATE delivery SET status = 'delivered', attempt_count = attempt_count + 1, next_attempt_at = NULL, next_trigger = 'auto',
-                last_attempt_at = now(), last_response_status = 200, last_error_class = NULL, updated_at = now()
+                last_attempt_at = now(), last_response_status = 200, last_error_class = NULL,
+                last_reason = 'acknowledged through the feed', updated_at = now()
           WHERE webhook_id = $1 AND status = 'pending' AND feed_position IS NOT NULL AND feed_position <= $2::bigint
          RETURNING id, tenant_id, webhook_id, attempt_count
        )
        INSERT INTO delivery_attempt (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,
-                                     request_headers, response_status, error_class)
-       SELECT id, tenant_id, webhook_id, attempt_count, 'pull', now(), 0, $3, '{}'::jsonb, 200, NULL FROM done
+                                     request_headers, response_status, error_class, reason)
+       SELECT id, tenant_id, webhook_id, attempt_count, 'pull', now(), 0, $3, '{}'::jsonb, 200, NULL,
+              'acknowledged through the feed' FROM done
        RETURNING delivery_id AS id`,
       [webhookId, cursor, feedUrl],
     );
@@ -461,8 +478,8 @@ export class DeliveryRepository {
       const [delivery] = await queryRows<{ id: string }>(
         manager,
         `INSERT INTO delivery (tenant_id, webhook_id, event_id, event_type, payload, status, next_trigger, attempt_count,
-                               last_attempt_at, last_response_status, last_error_class, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'test', 1, $7, $8, $9, $7, now()) RETURNING id`,
+                               last_attempt_at, last_response_status, last_error_class, last_reason, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'test', 1, $7, $8, $9, $10, $7, now()) RETURNING id`,
         [
           send.tenantId,
           send.webhookId,
@@ -473,13 +490,14 @@ export class DeliveryRepository {
           a.startedAt,
           a.responseStatus,
           a.errorClass,
+          a.reason,
         ],
       );
       const [attempt] = await queryRows<AttemptRow>(
         manager,
         `INSERT INTO delivery_attempt AS a (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,
-                                       request_headers, request_body, response_status, response_headers, response_body, error_class, error_message)
-         VALUES ($1, $2, $3, 1, 'test', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ${ATTEMPT_COLUMNS}`,
+                                       request_headers, request_body, response_status, response_headers, response_body, error_class, error_message, reason)
+         VALUES ($1, $2, $3, 1, 'test', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING ${ATTEMPT_COLUMNS}`,
         [
           delivery.id,
           send.tenantId,
@@ -494,6 +512,7 @@ export class DeliveryRepository {
           a.responseBody,
           a.errorClass,
           a.errorMessage,
+          a.reason,
         ],
       );
       return { deliveryId: delivery.id, attempt };

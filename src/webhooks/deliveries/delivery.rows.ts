@@ -22,6 +22,8 @@ export interface DeliveryRow {
   lastAttemptAt: Date | null;
   lastResponseStatus: number | null;
   lastErrorClass: string | null;
+  /** The last attempt's reason (one line). */
+  lastReason: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -32,7 +34,7 @@ export const DELIVERY_COLUMNS = `d.id, d.tenant_id AS "tenantId", d.webhook_id A
   d.next_trigger AS "nextTrigger", d.attempt_count AS "attemptCount", d.retry_base AS "retryBase",
   d.next_attempt_at AS "nextAttemptAt", d.lease_expires_at AS "leaseExpiresAt", d.leased_by AS "leasedBy",
   d.last_attempt_at AS "lastAttemptAt", d.last_response_status AS "lastResponseStatus",
-  d.last_error_class AS "lastErrorClass", d.created_at AS "createdAt", d.updated_at AS "updatedAt"`;
+  d.last_error_class AS "lastErrorClass", d.last_reason AS "lastReason", d.created_at AS "createdAt", d.updated_at AS "updatedAt"`;
 
 /** A `delivery_attempt` row as the repository answers it. */
 export interface AttemptRow {
@@ -49,12 +51,14 @@ export interface AttemptRow {
   responseBody: string | null;
   errorClass: string | null;
   errorMessage: string | null;
+  /** One line read from the answer (problem+json, OData, SOAP fault, JSON message, text) or the error. */
+  reason: string | null;
 }
 
 export const ATTEMPT_COLUMNS = `a.number, a.trigger, a.started_at AS "startedAt", a.duration_ms AS "durationMs", a.url,
   a.request_headers AS "requestHeaders", a.request_body AS "requestBody", a.response_status AS "responseStatus",
   a.response_headers AS "responseHeaders", a.response_body AS "responseBody", a.error_class AS "errorClass",
-  a.error_message AS "errorMessage"`;
+  a.error_message AS "errorMessage", a.reason`;
 
 /** One delivery with what its audit shows of the body: the stored payload, or its event's envelope. */
 export interface DeliveryDetail extends DeliveryRow {

@@ -4,6 +4,7 @@ import { renderForSubscription, TransformError } from '../formats/payload-render
 import type { WebhookRuntime } from '../subscriptions/webhook-runtime.js';
 import { ReceiverClient } from '../transport/receiver-client.js';
 import { RequestComposer } from '../transport/request-composer.js';
+import { reasonOf } from '../transport/answer-reason.js';
 import { AUDIT_BODY_LIMIT, type AttemptOutcome } from '../transport/sender.js';
 import type { AttemptVerdict } from './health.js';
 import { parseRetryAfter } from './retry-policy.js';
@@ -31,18 +32,29 @@ export interface AttemptResult {
   /** The body as audited: null when it is the stored envelope, '' when nothing was sent (the transform failed). */
   auditBody: string | null;
   verdict: AttemptVerdict;
+  /** One line read from the answer (or the error): why it went as it did. */
+  reason: string;
   /** What a 429/503 asked for, in ms. */
   retryAfterMs: number | undefined;
 }
 
-/** How an outcome counts: success, failure, throttled (429/503 with Retry-After) or gone (410). */
-export function verdictOf(outcome: AttemptOutcome, retryAfterMs: number | undefined): AttemptVerdict {
+/**
+ * How an outcome counts: success, gone (410), permanent (one of the subscription's
+ * `permanentStatuses`), throttled (429/503 with Retry-After) or failure.
+ */
+export function verdictOf(
+  outcome: AttemptOutcome,
+  retryAfterMs: number | undefined,
+  permanentStatuses: readonly number[] = [],
+  reason?: string,
+): AttemptVerdict {
   const at = outcome.startedAt;
   const status = outcome.responseStatus;
-  if (status !== null && status >= 200 && status < 300) return { kind: 'success', at };
-  if (status === 410) return { kind: 'gone', at };
-  if ((status === 429 || status === 503) && retryAfterMs !== undefined) return { kind: 'throttled', at };
-  return { kind: 'failure', at };
+  if (status !== null && status >= 200 && status < 300) return { kind: 'success', at, reason };
+  if (status === 410) return { kind: 'gone', at, reason };
+  if (status !== null && permanentStatuses.includes(status)) return { kind: 'permanent', at, reason };
+  if ((status === 429 || status === 503) && retryAfterMs !== undefined) return { kind: 'throttled', at, reason };
+  return { kind: 'failure', at, reason };
 }
 
 /**
@@ -97,6 +109,14 @@ export class AttemptPipeline {
       status === 429 || status === 503
         ? parseRetryAfter(outcome.responseHeaders?.['retry-after'], outcome.startedAt.getTime())
         : undefined;
-    return { outcome, auditHeaders, auditBody, verdict: verdictOf(outcome, retryAfterMs), retryAfterMs };
+    const reason = reasonOf(outcome);
+    return {
+      outcome,
+      auditHeaders,
+      auditBody,
+      verdict: verdictOf(outcome, retryAfterMs, webhook.permanentStatuses, reason),
+      reason,
+      retryAfterMs,
+    };
   }
 }

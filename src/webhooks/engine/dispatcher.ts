@@ -9,6 +9,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG, type AppConfig } from '../../config/config.js';
 import { DATABASE_URL } from '../../database/database.tokens.js';
 import { TransactionRunner } from '../../database/transaction.js';
+import { OutboxService } from '../../events/outbox.service.js';
 import { statusAfterAttempt } from '../deliveries/delivery-status.js';
 import type { AttemptRecord, ClaimedDelivery } from '../deliveries/delivery.rows.js';
 import { DeliveryRepository } from '../deliveries/delivery.repository.js';
@@ -55,6 +56,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly metrics: DeliveryMetrics,
     health: SubscriptionHealthStore,
     transactions: TransactionRunner,
+    outbox: OutboxService,
   ) {
     this.lanes = new Lanes((delivery) => this.attempt(delivery));
     this.claimer = new Claimer(config, databaseUrl, repository, scheduler, {
@@ -63,7 +65,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
       saturated: () => this.lanes.saturated(),
       take: (deliveries) => deliveries.forEach((d) => this.enqueue(d)),
     });
-    this.recorder = new Recorder(config, repository, health, transactions, (ids) => this.release(ids));
+    this.recorder = new Recorder(config, repository, health, transactions, outbox, (ids) => this.release(ids));
   }
 
   /** What this instance has done since it started. */
@@ -127,7 +129,12 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     });
     this.attempted += 1;
     if (this.stopping && !this.held.has(delivery.id)) return;
-    const finished: Finished = { record: this.recordOf(delivery, result), verdict: result.verdict };
+    const finished: Finished = {
+      record: this.recordOf(delivery, result),
+      verdict: result.verdict,
+      eventId: delivery.eventId,
+      eventType: delivery.eventType,
+    };
     this.observe(delivery, finished.record, result);
     this.recorder.add(finished);
   }
@@ -137,7 +144,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     const { outcome, verdict } = result;
     const number = delivery.attemptCount + 1;
     const retryAt =
-      verdict.kind === 'success' || verdict.kind === 'gone'
+      verdict.kind === 'success' || verdict.kind === 'gone' || verdict.kind === 'permanent'
         ? null
         : nextAttemptAt({
             schedule: delivery.webhook.retrySchedule ?? this.config.webhooks.retrySchedule,
@@ -161,6 +168,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
       responseBody: outcome.responseBody,
       errorClass: outcome.errorClass,
       errorMessage: outcome.errorMessage,
+      reason: result.reason,
       status: statusAfterAttempt(verdict.kind, retryAt),
       nextAttemptAt: retryAt,
     };

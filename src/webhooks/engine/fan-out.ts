@@ -26,7 +26,7 @@ interface SubscriptionRow extends WebhookRuntimeRow {
 
 /**
  * In the transaction that records events: one delivery per enabled subscription of the tenant
- * whose types and filters match. A paused or disabled subscription's deliveries are created
+ * whose types and filters match (an operational event never goes to the subscription it is about). A paused or disabled subscription's deliveries are created
  * held (no due time) and go out when it is resumed or re-enabled.
  *
  * When this instance runs the dispatcher and has room, a delivery is created already leased to
@@ -68,6 +68,8 @@ export class FanOut implements OnModuleInit {
     const bodies = new Map<string, string>();
     for (const event of events) {
       for (const subscription of subscriptions) {
+        // An operational event is never sent to the subscription it is about.
+        if (event.aggregateType === 'webhook' && event.aggregateId === subscription.webhook_id) continue;
         if (
           !matchesEventTypes(subscription.event_types, event.type) ||
           !matchesFilters(subscription.filters, event.data)

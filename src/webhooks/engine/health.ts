@@ -8,15 +8,20 @@ export interface HealthState {
   failingSince: Date | null;
   lastSuccessAt: Date | null;
   lastFailureAt: Date | null;
+  /** The last failed attempt's reason (one line); kept as it was when the verdict carries none. */
+  lastFailureReason?: string | null;
 }
 
-export type AttemptVerdict =
-  | { kind: 'success'; at: Date }
+export type AttemptVerdict = (
+  | { kind: 'success' }
   /** Counts toward health: errors, timeouts, 4xx/5xx. */
-  | { kind: 'failure'; at: Date }
+  | { kind: 'failure' }
   /** 429/503 with Retry-After: a retry is spent, health is not touched. */
-  | { kind: 'throttled'; at: Date }
-  | { kind: 'gone'; at: Date };
+  | { kind: 'throttled' }
+  /** One of the subscription's permanentStatuses: the delivery fails at once, health is not touched. */
+  | { kind: 'permanent' }
+  | { kind: 'gone' }
+) & { at: Date; reason?: string };
 
 export interface HealthRules {
   failingAfter: number;
@@ -34,10 +39,13 @@ export function applyAttempt(state: HealthState, verdict: AttemptVerdict, rules:
       if (next.status !== 'disabled') next.status = 'healthy';
       return next;
     case 'throttled':
+    case 'permanent':
       next.lastFailureAt = verdict.at;
+      next.lastFailureReason = verdict.reason ?? next.lastFailureReason;
       return next;
     case 'gone':
       next.lastFailureAt = verdict.at;
+      next.lastFailureReason = verdict.reason ?? next.lastFailureReason;
       next.consecutiveFailures += 1;
       next.failingSince ??= verdict.at;
       next.status = 'disabled';
@@ -45,6 +53,7 @@ export function applyAttempt(state: HealthState, verdict: AttemptVerdict, rules:
       return next;
     case 'failure': {
       next.lastFailureAt = verdict.at;
+      next.lastFailureReason = verdict.reason ?? next.lastFailureReason;
       next.consecutiveFailures += 1;
       next.failingSince ??= verdict.at;
       if (next.status === 'disabled') return next;

@@ -1,27 +1,38 @@
 import { Logger } from '@nestjs/common';
 import type { AppConfig } from '../../config/config.js';
-import type { TransactionRunner } from '../../database/transaction.js';
+import type { Tx, TransactionRunner } from '../../database/transaction.js';
+import { isOperationalEventType } from '../../events/event-types.js';
+import type { DomainEvent, OutboxService } from '../../events/outbox.service.js';
 import type { AttemptRecord } from '../deliveries/delivery.rows.js';
 import type { DeliveryRepository } from '../deliveries/delivery.repository.js';
-import type { HealthRow, SubscriptionHealthStore } from '../subscriptions/subscription-health.store.js';
+import type {
+  HealthRow,
+  LockedHealthRow,
+  SubscriptionHealthStore,
+} from '../subscriptions/subscription-health.store.js';
 import { type AttemptVerdict, applyAttempt } from './health.js';
+import { deliveryFailedEvent, healthChangeEvent } from './operational-events.js';
 
 /** Attempts written per statement. */
 const RECORD_BATCH = 500;
 /** A batch whose write fails (a lost connection, a deadlock) is tried this many times. */
 const RECORD_TRIES = 3;
 
-/** A finished attempt: what to write, and how it counts toward health. */
+/** A finished attempt: what to write, how it counts toward health, and the event it carried. */
 export interface Finished {
   record: AttemptRecord;
   verdict: AttemptVerdict;
+  eventId: string;
+  eventType: string;
 }
 
 /**
  * Writes finished attempts back in batches: the delivery rows, their audit rows and the
  * subscriptions' health. Subscriptions whose attempts in a batch all succeeded take one
- * statement (no read of their state is needed); the others go through the health transaction,
- * which locks their rows and applies the health rules to each attempt in order.
+ * statement (no read of their state is needed); the others, and a failing subscription that
+ * recovers, go through the health transaction, which locks their rows, applies the health rules
+ * to each attempt in order and records the operational events of what changed (`webhook.*`,
+ * `delivery.failed`) in the outbox, so they commit with the change.
  */
 export class Recorder {
   private readonly logger = new Logger(Recorder.name);
@@ -33,6 +44,7 @@ export class Recorder {
     private readonly repository: DeliveryRepository,
     private readonly health: SubscriptionHealthStore,
     private readonly transactions: TransactionRunner,
+    private readonly outbox: OutboxService,
     /** Called with the deliveries of each batch once it is written (or given up on). */
     private readonly onRecorded: (deliveryIds: string[]) => void,
   ) {}
@@ -84,18 +96,72 @@ export class Recorder {
     const failing = new Set(batch.filter((f) => f.record.status !== 'delivered').map((f) => f.record.webhookId));
     const succeeded = batch.filter((f) => !failing.has(f.record.webhookId));
     const mixed = batch.filter((f) => failing.has(f.record.webhookId));
-    if (succeeded.length > 0) await this.repository.recordSuccesses(succeeded.map((f) => f.record));
-    if (mixed.length === 0) return;
+    let recovering: Finished[] = [];
+    if (succeeded.length > 0) {
+      const unwritten = new Set(await this.repository.recordSuccesses(succeeded.map((f) => f.record)));
+      recovering = succeeded.filter((f) => unwritten.has(f.record.webhookId));
+    }
+    if (mixed.length === 0 && recovering.length === 0) return;
     await this.transactions.run(async (tx) => {
       // Like the engine's own pool: an outcome lost in a crash is only sent again.
       await tx.manager.query('SET LOCAL synchronous_commit = off');
-      await this.repository.recordAttempts(
-        tx,
-        mixed.map((f) => f.record),
-      );
-      const current = await this.health.lock(tx, [...failing]);
-      await this.health.write(tx, this.applyHealth(current, mixed));
+      const failed =
+        mixed.length > 0
+          ? await this.repository.recordAttempts(
+              tx,
+              mixed.map((f) => f.record),
+            )
+          : [];
+      const health = [...mixed, ...recovering];
+      const current = await this.health.lock(tx, [...new Set(health.map((f) => f.record.webhookId))]);
+      const updated = this.applyHealth(current, health);
+      await this.health.write(tx, updated);
+      await this.recordOperationalEvents(tx, current, updated, mixed, new Set(failed));
     });
+  }
+
+  /**
+   * Per subscription, in the health transaction: `delivery.failed` for each delivery this batch
+   * ended as failed, then the change of health, if any. A delivery that carried an operational
+   * event records none when it fails, so two broken endpoints cannot notify each other forever.
+   */
+  private async recordOperationalEvents(
+    tx: Tx,
+    before: LockedHealthRow[],
+    after: HealthRow[],
+    batch: Finished[],
+    failed: Set<string>,
+  ): Promise<void> {
+    const byTenant = new Map<string, DomainEvent[]>();
+    for (const subscription of before) {
+      const events: DomainEvent[] = [];
+      for (const f of batch) {
+        if (f.record.webhookId !== subscription.id || !failed.has(f.record.deliveryId)) continue;
+        if (isOperationalEventType(f.eventType)) continue;
+        events.push(
+          deliveryFailedEvent(subscription, {
+            deliveryId: f.record.deliveryId,
+            eventId: f.eventId,
+            eventType: f.eventType,
+            attempts: f.record.number,
+            lastStatus: f.record.responseStatus,
+            errorClass: f.record.errorClass,
+            reason: f.record.reason,
+            permanent: f.verdict.kind === 'permanent',
+            lastAttemptAt: f.record.startedAt,
+          }),
+        );
+      }
+      const changed = healthChangeEvent(
+        subscription,
+        subscription,
+        after.find((h) => h.id === subscription.id)!,
+      );
+      if (changed) events.push(changed);
+      if (events.length > 0)
+        byTenant.set(subscription.tenantId, [...(byTenant.get(subscription.tenantId) ?? []), ...events]);
+    }
+    for (const [tenantId, events] of byTenant) await this.outbox.record(tx, tenantId, events);
   }
 
   /** Each subscription's health after its attempts of the batch, in order. */

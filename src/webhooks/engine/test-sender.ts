@@ -41,7 +41,7 @@ export class TestSender {
     const envelopeBody = JSON.stringify(envelope);
     const runtime = runtimeOf(webhook);
     // The answer shows the body as sent, so the attempt keeps it even when it is the stored envelope.
-    const { outcome, auditHeaders, auditBody } = await this.pipeline.run(
+    const { outcome, auditHeaders, auditBody, reason } = await this.pipeline.run(
       {
         webhook: runtime,
         eventId: envelope.id,
@@ -69,6 +69,7 @@ export class TestSender {
         responseBody: outcome.responseBody,
         errorClass: outcome.errorClass,
         errorMessage: outcome.errorMessage,
+        reason,
         status: delivered ? 'delivered' : 'failed',
       },
     });

@@ -10,6 +10,8 @@ export interface WebhookRuntime {
   maxConcurrency: number;
   rateLimitPerSecond: number | null;
   retrySchedule: number[] | null;
+  /** Answers that fail a delivery at once, without counting toward health. */
+  permanentStatuses: number[];
   version: string;
   secretEncrypted: string;
   previousSecretEncrypted: string | null;
@@ -26,7 +28,7 @@ export interface WebhookRuntime {
 
 /** The subscription columns the engine reads (webhook aliased `w`), as `webhookRuntimeFromRow` reads them. */
 export const WEBHOOK_RUNTIME_COLUMNS = `w.id AS webhook_id, w.url, w.timeout_ms, w.max_concurrency, w.rate_limit_per_second,
-  w.retry_schedule, w.updated_at AS w_version, w.secret_encrypted, w.previous_secret_encrypted,
+  w.retry_schedule, w.permanent_statuses, w.updated_at AS w_version, w.secret_encrypted, w.previous_secret_encrypted,
   w.previous_secret_expires_at, w.headers_encrypted, w.api_version AS w_api_version, w.payload_format, w.payload_options,
   w.auth_type, w.auth_encrypted, w.tls_encrypted`;
 
@@ -38,6 +40,7 @@ export interface WebhookRuntimeRow {
   max_concurrency: number;
   rate_limit_per_second: number | null;
   retry_schedule: number[] | null;
+  permanent_statuses: number[];
   w_version: Date;
   secret_encrypted: string;
   previous_secret_encrypted: string | null;
@@ -59,6 +62,7 @@ export function webhookRuntimeFromRow(r: WebhookRuntimeRow): WebhookRuntime {
     maxConcurrency: r.max_concurrency,
     rateLimitPerSecond: r.rate_limit_per_second,
     retrySchedule: r.retry_schedule,
+    permanentStatuses: r.permanent_statuses,
     version: r.w_version.toISOString(),
     secretEncrypted: r.secret_encrypted,
     previousSecretEncrypted: r.previous_secret_encrypted,
@@ -82,6 +86,7 @@ export function runtimeOf(webhook: Webhook): WebhookRuntime {
     maxConcurrency: webhook.maxConcurrency,
     rateLimitPerSecond: webhook.rateLimitPerSecond,
     retrySchedule: webhook.retrySchedule,
+    permanentStatuses: webhook.permanentStatuses,
     version: webhook.updatedAt.toISOString(),
     secretEncrypted: webhook.secretEncrypted,
     previousSecretEncrypted: webhook.previousSecretEncrypted,

@@ -20,6 +20,7 @@ export function webhookView(webhook: Webhook) {
     maxConcurrency: webhook.maxConcurrency,
     rateLimitPerSecond: webhook.rateLimitPerSecond,
     retrySchedule: webhook.retrySchedule ? webhook.retrySchedule.map(formatDuration) : null,
+    permanentStatuses: webhook.permanentStatuses,
     apiVersion: webhook.apiVersion,
     payloadFormat: webhook.payloadFormat,
     payloadOptions: webhook.payloadOptions,
@@ -32,6 +33,7 @@ export function webhookView(webhook: Webhook) {
     consecutiveFailures: webhook.consecutiveFailures,
     lastSuccessAt: iso(webhook.lastSuccessAt),
     lastFailureAt: iso(webhook.lastFailureAt),
+    lastFailureReason: webhook.lastFailureReason,
     createdAt: webhook.createdAt.toISOString(),
     updatedAt: webhook.updatedAt.toISOString(),
   };

@@ -64,6 +64,10 @@ export class Webhook {
   @Column('int', { array: true, nullable: true })
   retrySchedule: number[] | null;
 
+  /** Answer statuses that fail a delivery at once, without counting toward health. */
+  @Column('int', { array: true })
+  permanentStatuses: number[];
+
   @Column('text')
   apiVersion: string;
 
@@ -121,6 +125,10 @@ export class Webhook {
 
   @Column('timestamptz', { nullable: true })
   lastFailureAt: Date | null;
+
+  /** The last failed attempt's reason (one line). */
+  @Column('text', { nullable: true })
+  lastFailureReason: string | null;
 
   @Column('text')
   secretEncrypted: string;

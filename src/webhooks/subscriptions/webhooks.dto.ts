@@ -61,6 +61,17 @@ const retryScheduleProblems = (value: unknown): string[] => {
   });
 };
 
+const permanentStatusProblems = (value: unknown): string[] => {
+  if (value === null) return [];
+  if (!Array.isArray(value)) return ['must be a list of HTTP statuses such as [400, 422]'];
+  if (value.length > 50) return ['may list at most 50 statuses'];
+  return value.flatMap((v, i) =>
+    Number.isInteger(v) && (v as number) >= 300 && (v as number) <= 599
+      ? []
+      : [`entry ${i} (${JSON.stringify(v)}) must be a non-2xx HTTP status from 300 to 599`],
+  );
+};
+
 export class CreateWebhookDto {
   @ApiProperty({ example: 'SAP S/4 inbound' })
   @IsString()
@@ -153,6 +164,16 @@ export class CreateWebhookDto {
   @IsOptional()
   @ValidWith('retrySchedule', retryScheduleProblems)
   retrySchedule?: string[] | null;
+
+  @ApiPropertyOptional({
+    type: [Number],
+    example: [400, 422],
+    description:
+      'Answers that end a delivery as failed at once (no retry) without counting toward health: the endpoint is up, the data is wrong. Default none: every non-2xx is retried',
+  })
+  @IsOptional()
+  @ValidWith('permanentStatuses', permanentStatusProblems)
+  permanentStatuses?: number[] | null;
 
   @ApiPropertyOptional({
     enum: PAYLOAD_FORMATS,

@@ -15,6 +15,8 @@ import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../../common
 import { TransactionRunner, type Tx, writeBack } from '../../database/transaction.js';
 import { API_VERSION } from '../../events/event-types.js';
 import { DeliverySignal } from '../engine/delivery-signal.js';
+import { healthChangeEvent, type SubscriptionIdentity } from '../engine/operational-events.js';
+import { type DomainEvent, OutboxService } from '../../events/outbox.service.js';
 import { DeliveryRepository } from '../deliveries/delivery.repository.js';
 import { generateSigningSecret } from '../transport/signer.js';
 import { UrlGuard } from '../transport/url-guard.js';
@@ -32,6 +34,13 @@ import {
   type Problem,
   sameOrigin,
 } from './receiver-auth.js';
+
+const identityOf = (webhook: Webhook): SubscriptionIdentity => ({
+  id: webhook.id,
+  tenantId: webhook.tenantId,
+  name: webhook.name,
+  url: webhook.url,
+});
 
 /** How long a rotated-out secret keeps signing beside the new one, unless expired at once. */
 export const SECRET_OVERLAP_MS = 24 * 3_600_000;
@@ -77,6 +86,7 @@ export class WebhooksService {
     @Inject(SECRET_BOX) private readonly box: SecretBox,
     private readonly signal: DeliverySignal,
     @Inject(DeliveryRepository) private readonly deliveries: DeliveryRepository,
+    private readonly outbox: OutboxService,
   ) {}
 
   async create(tenantId: string, dto: CreateWebhookDto): Promise<WebhookView & { secret: string }> {
@@ -110,6 +120,7 @@ export class WebhooksService {
       maxConcurrency: dto.maxConcurrency ?? DEFAULTS.maxConcurrency,
       rateLimitPerSecond: dto.rateLimitPerSecond ?? null,
       retrySchedule: toSchedule(dto.retrySchedule),
+      permanentStatuses: [...new Set(dto.permanentStatuses ?? [])].sort((a, b) => a - b),
       apiVersion: dto.apiVersion ?? API_VERSION,
       payloadFormat,
       payloadOptions,
@@ -125,6 +136,7 @@ export class WebhooksService {
       failingSince: null,
       lastSuccessAt: null,
       lastFailureAt: null,
+      lastFailureReason: null,
       secretEncrypted: this.box.encrypt(secret),
       previousSecretEncrypted: null,
       previousSecretExpiresAt: null,
@@ -192,6 +204,8 @@ export class WebhooksService {
       if (dto.maxConcurrency !== undefined) webhook.maxConcurrency = dto.maxConcurrency;
       if (dto.rateLimitPerSecond !== undefined) webhook.rateLimitPerSecond = dto.rateLimitPerSecond;
       if (dto.retrySchedule !== undefined) webhook.retrySchedule = toSchedule(dto.retrySchedule);
+      if (dto.permanentStatuses !== undefined)
+        webhook.permanentStatuses = [...new Set(dto.permanentStatuses ?? [])].sort((a, b) => a - b);
       if (dto.coalesce !== undefined) webhook.coalesce = dto.coalesce;
       if (dto.payloadFormat !== undefined || dto.payloadOptions !== undefined) {
         webhook.payloadFormat = dto.payloadFormat ?? webhook.payloadFormat;
@@ -210,15 +224,19 @@ export class WebhooksService {
       const wasHolding = webhook.paused || webhook.status === 'disabled';
       if (dto.paused !== undefined) webhook.paused = dto.paused;
       let discard = false;
+      let recovered: DomainEvent | null = null;
       if (dto.status === 'healthy') {
         discard = webhook.status === 'disabled' && dto.discardHeld === true;
+        const before = { ...webhook };
         webhook.status = 'healthy';
         webhook.disabledReason = null;
         webhook.consecutiveFailures = 0;
         webhook.failingSince = null;
+        recovered = healthChangeEvent(identityOf(webhook), before, webhook, 're-enabled through the API');
       }
       webhook.updatedAt = new Date();
       await writeBack(tx, Webhook, webhook);
+      if (recovered) await this.outbox.record(tx, tenantId, [recovered]);
       if (wasMode !== webhook.deliveryMode) {
         if (webhook.deliveryMode === 'pull') await this.movePendingToFeed(tx, webhook);
         else if (!webhook.paused && webhook.status !== 'disabled') release = await this.movePendingToPush(tx, webhook);
