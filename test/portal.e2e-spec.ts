@@ -104,7 +104,6 @@ describe('portal sessions (one-time links into /settings)', () => {
       ['POST', `/v1/webhooks/${webhookId}/rotate-secret`, {}],
       ['POST', `/v1/webhooks/${webhookId}/test`, {}],
       ['POST', `/v1/webhooks/${webhookId}/replay`, { since: '2026-01-01T00:00:00Z' }],
-      ['POST', `/v1/webhooks/${webhookId}/feed-token`, {}],
       ['GET', `/v1/webhooks/${webhookId}/secret`],
       // A saved subscription's preview is signed with its real secret: a forgeable push.
       ['POST', `/v1/webhooks/${webhookId}/preview`, { eventType: 'order.created' }],
@@ -117,6 +116,8 @@ describe('portal sessions (one-time links into /settings)', () => {
       expect(answer.body).toMatchObject({ statusCode: 403, error: 'Forbidden' });
       expect(answer.body.message).toMatch(/read-only/);
     }
+    // No settings session mints feed tokens (they would outlive it).
+    expect((await t.api('POST', `/v1/webhooks/${webhookId}/feed-token`, { key, body: {} })).status).toBe(403);
     const after = await t.api('GET', `/v1/webhooks/${webhookId}`);
     expect(after.body.name).not.toBe('renamed');
     expect(after.body.deletedAt ?? null).toBeNull();

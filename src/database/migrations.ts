@@ -3,6 +3,7 @@ import { Webhooks1763910000000 } from '../../migrations/1763910000000-webhooks.j
 import { PayloadFormats1763920000000 } from '../../migrations/1763920000000-payload-formats.js';
 import { ErpConnectivity1763930000000 } from '../../migrations/1763930000000-erp-connectivity.js';
 import { PortalSessions1763940000000 } from '../../migrations/1763940000000-portal-sessions.js';
+import { FeedTokenLifeCycle1764100000000 } from '../../migrations/1764100000000-feed-token-life-cycle.js';
 import { AttemptReasons1764200000000 } from '../../migrations/1764200000000-attempt-reasons.js';
 
 /** Listed explicitly, oldest first: globs do not survive bundling or ESM. */
@@ -12,5 +13,6 @@ export const MIGRATIONS = [
   PayloadFormats1763920000000,
   ErpConnectivity1763930000000,
   PortalSessions1763940000000,
+  FeedTokenLifeCycle1764100000000,
   AttemptReasons1764200000000,
 ];

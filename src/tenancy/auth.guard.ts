@@ -82,6 +82,8 @@ export class AuthGuard implements CanActivate {
       throw new ForbiddenException(
         'a settings session can only use what the settings screen uses; call this route with an API key',
       );
+    if (rule === 'never')
+      throw new ForbiddenException('a settings session cannot do this (it would outlive the session): use an API key');
     if (!portal.readOnly) return;
     if (rule === 'secret') throw new ForbiddenException('this settings session is read-only: it cannot reveal secrets');
     if (rule === 'preview') throw new ForbiddenException('this settings session is read-only: it runs no previews');

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { FeedTokenStore } from '../webhooks/feed/feed-token.store.js';
 import { ApiKey } from './api-key.entity.js';
 import { AuthGuard } from './auth.guard.js';
 import { TenancyController } from './tenancy.controller.js';
@@ -11,7 +12,7 @@ import { Tenant } from './tenant.entity.js';
 @Module({
   imports: [TypeOrmModule.forFeature([Tenant, ApiKey])],
   controllers: [TenancyController],
-  providers: [TenancyService, PortalService, { provide: APP_GUARD, useClass: AuthGuard }],
-  exports: [TenancyService],
+  providers: [TenancyService, PortalService, FeedTokenStore, { provide: APP_GUARD, useClass: AuthGuard }],
+  exports: [TenancyService, FeedTokenStore],
 })
 export class TenancyModule {}

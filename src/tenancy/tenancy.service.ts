@@ -4,6 +4,7 @@ import { IsNull, type Repository } from 'typeorm';
 import { notFound } from '../common/ids.js';
 import { ApiKey } from './api-key.entity.js';
 import { FEED_TOKEN_PREFIX, generateApiKey, hashApiKey, PORTAL_TOKEN_PREFIX } from './api-key-secret.js';
+import { FeedTokenStore } from '../webhooks/feed/feed-token.store.js';
 import { PortalService } from './portal.service.js';
 import { Tenant } from './tenant.entity.js';
 import type { TenantContext } from './tenant-context.js';
@@ -35,6 +36,7 @@ export class TenancyService {
     @InjectRepository(Tenant) private readonly tenants: Repository<Tenant>,
     @InjectRepository(ApiKey) private readonly keys: Repository<ApiKey>,
     private readonly portal: PortalService,
+    private readonly feedTokens: FeedTokenStore,
   ) {}
 
   async createTenant(
@@ -76,12 +78,8 @@ export class TenancyService {
   async authenticate(presented: string): Promise<TenantContext | undefined> {
     if (presented.startsWith(PORTAL_TOKEN_PREFIX)) return this.portal.authenticate(presented);
     if (presented.startsWith(FEED_TOKEN_PREFIX)) {
-      const [row] = await this.keys.manager.query(
-        `SELECT t.tenant_id, t.webhook_id FROM feed_token t JOIN webhook w ON w.id = t.webhook_id
-          WHERE t.token_hash = $1 AND w.deleted_at IS NULL`,
-        [hashApiKey(presented)],
-      );
-      return row ? { tenantId: row.tenant_id, apiKeyId: null, feedWebhookId: row.webhook_id } : undefined;
+      const feed = await this.feedTokens.authenticate(presented);
+      return feed ? { tenantId: feed.tenantId, apiKeyId: null, feedWebhookId: feed.webhookId } : undefined;
     }
     const key = await this.keys.findOne({ where: { keyHash: hashApiKey(presented), revokedAt: IsNull() } });
     if (!key) return undefined;

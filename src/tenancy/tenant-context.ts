@@ -31,8 +31,9 @@ export const PORTAL_KEY = 'waybill:portal';
  * DELETE that changes no tenant data (the draft preview, the connection check, sign-out), open
  * to read-only sessions too. `secret`: a GET that shows a secret, closed to read-only sessions.
  * `preview`: runs the tenant's payload expression (a preview), closed to read-only sessions.
+ * `never`: a route of a screen's resource that only an API key may use (minting a feed token).
  */
-export type PortalRule = 'screen' | 'reads' | 'secret' | 'preview';
+export type PortalRule = 'screen' | 'reads' | 'secret' | 'preview' | 'never';
 export const PortalRule = (rule: PortalRule) => SetMetadata(PORTAL_KEY, rule);
 
 export const CurrentTenant = createParamDecorator((_: unknown, context: ExecutionContext): TenantContext => {

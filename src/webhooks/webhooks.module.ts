@@ -2,6 +2,7 @@ import { Logger, Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { DATABASE_URL } from '../database/database.tokens.js';
 import { EventsModule } from '../events/events.module.js';
+import { TenancyModule } from '../tenancy/tenancy.module.js';
 import { DeliveriesController } from './deliveries/deliveries.controller.js';
 import { DeliveriesService } from './deliveries/deliveries.service.js';
 import { ConnectionCheck } from './transport/connection-check.js';
@@ -33,7 +34,7 @@ import { FeedService } from './feed/feed.service.js';
  * nothing of orders or shipments, so it can be lifted into another NestJS app.
  */
 @Module({
-  imports: [EventsModule],
+  imports: [EventsModule, TenancyModule],
   controllers: [WebhooksController, DeliveriesController, FeedController],
   providers: [
     { provide: RESOLVER, useValue: systemResolver },

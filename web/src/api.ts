@@ -98,6 +98,15 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+export interface FeedToken {
+  id: string;
+  webhookId: string;
+  prefix: string;
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+}
+
 export type AuthView =
   | { type: 'none' }
   | { type: 'basic'; configured: true; username: string }

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, type Attempt, type Delivery, type Page, type Webhook } from './api';
+import { api, type Attempt, type Delivery, type FeedToken, type Page, type Webhook } from './api';
 import { navigate } from './app';
 import { useCatalog } from './catalog';
 import {
@@ -402,12 +402,21 @@ function ConnectionCheck({ id }: { id: string }) {
 }
 
 function FeedAccess({ id, readOnly }: { id: string; readOnly: boolean }) {
-  const [token, setToken] = useState<{ token: string; feedUrl: string } | null>(null);
+  const [tokens, setTokens] = useState<FeedToken[] | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const issue = async () => {
+  const load = async () => {
     try {
-      setToken(await api.post(`/v1/webhooks/${id}/feed-token`));
+      setTokens((await api.get<Page<FeedToken>>(`/v1/webhooks/${id}/feed-tokens`)).data);
+    } catch (failure) {
+      setError(describeError(failure));
+    }
+  };
+  useEffect(() => void load(), [id]);
+  const revoke = async (tokenId: string) => {
+    try {
+      await api.delete(`/v1/webhooks/${id}/feed-tokens/${tokenId}`);
       setError(null);
+      await load();
     } catch (failure) {
       setError(describeError(failure));
     }
@@ -417,23 +426,29 @@ function FeedAccess({ id, readOnly }: { id: string; readOnly: boolean }) {
       <h2 id="feed-heading">Pull feed</h2>
       <p class="muted">
         The ERP reads <code class="break">{`${location.origin}/v1/feeds/${id}`}</code> and acknowledges what it
-        processed. A feed token can read this feed and nothing else.
+        processed. A feed token can read this feed and nothing else; it is minted with an API key (
+        <code class="break">{`POST /v1/webhooks/${id}/feed-token`}</code>, optionally with <code>ttlSeconds</code>) and
+        dies with that key.
       </p>
-      {token ? (
-        <div role="status" class="secret">
-          <p>Feed token, shown once: copy it now.</p>
-          <code class="break" data-testid="feed-token">
-            {token.token}
-          </code>
-          <CopyButton text={token.token} label="Copy feed token" />
-        </div>
+      {tokens && tokens.length ? (
+        <ul aria-label="Feed tokens">
+          {tokens.map((t) => (
+            <li key={t.id}>
+              <code>{t.prefix}…</code> created {new Date(t.createdAt).toLocaleString()}
+              {t.expiresAt ? `, expires ${new Date(t.expiresAt).toLocaleString()}` : ''}
+              {t.lastUsedAt ? `, last used ${new Date(t.lastUsedAt).toLocaleString()}` : ', never used'}{' '}
+              {readOnly ? null : (
+                <button type="button" class="secondary" onClick={() => void revoke(t.id)}>
+                  Revoke
+                </button>
+              )}
+            </li>
+          ))}
+        </ul>
+      ) : tokens ? (
+        <p class="muted">No live feed token.</p>
       ) : null}
       {error ? <Alert>{error}</Alert> : null}
-      {readOnly ? null : (
-        <button type="button" class="secondary" onClick={() => void issue()}>
-          Create feed token
-        </button>
-      )}
     </section>
   );
 }

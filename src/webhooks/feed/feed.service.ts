@@ -1,13 +1,13 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { ForbiddenException, Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/config.js';
 import { conflict, fieldError } from '../../common/errors.js';
 import { notFound } from '../../common/ids.js';
 import { DEFAULT_PAGE_SIZE } from '../../common/pagination.js';
 import { TransactionRunner } from '../../database/transaction.js';
-import { generateFeedToken } from '../../tenancy/api-key-secret.js';
 import type { TenantContext } from '../../tenancy/tenant-context.js';
 import { FeedSignal } from '../engine/delivery-signal.js';
+import { FeedTokenStore, type FeedTokenView } from './feed-token.store.js';
 import { DeliveryRepository } from '../deliveries/delivery.repository.js';
 import type { FeedRow } from '../deliveries/delivery.rows.js';
 import { ControlNumbers } from '../formats/control-numbers.js';
@@ -47,29 +47,40 @@ export class FeedService {
     @Inject(DeliveryRepository) private readonly deliveries: DeliveryRepository,
     private readonly controlNumbers: ControlNumbers,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly feedTokens: FeedTokenStore,
   ) {}
 
   feedUrl(webhookId: string): string {
     return `${this.config.publicUrl}/v1/feeds/${webhookId}`;
   }
 
-  /** A token that reads and acknowledges this one feed, shown once (stored hashed). */
-  async issueToken(tenantId: string, webhookId: string) {
-    const webhook = await this.webhooks.find(tenantId, webhookId);
+  /** A token that reads and acknowledges this one feed, shown once (stored hashed), minted by an API key. */
+  async issueToken(caller: TenantContext, webhookId: string, ttlSeconds: number | null) {
+    if (!caller.apiKeyId) throw new ForbiddenException('feed tokens are minted with an API key');
+    const webhook = await this.webhooks.find(caller.tenantId, webhookId);
     if (webhook.deliveryMode !== 'pull')
       throw conflict(`webhook ${webhookId} is pushed to; set deliveryMode: "pull" before issuing a feed token`);
-    const { token, hash, prefix } = generateFeedToken();
-    const [row] = await this.dataSource.query(
-      `INSERT INTO feed_token (tenant_id, webhook_id, token_hash, prefix) VALUES ($1, $2, $3, $4) RETURNING id, created_at`,
-      [tenantId, webhookId, hash, prefix],
-    );
+    const minted = await this.feedTokens.mint(caller.tenantId, webhookId, caller.apiKeyId, ttlSeconds);
     return {
-      id: row.id as string,
+      id: minted.id,
+      token: minted.token,
       webhookId,
-      token,
       feedUrl: this.feedUrl(webhookId),
-      createdAt: (row.created_at as Date).toISOString(),
+      createdAt: minted.createdAt,
+      expiresAt: minted.expiresAt,
     };
+  }
+
+  /** The feed's live tokens (never their values). */
+  async listTokens(tenantId: string, webhookId: string): Promise<{ data: FeedTokenView[]; nextCursor: null }> {
+    await this.webhooks.find(tenantId, webhookId);
+    return { data: await this.feedTokens.list(tenantId, webhookId), nextCursor: null };
+  }
+
+  /** Revokes one token at once: its next call answers 401. */
+  async revokeToken(tenantId: string, webhookId: string, tokenId: string): Promise<void> {
+    await this.webhooks.find(tenantId, webhookId);
+    if (!(await this.feedTokens.revoke(tenantId, webhookId, tokenId))) throw notFound('feed token', tokenId);
   }
 
   async read(

@@ -8,6 +8,7 @@ import { TestSender } from '../engine/test-sender.js';
 import {
   CreateWebhookDto,
   DraftPreviewDto,
+  MintFeedTokenDto,
   ListWebhooksQuery,
   PreviewSourceDto,
   ReplayDto,
@@ -120,9 +121,34 @@ export class WebhooksController {
   }
 
   @Post(':id/feed-token')
-  @ApiOperation({ summary: 'A token that reads and acknowledges this pull feed only; shown once' })
-  feedToken(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string) {
-    return this.feeds.issueToken(tenant.tenantId, id);
+  @PortalRule('never')
+  @ApiOperation({
+    summary:
+      'A token that reads and acknowledges this pull feed only; shown once; belongs to the API key that minted it',
+  })
+  feedToken(
+    @CurrentTenant() tenant: TenantContext,
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: MintFeedTokenDto,
+  ) {
+    return this.feeds.issueToken(tenant, id, body.ttlSeconds ?? null);
+  }
+
+  @Get(':id/feed-tokens')
+  @ApiOperation({ summary: "This feed's live tokens (never their values)" })
+  feedTokens(@CurrentTenant() tenant: TenantContext, @Param('id', ParseIdPipe) id: string) {
+    return this.feeds.listTokens(tenant.tenantId, id);
+  }
+
+  @Delete(':id/feed-tokens/:tokenId')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Revoke a feed token at once' })
+  async revokeFeedToken(
+    @CurrentTenant() tenant: TenantContext,
+    @Param('id', ParseIdPipe) id: string,
+    @Param('tokenId', ParseIdPipe) tokenId: string,
+  ): Promise<void> {
+    await this.feeds.revokeToken(tenant.tenantId, id, tokenId);
   }
 
   @Post(':id/replay')

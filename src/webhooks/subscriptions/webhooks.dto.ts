@@ -263,6 +263,19 @@ export class UpdateWebhookDto extends PartialType(OmitType(CreateWebhookDto, ['a
   discardHeld?: boolean;
 }
 
+export class MintFeedTokenDto {
+  @ApiPropertyOptional({
+    minimum: 60,
+    maximum: 31_536_000,
+    description: 'Seconds until the token expires (60 to one year); without it the token lasts until revoked',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(60)
+  @Max(31_536_000)
+  ttlSeconds?: number;
+}
+
 export class RotateSecretDto {
   @ApiPropertyOptional({
     default: false,

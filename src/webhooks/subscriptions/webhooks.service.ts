@@ -22,6 +22,7 @@ import { generateSigningSecret } from '../transport/signer.js';
 import { UrlGuard } from '../transport/url-guard.js';
 import { SECRET_BOX } from '../webhooks.tokens.js';
 import type { SecretBox } from '../transport/secret-box.js';
+import { FeedTokenStore } from '../feed/feed-token.store.js';
 import { Webhook } from './webhook.entity.js';
 import { webhookView, type WebhookView } from './webhook-view.js';
 import type { CreateWebhookDto, ListWebhooksQuery, UpdateWebhookDto } from './webhooks.dto.js';
@@ -87,6 +88,7 @@ export class WebhooksService {
     private readonly signal: DeliverySignal,
     @Inject(DeliveryRepository) private readonly deliveries: DeliveryRepository,
     private readonly outbox: OutboxService,
+    private readonly feedTokens: FeedTokenStore,
   ) {}
 
   async create(tenantId: string, dto: CreateWebhookDto): Promise<WebhookView & { secret: string }> {
@@ -239,7 +241,11 @@ export class WebhooksService {
       if (recovered) await this.outbox.record(tx, tenantId, [recovered]);
       if (wasMode !== webhook.deliveryMode) {
         if (webhook.deliveryMode === 'pull') await this.movePendingToFeed(tx, webhook);
-        else if (!webhook.paused && webhook.status !== 'disabled') release = await this.movePendingToPush(tx, webhook);
+        else {
+          // A feed's tokens end with the feed: moving back to pull later does not revive them.
+          await this.feedTokens.revokeAllOf(tx.manager, webhook.id);
+          if (!webhook.paused && webhook.status !== 'disabled') release = await this.movePendingToPush(tx, webhook);
+        }
       } else if (webhook.deliveryMode === 'pull') {
         // A feed holds its deliveries whatever the pause and health switches say.
       } else if (discard) {
@@ -262,6 +268,7 @@ export class WebhooksService {
       const now = new Date();
       await tx.manager.update(Webhook, { id: webhook.id }, { deletedAt: now, updatedAt: now, enabled: false });
       await this.deliveries.discardOpen(tx, webhook.id);
+      await this.feedTokens.revokeAllOf(tx.manager, webhook.id);
     });
   }
 
