@@ -5,8 +5,15 @@ const singleLine = (name: string) => `"${name}" must have a single-line string v
 const reserved = (name: string) => `"${name}" is set by Waybill and cannot be overridden`;
 
 describe('customHeaderProblems', () => {
-  it('accepts ordinary custom headers such as X-ERP-Client and Authorization', () => {
-    expect(customHeaderProblems({ 'X-ERP-Client': 'sap-prod', Authorization: 'Bearer abc.def.ghi' })).toEqual([]);
+  it('accepts ordinary custom headers such as X-ERP-Client', () => {
+    expect(customHeaderProblems({ 'X-ERP-Client': 'sap-prod', 'X-Api-Key': 'abc.def.ghi' })).toEqual([]);
+  });
+
+  it('refuses Authorization in any case: receiver credentials belong in auth', () => {
+    for (const name of ['Authorization', 'AUTHORIZATION'])
+      expect(customHeaderProblems({ [name]: 'Bearer abc' })).toEqual([
+        `"${name}" is reserved: receiver credentials belong in auth (basic, bearer or OAuth2)`,
+      ]);
   });
 
   it('accepts no headers at all', () => {

@@ -185,6 +185,16 @@ export class WebhooksService {
           'the endpoint moves to another origin: send the receiver credentials again (stored ones are never sent to a new address)',
         );
       }
+      if (moved && webhook.headersEncrypted && dto.headers === undefined)
+        throw fieldError(
+          'headers',
+          'the endpoint moves to another origin: send the custom headers again, or {} to drop them (stored values are never sent to a new address)',
+        );
+      if (moved && webhook.tlsEncrypted && dto.tls === undefined)
+        throw fieldError(
+          'tls',
+          'the endpoint moves to another origin: send the client certificate and key again, or null to drop them (a stored key is never used with a new address)',
+        );
       if (dto.name !== undefined) webhook.name = dto.name;
       if (dto.url !== undefined) webhook.url = dto.url;
       if (dto.deliveryMode !== undefined) webhook.deliveryMode = dto.deliveryMode;

@@ -3,6 +3,7 @@ import type { SecretBox } from './secret-box.js';
 import type { WebhookRuntime } from '../subscriptions/webhook-runtime.js';
 import type { OutgoingRequest } from './sender.js';
 import { signatureHeader, signingKey } from './signer.js';
+import { isReservedHeader } from '../subscriptions/custom-headers.js';
 
 export const USER_AGENT = `Waybill-Webhooks/${SERVICE_VERSION}`;
 export const REDACTED = '[redacted]';
@@ -68,8 +69,13 @@ export class RequestComposer {
       previousKey: webhook.previousSecretEncrypted
         ? signingKey(this.box.decrypt(webhook.previousSecretEncrypted))
         : null,
+      // Reserved names stored before they were reserved (an Authorization) are never sent.
       headers: webhook.headersEncrypted
-        ? (JSON.parse(this.box.decrypt(webhook.headersEncrypted)) as Record<string, string>)
+        ? Object.fromEntries(
+            Object.entries(JSON.parse(this.box.decrypt(webhook.headersEncrypted)) as Record<string, string>).filter(
+              ([name]) => !isReservedHeader(name),
+            ),
+          )
         : {},
     };
     this.unsealed.set(webhook.id, fresh);
