@@ -425,21 +425,21 @@ describe('delivery engine', () => {
       {
         url: r.url,
         eventTypes: ['order.created'],
-        headers: { 'X-ERP-Client': '100', Authorization: 'Bearer erp-token-123' },
+        headers: { 'X-ERP-Client': '100', 'X-Api-Key': 'erp-token-123' },
       },
     ]);
-    expect(hooks[0].headerNames).toEqual(['X-ERP-Client', 'Authorization']);
+    expect(hooks[0].headerNames).toEqual(['X-ERP-Client', 'X-Api-Key']);
     expect(JSON.stringify(hooks[0])).not.toContain('erp-token-123');
     await t.api('POST', '/v1/orders', { key, body: orderBody() });
     const [request] = await r.waitForRequests(1);
     expect(request.headers['x-erp-client']).toBe('100');
-    expect(request.headers.authorization).toBe('Bearer erp-token-123');
+    expect(request.headers['x-api-key']).toBe('erp-token-123');
     await t.app.get(Dispatcher).whenIdle();
     const [delivery] = await deliveriesOf(key, hooks[0].id);
     const full = await deliveryWithAttempts(key, delivery.id);
     expect(full.attempts[0].requestHeaders).toMatchObject({
       'x-erp-client': '[redacted]',
-      authorization: '[redacted]',
+      'x-api-key': '[redacted]',
     });
     expect(JSON.stringify(full)).not.toContain('erp-token-123');
     const stored = await db.query('SELECT headers_encrypted, secret_encrypted FROM webhook WHERE id = $1', [
