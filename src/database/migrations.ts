@@ -5,6 +5,7 @@ import { ErpConnectivity1763930000000 } from '../../migrations/1763930000000-erp
 import { PortalSessions1763940000000 } from '../../migrations/1763940000000-portal-sessions.js';
 import { FeedTokenLifeCycle1764100000000 } from '../../migrations/1764100000000-feed-token-life-cycle.js';
 import { AttemptReasons1764200000000 } from '../../migrations/1764200000000-attempt-reasons.js';
+import { MaintenanceWindows1764210000000 } from '../../migrations/1764210000000-maintenance-windows.js';
 
 /** Listed explicitly, oldest first: globs do not survive bundling or ESM. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   PortalSessions1763940000000,
   FeedTokenLifeCycle1764100000000,
   AttemptReasons1764200000000,
+  MaintenanceWindows1764210000000,
 ];

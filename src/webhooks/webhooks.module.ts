@@ -12,6 +12,9 @@ import { DeliveryRepository } from './deliveries/delivery.repository.js';
 import { AttemptPipeline } from './engine/attempt.js';
 import { ControlNumbers } from './formats/control-numbers.js';
 import { SubscriptionHealthStore } from './subscriptions/subscription-health.store.js';
+import { MaintenanceStore } from './subscriptions/maintenance-store.js';
+import { MaintenanceSwitch } from './engine/maintenance-switch.js';
+import { CLOCK, systemClock } from '../common/clock.js';
 import { DataSource } from 'typeorm';
 import { Dispatcher } from './engine/dispatcher.js';
 import { FanOut } from './engine/fan-out.js';
@@ -38,6 +41,7 @@ import { FeedService } from './feed/feed.service.js';
   controllers: [WebhooksController, DeliveriesController, FeedController],
   providers: [
     { provide: RESOLVER, useValue: systemResolver },
+    { provide: CLOCK, useValue: systemClock },
     {
       provide: SECRET_BOX,
       inject: [APP_CONFIG],
@@ -64,6 +68,8 @@ import { FeedService } from './feed/feed.service.js';
     },
     ControlNumbers,
     SubscriptionHealthStore,
+    MaintenanceStore,
+    MaintenanceSwitch,
     AttemptPipeline,
     DeliverySignal,
     FeedSignal,
@@ -78,6 +84,6 @@ import { FeedService } from './feed/feed.service.js';
     FeedService,
     ConnectionCheck,
   ],
-  exports: [Dispatcher, DeliverySignal, RESOLVER],
+  exports: [Dispatcher, DeliverySignal, RESOLVER, CLOCK],
 })
 export class WebhooksModule {}

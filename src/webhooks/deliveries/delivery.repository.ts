@@ -211,7 +211,7 @@ export class DeliveryRepository {
    * those are taken: a subscription with a huge or stuck backlog can neither starve the others
    * nor make the claim walk its rows. SKIP LOCKED lets instances claim side by side; the lease
    * (not a held transaction) marks them taken. Only the lease columns change, none indexed, so
-   * the update is HOT: claiming adds no index entries. Paused, disabled, switched-off and deleted subscriptions hold theirs; an ordered
+   * the update is HOT: claiming adds no index entries. Paused, disabled, in-maintenance, switched-off and deleted subscriptions hold theirs; an ordered
    * subscription's delivery waits while an earlier one of its aggregate is open; `excluded` are
    * subscriptions this instance has enough of already.
    */
@@ -238,7 +238,8 @@ export class DeliveryRepository {
               LIMIT $5
               FOR UPDATE SKIP LOCKED
            ) d
-          WHERE w.enabled AND NOT w.paused AND w.status <> 'disabled' AND w.deleted_at IS NULL AND w.delivery_mode = 'push'
+          WHERE w.enabled AND NOT w.paused AND NOT w.in_maintenance AND w.status <> 'disabled' AND w.deleted_at IS NULL
+            AND w.delivery_mode = 'push'
             AND NOT (w.id = ANY($2::uuid[]))
           ORDER BY d.next_attempt_at, d.event_sequence
           LIMIT $1

@@ -19,6 +19,7 @@ interface SubscriptionRow extends WebhookRuntimeRow {
   event_types: string[];
   filters: Filters;
   holding: boolean;
+  in_maintenance: boolean;
   ordered: boolean;
   delivery_mode: 'push' | 'pull';
   coalesce: Coalesce | null;
@@ -52,7 +53,7 @@ export class FanOut implements OnModuleInit {
 
   async createDeliveries(tx: Tx, events: RecordedEvent[]): Promise<number> {
     const subscriptions: SubscriptionRow[] = await tx.manager.query(
-      `SELECT w.event_types, w.filters, (w.paused OR w.status = 'disabled') AS holding, w.ordered, w.coalesce, w.delivery_mode, ${WEBHOOK_RUNTIME_COLUMNS}
+      `SELECT w.event_types, w.filters, (w.paused OR w.status = 'disabled') AS holding, w.in_maintenance, w.ordered, w.coalesce, w.delivery_mode, ${WEBHOOK_RUNTIME_COLUMNS}
          FROM webhook w WHERE w.tenant_id = $1 AND w.enabled AND w.deleted_at IS NULL`,
       [events[0].tenantId],
     );
@@ -78,7 +79,14 @@ export class FanOut implements OnModuleInit {
         const id = randomUUID();
         const pull = subscription.delivery_mode === 'pull';
         const coalesced = subscription.coalesce?.eventTypes.includes(event.type) ?? false;
-        const direct = !pull && !subscription.holding && !subscription.ordered && !coalesced && room > 0;
+        // Inside a maintenance window a delivery is due as usual but the claim holds it until the window ends.
+        const direct =
+          !pull &&
+          !subscription.holding &&
+          !subscription.in_maintenance &&
+          !subscription.ordered &&
+          !coalesced &&
+          room > 0;
         if (pull) {
           const at = feeds.get(subscription.webhook_id) ?? [];
           at.push(rows.length);

@@ -1,10 +1,12 @@
 import { formatDuration } from '../../common/durations.js';
+import { nextWindow } from './maintenance-windows.js';
 import type { Webhook } from './webhook.entity.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** A subscription as the API shows it: secrets and header values never appear. */
-export function webhookView(webhook: Webhook) {
+export function webhookView(webhook: Webhook, now: Date) {
+  const next = webhook.maintenanceWindows ? nextWindow(webhook.maintenanceWindows, now) : null;
   return {
     id: webhook.id,
     name: webhook.name,
@@ -21,6 +23,11 @@ export function webhookView(webhook: Webhook) {
     rateLimitPerSecond: webhook.rateLimitPerSecond,
     retrySchedule: webhook.retrySchedule ? webhook.retrySchedule.map(formatDuration) : null,
     permanentStatuses: webhook.permanentStatuses,
+    maintenanceWindows: webhook.maintenanceWindows ?? [],
+    /** Inside a maintenance window now: deliveries are held. */
+    inMaintenance: webhook.inMaintenance,
+    /** The window under way, else the next one to open (null without windows). */
+    nextMaintenanceWindow: next ? { startsAt: next.startsAt.toISOString(), endsAt: next.endsAt.toISOString() } : null,
     apiVersion: webhook.apiVersion,
     payloadFormat: webhook.payloadFormat,
     payloadOptions: webhook.payloadOptions,

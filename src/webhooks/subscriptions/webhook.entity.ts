@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import type { MaintenanceWindow } from './maintenance-windows.js';
 import type { HealthStatus } from '../engine/health.js';
 import type { PayloadFormat, PayloadOptions } from '../formats/payload-renderer.js';
 import type { Coalesce } from './coalesce.js';
@@ -67,6 +68,18 @@ export class Webhook {
   /** Answer statuses that fail a delivery at once, without counting toward health. */
   @Column('int', { array: true })
   permanentStatuses: number[];
+
+  /** Local-time windows during which deliveries are held, as when paused; null: none. */
+  @Column('jsonb', { nullable: true })
+  maintenanceWindows: MaintenanceWindow[] | null;
+
+  /** Inside a maintenance window now (the claim holds the deliveries). */
+  @Column('boolean')
+  inMaintenance: boolean;
+
+  /** When `inMaintenance` next changes; null without windows. */
+  @Column('timestamptz', { nullable: true })
+  maintenanceChangesAt: Date | null;
 
   @Column('text')
   apiVersion: string;

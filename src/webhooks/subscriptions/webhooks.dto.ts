@@ -29,6 +29,7 @@ import { type Coalesce, coalesceProblems } from './coalesce.js';
 import { customHeaderProblems } from './custom-headers.js';
 import { type Filters, filterProblems } from './filters.js';
 import { DELIVERY_MODES, type DeliveryMode } from './webhook.entity.js';
+import { type MaintenanceWindow, maintenanceWindowProblems } from './maintenance-windows.js';
 
 export const EVENT_TYPE_CHOICES = ['*', ...EVENT_TYPES] as const;
 export const MAX_RETRY_DELAY_MS = 24 * 3_600_000;
@@ -174,6 +175,15 @@ export class CreateWebhookDto {
   @IsOptional()
   @ValidWith('permanentStatuses', permanentStatusProblems)
   permanentStatuses?: number[] | null;
+
+  @ApiPropertyOptional({
+    example: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '01:00', end: '03:30', timeZone: 'Europe/Berlin' }],
+    description:
+      "ERP maintenance windows in the receiver's local time: inside one the subscription behaves as paused (deliveries held, no retry spent, no health change); when it ends the held deliveries go out oldest first. A window whose end is not after its start crosses midnight. null or [] removes them",
+  })
+  @IsOptional()
+  @ValidWith('maintenanceWindows', maintenanceWindowProblems)
+  maintenanceWindows?: MaintenanceWindow[] | null;
 
   @ApiPropertyOptional({
     enum: PAYLOAD_FORMATS,

@@ -1,4 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { CLOCK, type Clock } from '../../common/clock.js';
+import { type MaintenanceWindow, normalizeWindows, windowState } from './maintenance-windows.js';
 import { DataSource } from 'typeorm';
 import { parseDuration } from '../../common/durations.js';
 import { FieldValidationException, fieldError } from '../../common/errors.js';
@@ -89,6 +91,7 @@ export class WebhooksService {
     @Inject(DeliveryRepository) private readonly deliveries: DeliveryRepository,
     private readonly outbox: OutboxService,
     private readonly feedTokens: FeedTokenStore,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   async create(tenantId: string, dto: CreateWebhookDto): Promise<WebhookView & { secret: string }> {
@@ -123,6 +126,7 @@ export class WebhooksService {
       rateLimitPerSecond: dto.rateLimitPerSecond ?? null,
       retrySchedule: toSchedule(dto.retrySchedule),
       permanentStatuses: [...new Set(dto.permanentStatuses ?? [])].sort((a, b) => a - b),
+      ...this.maintenance(dto.maintenanceWindows ?? null),
       apiVersion: dto.apiVersion ?? API_VERSION,
       payloadFormat,
       payloadOptions,
@@ -147,7 +151,7 @@ export class WebhooksService {
       deletedAt: null,
     });
     await this.dataSource.manager.insert(Webhook, webhook);
-    return { ...webhookView(webhook), secret };
+    return { ...webhookView(webhook, this.clock.now()), secret };
   }
 
   async list(tenantId: string, query: ListWebhooksQuery): Promise<Page<WebhookView>> {
@@ -162,11 +166,17 @@ export class WebhooksService {
     if (after)
       qb.andWhere('(w.created_at, w.id) < (:key::timestamptz, :afterId::uuid)', { key: after.key, afterId: after.id });
     const rows = await qb.getMany();
-    return toPage(rows, limit, (w) => ({ key: w.createdAt.toISOString(), id: w.id }), webhookView);
+    const now = this.clock.now();
+    return toPage(
+      rows,
+      limit,
+      (w) => ({ key: w.createdAt.toISOString(), id: w.id }),
+      (w) => webhookView(w, now),
+    );
   }
 
   async get(tenantId: string, id: string): Promise<WebhookView> {
-    return webhookView(await this.find(tenantId, id));
+    return webhookView(await this.find(tenantId, id), this.clock.now());
   }
 
   async update(tenantId: string, id: string, dto: UpdateWebhookDto): Promise<WebhookView> {
@@ -218,6 +228,10 @@ export class WebhooksService {
       if (dto.retrySchedule !== undefined) webhook.retrySchedule = toSchedule(dto.retrySchedule);
       if (dto.permanentStatuses !== undefined)
         webhook.permanentStatuses = [...new Set(dto.permanentStatuses ?? [])].sort((a, b) => a - b);
+      const wasInMaintenance = webhook.inMaintenance;
+      if (dto.maintenanceWindows !== undefined) Object.assign(webhook, this.maintenance(dto.maintenanceWindows));
+      // A window removed or moved away while under way: the held deliveries are due now.
+      if (wasInMaintenance && !webhook.inMaintenance) release = true;
       if (dto.coalesce !== undefined) webhook.coalesce = dto.coalesce;
       if (dto.payloadFormat !== undefined || dto.payloadOptions !== undefined) {
         webhook.payloadFormat = dto.payloadFormat ?? webhook.payloadFormat;
@@ -268,7 +282,16 @@ export class WebhooksService {
       return webhook;
     });
     if (release) this.signal.wake();
-    return webhookView(webhook);
+    return webhookView(webhook, this.clock.now());
+  }
+
+  /** Stored windows and whether now is inside one (the engine switches the flag from then on). */
+  private maintenance(
+    windows: MaintenanceWindow[] | null,
+  ): Pick<Webhook, 'maintenanceWindows' | 'inMaintenance' | 'maintenanceChangesAt'> {
+    const stored = windows && windows.length > 0 ? normalizeWindows(windows) : null;
+    const state = windowState(stored, this.clock.now());
+    return { maintenanceWindows: stored, inMaintenance: state.inside, maintenanceChangesAt: state.changesAt };
   }
 
   /** Soft delete: the audit stays until retention; open deliveries are discarded. */
