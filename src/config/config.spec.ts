@@ -50,4 +50,15 @@ describe('configuration', () => {
       expect(() => loadConfig({ SETTINGS_FRAME_ANCESTORS: bad }), bad).toThrow(/SETTINGS_FRAME_ANCESTORS/);
     }
   });
+
+  it('reads WEBHOOK_EGRESS_PROXY as an http(s) proxy origin, credentials allowed', () => {
+    expect(loadConfig({}).webhooks.egressProxy).toBeNull();
+    expect(
+      loadConfig({ WEBHOOK_EGRESS_PROXY: 'http://u:p%40ss@egress.internal:3128' }).webhooks.egressProxy?.href,
+    ).toBe('http://u:p%40ss@egress.internal:3128/');
+    expect(loadConfig({ WEBHOOK_EGRESS_PROXY: 'https://egress.example.com' }).webhooks.egressProxy?.port).toBe('');
+    for (const bad of ['socks5://egress:1080', 'egress:3128', 'http://egress:3128/path', 'ftp://x']) {
+      expect(() => loadConfig({ WEBHOOK_EGRESS_PROXY: bad }), bad).toThrow(/WEBHOOK_EGRESS_PROXY/);
+    }
+  });
 });

@@ -40,6 +40,8 @@ export interface WebhookSettings {
   sweepIntervalMs: number;
   leaseMs: number;
   shutdownGraceMs: number;
+  /** WEBHOOK_EGRESS_PROXY: every push, token request and connection check tunnels through it; null: direct. */
+  egressProxy: URL | null;
 }
 
 /** A CSP host source with a scheme and no path, or 'self'. */
@@ -147,6 +149,27 @@ export function loadConfig(env: Env = process.env): AppConfig {
     }
   }
 
+  let egressProxy: URL | null = null;
+  const proxy = read('WEBHOOK_EGRESS_PROXY');
+  if (proxy) {
+    try {
+      egressProxy = new URL(proxy);
+    } catch {
+      egressProxy = null;
+    }
+    if (!egressProxy || !['http:', 'https:'].includes(egressProxy.protocol) || !egressProxy.hostname) {
+      problems.push(
+        'WEBHOOK_EGRESS_PROXY must be an http:// or https:// forward proxy URL such as http://user:pass@egress.internal:3128',
+      );
+      egressProxy = null;
+    } else if (egressProxy.pathname !== '/' || egressProxy.search || egressProxy.hash) {
+      problems.push(
+        'WEBHOOK_EGRESS_PROXY must be a proxy origin (scheme, optional credentials, host and port), without a path',
+      );
+      egressProxy = null;
+    }
+  }
+
   const config: AppConfig = {
     port: appPort,
     host: read('HOST') ?? '0.0.0.0',
@@ -168,6 +191,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       sweepIntervalMs: int('WEBHOOK_SWEEP_INTERVAL_MS', 250, 10, 60_000),
       leaseMs: duration('WEBHOOK_LEASE', '30s', 1000),
       shutdownGraceMs: duration('WEBHOOK_SHUTDOWN_GRACE', '10s', 0),
+      egressProxy,
     },
     auditRetentionDays: int('AUDIT_RETENTION_DAYS', 30, 1, 3650),
     settingsFrameAncestors: frameAncestors,

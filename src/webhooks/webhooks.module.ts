@@ -21,6 +21,7 @@ import { FanOut } from './engine/fan-out.js';
 import { RequestComposer } from './transport/request-composer.js';
 import { ReceiverClient } from './transport/receiver-client.js';
 import { Sender } from './transport/sender.js';
+import { Egress } from './transport/egress.js';
 import { JsonataSandboxShutdown } from './formats/jsonata-sandbox.js';
 import { PreviewService } from './formats/preview.service.js';
 import { TestSender } from './engine/test-sender.js';
@@ -53,7 +54,12 @@ import { FeedService } from './feed/feed.service.js';
       inject: [APP_CONFIG, RESOLVER],
       useFactory: (config: AppConfig, resolver: Resolver) => new UrlGuard(config.webhooks.allowPrivate, resolver),
     },
-    { provide: Sender, inject: [UrlGuard], useFactory: (guard: UrlGuard) => new Sender(guard) },
+    {
+      provide: Sender,
+      inject: [UrlGuard, APP_CONFIG],
+      useFactory: (guard: UrlGuard, config: AppConfig) =>
+        new Sender(guard, new Egress(guard, config.webhooks.egressProxy)),
+    },
     {
       provide: ReceiverClient,
       inject: [Sender, UrlGuard, SECRET_BOX],

@@ -4,7 +4,8 @@ import { conflict } from '../../common/errors.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
 import { AuthError, ReceiverClient } from './receiver-client.js';
 import { runtimeOf } from '../subscriptions/webhook-runtime.js';
-import { connect, describeError, handshake } from './tls-probe.js';
+import { EgressProxyError } from './egress.js';
+import { describeError, handshake } from './tls-probe.js';
 import { type ResolvedAddress, UrlGuard } from './url-guard.js';
 
 export type StepName = 'resolve' | 'guard' | 'connect' | 'tls' | 'token';
@@ -98,15 +99,17 @@ export class ConnectionCheck {
     const address = allowed[0].address;
     let socket: import('node:net').Socket;
     try {
-      socket = await connect(address, port, timeoutMs);
+      socket = await this.receivers.egress.open(address, port, timeoutMs);
     } catch (error) {
       const code = (error as { code?: string }).code;
       const message =
-        code === 'ECONNREFUSED'
-          ? `${address} port ${port} refused the connection`
-          : code === 'ETIMEDOUT'
-            ? `${address} port ${port} did not answer within ${timeoutMs} ms`
-            : `could not connect to ${address} port ${port}: ${describeError(error)}`;
+        error instanceof EgressProxyError
+          ? error.message
+          : code === 'ECONNREFUSED'
+            ? `${address} port ${port} refused the connection`
+            : code === 'ETIMEDOUT'
+              ? `${address} port ${port} did not answer within ${timeoutMs} ms`
+              : `could not connect to ${address} port ${port}: ${describeError(error)}`;
       steps.push({ name: 'connect', ok: false, error: message });
       return;
     }

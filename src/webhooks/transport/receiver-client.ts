@@ -1,7 +1,7 @@
-import { rootCertificates } from 'node:tls';
 import ipaddr from 'ipaddr.js';
 import * as oauth from 'oauth4webapi';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { type Agent, fetch as undiciFetch } from 'undici';
+import type { Egress } from './egress.js';
 import type { SecretBox } from './secret-box.js';
 import type { AuthSettings, TlsSettings } from '../subscriptions/receiver-auth.js';
 import type { WebhookRuntime } from '../subscriptions/webhook-runtime.js';
@@ -126,6 +126,7 @@ export class ReceiverClient {
       literal ? undefined : host,
       Math.min(outgoing.timeoutMs, 5_000),
       clientTls,
+      (address, port, timeoutMs) => this.sender.egress.open(address, port, timeoutMs),
     );
     if (!failure) return outcome;
     return {
@@ -153,18 +154,7 @@ export class ReceiverClient {
 
   /** A connection pool that presents the client certificate and trusts the public roots plus the given CA. */
   agentFor(tls: TlsSettings): Agent {
-    return new Agent({
-      connect: {
-        lookup: this.guard.lookup as never,
-        timeout: 10_000,
-        cert: tls.clientCertificatePem,
-        key: tls.clientKeyPem,
-        ca: tls.caPem ? [...rootCertificates, tls.caPem] : undefined,
-      },
-      keepAliveTimeout: 30_000,
-      connections: 32,
-      pipelining: 1,
-    });
+    return this.sender.egress.agent(tls, 32);
   }
 
   /**
@@ -239,6 +229,11 @@ export class ReceiverClient {
     } catch (error) {
       throw new AuthError(describeTokenFailure(error));
     }
+  }
+
+  /** How connections leave (directly or through the egress proxy). */
+  get egress(): Egress {
+    return this.sender.egress;
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
-import { Agent, type Dispatcher, request } from 'undici';
+import { type Agent, type Dispatcher, request } from 'undici';
+import type { Egress } from './egress.js';
 import { BlockedAddressError, type UrlGuard } from './url-guard.js';
 
 /** Bodies kept in the audit are cut here. */
@@ -89,20 +90,18 @@ async function readLimited(body: AsyncIterable<Buffer> & { destroy?: () => void 
 }
 
 /**
- * One HTTP attempt: POST with a timeout over a shared, keep-alive connection pool whose DNS
- * lookups go through the URL guard; redirects are not followed; the outcome is classified,
- * never thrown.
+ * One HTTP attempt: POST with a timeout over a shared, keep-alive connection pool whose
+ * connections go to addresses the URL guard checked (directly or through the egress proxy);
+ * redirects are not followed; the outcome is classified, never thrown.
  */
 export class Sender {
   readonly agent: Agent;
 
-  constructor(private readonly guard: UrlGuard) {
-    this.agent = new Agent({
-      connect: { lookup: guard.lookup as never, timeout: 10_000 },
-      keepAliveTimeout: 30_000,
-      connections: 128,
-      pipelining: 1,
-    });
+  constructor(
+    private readonly guard: UrlGuard,
+    readonly egress: Egress,
+  ) {
+    this.agent = egress.agent();
   }
 
   /** `dispatcher`: a subscription's own connections (mutual TLS); the shared pool otherwise. */
@@ -153,5 +152,6 @@ export class Sender {
 
   async close(): Promise<void> {
     await this.agent.close();
+    await this.egress.close();
   }
 }

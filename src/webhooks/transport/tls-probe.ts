@@ -88,10 +88,11 @@ export async function tlsFailure(
   servername: string | undefined,
   timeoutMs: number,
   clientTls: ClientTls | null,
+  open: (address: string, port: number, timeoutMs: number) => Promise<net.Socket> = connect,
 ): Promise<string | undefined> {
   let socket: net.Socket;
   try {
-    socket = await connect(address, port, timeoutMs);
+    socket = await open(address, port, timeoutMs);
   } catch {
     return undefined;
   }
