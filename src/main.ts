@@ -1,11 +1,14 @@
 import 'reflect-metadata';
+import type { LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { configureApp, createHttpAdapter } from './app.js';
 import { AppModule } from './app.module.js';
 import { type AppConfig, ConfigError, loadConfig } from './config/config.js';
 import { createLogger } from './config/logger.js';
-import { prepareDatabase } from './database/database-url.js';
+import { prepareDatabase, type ResolvedDatabase } from './database/database-url.js';
+import { checkEncryptionKey, EncryptionKeyMismatch } from './webhooks/transport/key-registry.js';
+import { loadSecretBox } from './webhooks/transport/secret-box.js';
 import { TenancyService } from './tenancy/tenancy.service.js';
 
 function readConfig(): AppConfig {
@@ -20,10 +23,31 @@ function readConfig(): AppConfig {
   }
 }
 
+/** A start with another encryption key than the database's is refused before anything is served. */
+async function checkKeyOrStop(config: AppConfig, database: ResolvedDatabase, logger: LoggerService): Promise<void> {
+  const box = loadSecretBox(config, (m) => logger.warn(m, 'Secrets'));
+  try {
+    const { registered } = await checkEncryptionKey(database.url, box);
+    if (registered === 'rotation')
+      logger.warn(
+        `registered a new ENCRYPTION_KEY (key ${box.current.id}); run npm run rotate-encryption-key to re-seal what older keys sealed`,
+        'Secrets',
+      );
+  } catch (error) {
+    await database.stop();
+    if (error instanceof EncryptionKeyMismatch) {
+      console.error(`Waybill refuses to start: ${error.message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
 async function bootstrap(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config);
   const database = await prepareDatabase(config, logger);
+  await checkKeyOrStop(config, database, logger);
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, database.url),
     createHttpAdapter(),

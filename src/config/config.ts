@@ -24,6 +24,8 @@ export interface AppConfig {
   publicUrl: string;
   /** Unset: a key is generated into DATA_DIR/encryption-key and reused. */
   encryptionKey: string | undefined;
+  /** Older keys still accepted for decryption during a rotation (ENCRYPTION_KEYS_PREVIOUS). */
+  encryptionKeysPrevious: string | undefined;
   webhooks: WebhookSettings;
   auditRetentionDays: number;
   /** CSP frame-ancestors sources allowed to frame /settings; empty: none. */
@@ -124,6 +126,18 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (encryptionKey !== undefined && !isEncryptionKey(encryptionKey)) {
     problems.push('ENCRYPTION_KEY must be 32 bytes, written as 64 hex characters or in base64');
   }
+  const encryptionKeysPrevious = read('ENCRYPTION_KEYS_PREVIOUS');
+  if (
+    encryptionKeysPrevious !== undefined &&
+    !encryptionKeysPrevious
+      .split(/[\s,]+/)
+      .filter(Boolean)
+      .every(isEncryptionKey)
+  ) {
+    problems.push(
+      'ENCRYPTION_KEYS_PREVIOUS must be 32-byte keys (64 hex characters or base64), separated by commas or spaces',
+    );
+  }
 
   const databaseUrl = read('DATABASE_URL');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -182,6 +196,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     role: oneOf('ROLE', ROLES, 'all'),
     publicUrl,
     encryptionKey,
+    encryptionKeysPrevious,
     webhooks: {
       allowPrivate: bool('WEBHOOK_ALLOW_PRIVATE'),
       retrySchedule: retrySchedule ?? parseDurationList(DEFAULT_RETRY_SCHEDULE)!,

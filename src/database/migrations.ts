@@ -4,6 +4,7 @@ import { PayloadFormats1763920000000 } from '../../migrations/1763920000000-payl
 import { ErpConnectivity1763930000000 } from '../../migrations/1763930000000-erp-connectivity.js';
 import { PortalSessions1763940000000 } from '../../migrations/1763940000000-portal-sessions.js';
 import { FeedTokenLifeCycle1764100000000 } from '../../migrations/1764100000000-feed-token-life-cycle.js';
+import { EncryptionKeys1764100000001 } from '../../migrations/1764100000001-encryption-keys.js';
 import { AttemptReasons1764200000000 } from '../../migrations/1764200000000-attempt-reasons.js';
 import { MaintenanceWindows1764210000000 } from '../../migrations/1764210000000-maintenance-windows.js';
 
@@ -15,6 +16,7 @@ export const MIGRATIONS = [
   ErpConnectivity1763930000000,
   PortalSessions1763940000000,
   FeedTokenLifeCycle1764100000000,
+  EncryptionKeys1764100000001,
   AttemptReasons1764200000000,
   MaintenanceWindows1764210000000,
 ];

@@ -26,7 +26,7 @@ import { JsonataSandboxShutdown } from './formats/jsonata-sandbox.js';
 import { PreviewService } from './formats/preview.service.js';
 import { TestSender } from './engine/test-sender.js';
 import { RESOLVER, type Resolver, systemResolver, UrlGuard } from './transport/url-guard.js';
-import { loadEncryptionKey, SecretBox } from './transport/secret-box.js';
+import { loadSecretBox, type SecretBox } from './transport/secret-box.js';
 import { WebhooksController } from './subscriptions/webhooks.controller.js';
 import { WebhooksService } from './subscriptions/webhooks.service.js';
 import { SECRET_BOX } from './webhooks.tokens.js';
@@ -46,8 +46,7 @@ import { FeedService } from './feed/feed.service.js';
     {
       provide: SECRET_BOX,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) =>
-        new SecretBox(loadEncryptionKey(config.encryptionKey, config.dataDir, (m) => new Logger('Secrets').warn(m))),
+      useFactory: (config: AppConfig): SecretBox => loadSecretBox(config, (m) => new Logger('Secrets').warn(m)),
     },
     {
       provide: UrlGuard,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { CLOCK, type Clock } from '../../common/clock.js';
 import { type MaintenanceWindow, normalizeWindows, windowState } from './maintenance-windows.js';
@@ -23,7 +24,7 @@ import { DeliveryRepository } from '../deliveries/delivery.repository.js';
 import { generateSigningSecret } from '../transport/signer.js';
 import { UrlGuard } from '../transport/url-guard.js';
 import { SECRET_BOX } from '../webhooks.tokens.js';
-import type { SecretBox } from '../transport/secret-box.js';
+import { type SecretBox, webhookField } from '../transport/secret-box.js';
 import { FeedTokenStore } from '../feed/feed-token.store.js';
 import { Webhook } from './webhook.entity.js';
 import { webhookView, type WebhookView } from './webhook-view.js';
@@ -97,8 +98,10 @@ export class WebhooksService {
   async create(tenantId: string, dto: CreateWebhookDto): Promise<WebhookView & { secret: string }> {
     const deliveryMode = dto.deliveryMode ?? 'push';
     const url = await this.checkUrlForMode(deliveryMode, dto.url);
-    const auth = await this.sealAuth(dto.auth ?? { type: 'none' }, null);
-    const tls = dto.tls ? this.sealTls(dto.tls) : { tlsPublic: null, tlsEncrypted: null };
+    // The id is made here so every sealed value can be bound to its row.
+    const id = randomUUID();
+    const auth = await this.sealAuth(id, dto.auth ?? { type: 'none' }, null);
+    const tls = dto.tls ? this.sealTls(id, dto.tls) : { tlsPublic: null, tlsEncrypted: null };
     const payloadFormat = dto.payloadFormat ?? 'envelope';
     const payloadOptions = checkPayload(payloadFormat, dto.payloadOptions);
     dto.eventTypes = typesForFormat(payloadFormat, dto.eventTypes);
@@ -109,6 +112,7 @@ export class WebhooksService {
     const secret = generateSigningSecret();
     const now = new Date();
     const webhook = this.dataSource.manager.create(Webhook, {
+      id,
       tenantId,
       name: dto.name,
       url,
@@ -116,7 +120,9 @@ export class WebhooksService {
       eventTypes: [...new Set(dto.eventTypes)],
       filters: dto.filters ?? {},
       headersEncrypted:
-        dto.headers && Object.keys(dto.headers).length ? this.box.encrypt(JSON.stringify(dto.headers)) : null,
+        dto.headers && Object.keys(dto.headers).length
+          ? this.box.encrypt(JSON.stringify(dto.headers), webhookField(id, 'headers'))
+          : null,
       headerNames: Object.keys(dto.headers ?? {}),
       enabled: dto.enabled ?? true,
       paused: dto.paused ?? false,
@@ -143,7 +149,7 @@ export class WebhooksService {
       lastSuccessAt: null,
       lastFailureAt: null,
       lastFailureReason: null,
-      secretEncrypted: this.box.encrypt(secret),
+      secretEncrypted: this.box.encrypt(secret, webhookField(id, 'secret')),
       previousSecretEncrypted: null,
       previousSecretExpiresAt: null,
       createdAt: now,
@@ -209,15 +215,18 @@ export class WebhooksService {
       if (dto.url !== undefined) webhook.url = dto.url;
       if (dto.deliveryMode !== undefined) webhook.deliveryMode = dto.deliveryMode;
       if (webhook.deliveryMode === 'push' && !webhook.url) throw fieldError('url', 'is required for push delivery');
-      if (dto.auth !== undefined) Object.assign(webhook, await this.sealAuth(dto.auth, moved ? null : storedAuth));
+      if (dto.auth !== undefined)
+        Object.assign(webhook, await this.sealAuth(webhook.id, dto.auth, moved ? null : storedAuth));
       if (dto.tls !== undefined)
-        Object.assign(webhook, dto.tls ? this.sealTls(dto.tls) : { tlsPublic: null, tlsEncrypted: null });
+        Object.assign(webhook, dto.tls ? this.sealTls(webhook.id, dto.tls) : { tlsPublic: null, tlsEncrypted: null });
       if (dto.description !== undefined) webhook.description = dto.description;
       if (dto.eventTypes !== undefined) webhook.eventTypes = [...new Set(dto.eventTypes)];
       if (dto.filters !== undefined) webhook.filters = dto.filters ?? {};
       if (dto.headers !== undefined) {
         const headers = dto.headers ?? {};
-        webhook.headersEncrypted = Object.keys(headers).length ? this.box.encrypt(JSON.stringify(headers)) : null;
+        webhook.headersEncrypted = Object.keys(headers).length
+          ? this.box.encrypt(JSON.stringify(headers), webhookField(webhook.id, 'headers'))
+          : null;
         webhook.headerNames = Object.keys(headers);
       }
       if (dto.enabled !== undefined) webhook.enabled = dto.enabled;
@@ -307,7 +316,7 @@ export class WebhooksService {
 
   async secret(tenantId: string, id: string): Promise<{ secret: string }> {
     const webhook = await this.find(tenantId, id);
-    return { secret: this.box.decrypt(webhook.secretEncrypted) };
+    return { secret: this.box.decrypt(webhook.secretEncrypted, webhookField(webhook.id, 'secret')) };
   }
 
   async rotateSecret(tenantId: string, id: string, expireOldNow: boolean): Promise<{ secret: string }> {
@@ -315,9 +324,15 @@ export class WebhooksService {
       const webhook = await this.lock(tx, tenantId, id);
       const secret = generateSigningSecret();
       const now = new Date();
-      webhook.previousSecretEncrypted = expireOldNow ? null : webhook.secretEncrypted;
+      // Sealed values are bound to their field: the outgoing secret is sealed again as the previous one.
+      webhook.previousSecretEncrypted = expireOldNow
+        ? null
+        : this.box.encrypt(
+            this.box.decrypt(webhook.secretEncrypted, webhookField(webhook.id, 'secret')),
+            webhookField(webhook.id, 'previous_secret'),
+          );
       webhook.previousSecretExpiresAt = expireOldNow ? null : new Date(now.getTime() + SECRET_OVERLAP_MS);
-      webhook.secretEncrypted = this.box.encrypt(secret);
+      webhook.secretEncrypted = this.box.encrypt(secret, webhookField(webhook.id, 'secret'));
       webhook.updatedAt = now;
       await writeBack(tx, Webhook, webhook);
       return { secret };
@@ -347,12 +362,15 @@ export class WebhooksService {
   }
 
   /** The stored authentication, unsealed (null for none). */
-  storedAuth(webhook: Pick<Webhook, 'authEncrypted'>): AuthSettings | null {
-    return webhook.authEncrypted ? (JSON.parse(this.box.decrypt(webhook.authEncrypted)) as AuthSettings) : null;
+  storedAuth(webhook: Pick<Webhook, 'id' | 'authEncrypted'>): AuthSettings | null {
+    return webhook.authEncrypted
+      ? (JSON.parse(this.box.decrypt(webhook.authEncrypted, webhookField(webhook.id, 'auth'))) as AuthSettings)
+      : null;
   }
 
   /** Validates `auth` (the token URL through the same guard as endpoints) and seals it. */
   private async sealAuth(
+    webhookId: string,
     given: Record<string, unknown>,
     stored: AuthSettings | null,
   ): Promise<Pick<Webhook, 'authType' | 'authPublic' | 'authEncrypted'>> {
@@ -371,17 +389,20 @@ export class WebhooksService {
     return {
       authType: settings.type,
       authPublic: authView(settings),
-      authEncrypted: this.box.encrypt(JSON.stringify(settings)),
+      authEncrypted: this.box.encrypt(JSON.stringify(settings), webhookField(webhookId, 'auth')),
     };
   }
 
-  private sealTls(given: Record<string, unknown>): Pick<Webhook, 'tlsPublic' | 'tlsEncrypted'> {
+  private sealTls(webhookId: string, given: Record<string, unknown>): Pick<Webhook, 'tlsPublic' | 'tlsEncrypted'> {
     const { problems, view } = checkTls(given);
     if (problems.length > 0 || !view) throw new FieldValidationException(problems);
     const { clientCertificatePem, clientKeyPem, caPem } = given as Record<string, string>;
     return {
       tlsPublic: view,
-      tlsEncrypted: this.box.encrypt(JSON.stringify({ clientCertificatePem, clientKeyPem, caPem })),
+      tlsEncrypted: this.box.encrypt(
+        JSON.stringify({ clientCertificatePem, clientKeyPem, caPem }),
+        webhookField(webhookId, 'tls'),
+      ),
     };
   }
 

@@ -2,7 +2,7 @@ import ipaddr from 'ipaddr.js';
 import * as oauth from 'oauth4webapi';
 import { type Agent, fetch as undiciFetch } from 'undici';
 import type { Egress } from './egress.js';
-import type { SecretBox } from './secret-box.js';
+import { type SecretBox, webhookField } from './secret-box.js';
 import type { AuthSettings, TlsSettings } from '../subscriptions/receiver-auth.js';
 import type { WebhookRuntime } from '../subscriptions/webhook-runtime.js';
 import { type AttemptOutcome, classifyError, type OutgoingRequest, type Sender } from './sender.js';
@@ -141,10 +141,14 @@ export class ReceiverClient {
     const cached = this.credentials.get(webhook.id);
     if (cached && cached.version === webhook.version) return cached;
     if (cached?.agent) void cached.agent.close().catch(() => undefined);
-    const tls = webhook.tlsEncrypted ? (JSON.parse(this.box.decrypt(webhook.tlsEncrypted)) as TlsSettings) : null;
+    const tls = webhook.tlsEncrypted
+      ? (JSON.parse(this.box.decrypt(webhook.tlsEncrypted, webhookField(webhook.id, 'tls'))) as TlsSettings)
+      : null;
     const fresh: Credentials = {
       version: webhook.version,
-      auth: webhook.authEncrypted ? (JSON.parse(this.box.decrypt(webhook.authEncrypted)) as AuthSettings) : null,
+      auth: webhook.authEncrypted
+        ? (JSON.parse(this.box.decrypt(webhook.authEncrypted, webhookField(webhook.id, 'auth'))) as AuthSettings)
+        : null,
       tls,
       agent: tls ? this.agentFor(tls) : null,
     };

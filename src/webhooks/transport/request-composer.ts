@@ -1,5 +1,5 @@
 import { SERVICE_VERSION } from '../../version.js';
-import type { SecretBox } from './secret-box.js';
+import { type SecretBox, webhookField } from './secret-box.js';
 import type { WebhookRuntime } from '../subscriptions/webhook-runtime.js';
 import type { OutgoingRequest } from './sender.js';
 import { signatureHeader, signingKey } from './signer.js';
@@ -65,16 +65,19 @@ export class RequestComposer {
     if (cached && cached.version === webhook.version) return cached;
     const fresh: Unsealed = {
       version: webhook.version,
-      key: signingKey(this.box.decrypt(webhook.secretEncrypted)),
+      key: signingKey(this.box.decrypt(webhook.secretEncrypted, webhookField(webhook.id, 'secret'))),
       previousKey: webhook.previousSecretEncrypted
-        ? signingKey(this.box.decrypt(webhook.previousSecretEncrypted))
+        ? signingKey(this.box.decrypt(webhook.previousSecretEncrypted, webhookField(webhook.id, 'previous_secret')))
         : null,
       // Reserved names stored before they were reserved (an Authorization) are never sent.
       headers: webhook.headersEncrypted
         ? Object.fromEntries(
-            Object.entries(JSON.parse(this.box.decrypt(webhook.headersEncrypted)) as Record<string, string>).filter(
-              ([name]) => !isReservedHeader(name),
-            ),
+            Object.entries(
+              JSON.parse(this.box.decrypt(webhook.headersEncrypted, webhookField(webhook.id, 'headers'))) as Record<
+                string,
+                string
+              >,
+            ).filter(([name]) => !isReservedHeader(name)),
           )
         : {},
     };

@@ -1,12 +1,19 @@
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SecretBox, decodeEncryptionKey, loadEncryptionKey } from './secret-box.js';
+import {
+  decodeEncryptionKey,
+  decodePreviousKeys,
+  encryptionKey,
+  loadEncryptionKey,
+  SecretBox,
+  webhookField,
+} from './secret-box.js';
 
 /** Flips one bit of one byte in a base64url part of a sealed value. */
-function flipByte(sealed: string, part: 1 | 2 | 3, index = 0): string {
+function flipByte(sealed: string, part: number, index = 0): string {
   const parts = sealed.split('.');
   const bytes = Buffer.from(parts[part], 'base64url');
   bytes[index] ^= 0x01;
@@ -14,9 +21,20 @@ function flipByte(sealed: string, part: 1 | 2 | 3, index = 0): string {
   return parts.join('.');
 }
 
+/** What the service wrote before key ids: `v1.<iv>.<tag>.<ciphertext>`, no associated data. */
+function sealV1(key: Buffer, plaintext: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return ['v1', iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join(
+    '.',
+  );
+}
+
 describe('SecretBox', () => {
   const key = randomBytes(32);
   const box = new SecretBox(key);
+  const here = webhookField('0b7c2a3e-0000-4000-8000-000000000001', 'secret');
 
   it('decrypts what it encrypted', () => {
     for (const plaintext of [
@@ -26,14 +44,16 @@ describe('SecretBox', () => {
       'Müller 東京 🚚',
       'x'.repeat(10_000),
     ]) {
-      expect(box.decrypt(box.encrypt(plaintext))).toBe(plaintext);
+      expect(box.decrypt(box.encrypt(plaintext, here), here)).toBe(plaintext);
     }
   });
 
-  it('seals as v1.<iv>.<tag>.<ciphertext> in base64url, without the plaintext', () => {
-    const sealed = box.encrypt('top secret value');
-    expect(sealed).toMatch(/^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
-    const [, iv, tag, body] = sealed.split('.');
+  it('seals as v2.<keyId>.<iv>.<tag>.<ciphertext> in base64url, without the plaintext', () => {
+    const sealed = box.encrypt('top secret value', here);
+    expect(sealed).toMatch(/^v2\.[0-9a-f]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    const [, keyId, iv, tag, body] = sealed.split('.');
+    expect(keyId).toBe(encryptionKey(key).id);
+    expect(SecretBox.keyIdOf(sealed)).toBe(keyId);
     expect(Buffer.from(iv, 'base64url')).toHaveLength(12);
     expect(Buffer.from(tag, 'base64url')).toHaveLength(16);
     expect(Buffer.from(body, 'base64url')).toHaveLength('top secret value'.length);
@@ -41,43 +61,67 @@ describe('SecretBox', () => {
   });
 
   it('gives a different sealed value each time for the same plaintext', () => {
-    const sealed = new Set(Array.from({ length: 10 }, () => box.encrypt('same')));
+    const sealed = new Set(Array.from({ length: 10 }, () => box.encrypt('same', here)));
     expect(sealed.size).toBe(10);
-    for (const s of sealed) expect(box.decrypt(s)).toBe('same');
+    for (const s of sealed) expect(box.decrypt(s, here)).toBe('same');
   });
 
-  it('throws when the ciphertext was tampered with', () => {
-    const sealed = box.encrypt('pay 10 EUR');
-    expect(() => box.decrypt(flipByte(sealed, 3))).toThrow();
+  it('binds a value to its row and field: it does not open anywhere else', () => {
+    const sealed = box.encrypt('signing secret', here);
+    expect(() => box.decrypt(sealed, webhookField('0b7c2a3e-0000-4000-8000-000000000002', 'secret'))).toThrow();
+    expect(() => box.decrypt(sealed, webhookField('0b7c2a3e-0000-4000-8000-000000000001', 'headers'))).toThrow();
   });
 
-  it('throws when the auth tag or the IV was tampered with', () => {
-    const sealed = box.encrypt('pay 10 EUR');
-    expect(() => box.decrypt(flipByte(sealed, 2))).toThrow();
-    expect(() => box.decrypt(flipByte(sealed, 1))).toThrow();
+  it('throws when the ciphertext, the auth tag or the IV was tampered with', () => {
+    const sealed = box.encrypt('pay 10 EUR', here);
+    for (const part of [2, 3, 4]) expect(() => box.decrypt(flipByte(sealed, part), here)).toThrow();
   });
 
   it('throws when the ciphertext was truncated', () => {
-    const [v, iv, tag, body] = box.encrypt('pay 10 EUR').split('.');
+    const [v, id, iv, tag, body] = box.encrypt('pay 10 EUR', here).split('.');
     const shorter = Buffer.from(body, 'base64url').subarray(1).toString('base64url');
-    expect(() => box.decrypt([v, iv, tag, shorter].join('.'))).toThrow();
+    expect(() => box.decrypt([v, id, iv, tag, shorter].join('.'), here)).toThrow();
   });
 
-  it('throws when decrypting with a different key', () => {
-    const sealed = box.encrypt('signing secret');
-    expect(() => new SecretBox(randomBytes(32)).decrypt(sealed)).toThrow();
+  it('names the key a value needs when the box does not hold it', () => {
+    const sealed = box.encrypt('signing secret', here);
+    expect(() => new SecretBox(randomBytes(32)).decrypt(sealed, here)).toThrow(/ENCRYPTION_KEYS_PREVIOUS/);
+  });
+
+  it('opens values of a previous key and seals only under the current one', () => {
+    const old = new SecretBox(key);
+    const sealedOld = old.encrypt('kept', here);
+    const rotated = new SecretBox(randomBytes(32), [encryptionKey(key)]);
+    expect(rotated.decrypt(sealedOld, here)).toBe('kept');
+    const sealedNew = rotated.encrypt('kept', here);
+    expect(SecretBox.keyIdOf(sealedNew)).toBe(rotated.current.id);
+    expect(() => old.decrypt(sealedNew, here)).toThrow();
+  });
+
+  it('still opens v1 values (no key id, no binding) with the current or a previous key', () => {
+    const legacy = sealV1(key, 'written before key ids');
+    expect(SecretBox.keyIdOf(legacy)).toBeNull();
+    expect(box.decrypt(legacy, here)).toBe('written before key ids');
+    expect(new SecretBox(randomBytes(32), [encryptionKey(key)]).decrypt(legacy, here)).toBe('written before key ids');
+    expect(() => new SecretBox(randomBytes(32)).decrypt(legacy, here)).toThrow();
   });
 
   it('refuses text that is not a sealed value', () => {
-    expect(() => box.decrypt('plain text')).toThrow('not a sealed value');
-    expect(() => box.decrypt('v2.a.b.c')).toThrow('not a sealed value');
-    expect(() => box.decrypt('v1..b.c')).toThrow('not a sealed value');
-    expect(() => box.decrypt('v1.a.b')).toThrow('not a sealed value');
+    expect(() => box.decrypt('plain text', here)).toThrow('not a sealed value');
+    expect(() => box.decrypt('v2.a.b.c', here)).toThrow('not a sealed value');
+    expect(() => box.decrypt('v3.a.b.c.d', here)).toThrow('not a sealed value');
   });
 
   it('refuses a key that is not 32 bytes', () => {
     expect(() => new SecretBox(randomBytes(16))).toThrow('the encryption key must be 32 bytes');
     expect(() => new SecretBox(randomBytes(33))).toThrow('the encryption key must be 32 bytes');
+  });
+
+  it('reads ENCRYPTION_KEYS_PREVIOUS separated by commas or spaces', () => {
+    const [a, b] = [randomBytes(32), randomBytes(32)];
+    const keys = decodePreviousKeys(`${a.toString('hex')}, ${b.toString('base64')}`);
+    expect(keys.map((k) => k.key)).toEqual([a, b]);
+    expect(decodePreviousKeys(undefined)).toEqual([]);
   });
 });
 
@@ -151,7 +195,8 @@ describe('loadEncryptionKey', () => {
   });
 
   it('gives a key that opens what was sealed with the key loaded before', () => {
-    const sealed = new SecretBox(loadEncryptionKey(undefined, dir, vi.fn())).encrypt('kept across restarts');
-    expect(new SecretBox(loadEncryptionKey(undefined, dir, vi.fn())).decrypt(sealed)).toBe('kept across restarts');
+    const at = webhookField('0b7c2a3e-0000-4000-8000-000000000001', 'secret');
+    const sealed = new SecretBox(loadEncryptionKey(undefined, dir, vi.fn())).encrypt('kept across restarts', at);
+    expect(new SecretBox(loadEncryptionKey(undefined, dir, vi.fn())).decrypt(sealed, at)).toBe('kept across restarts');
   });
 });

@@ -1,0 +1,164 @@
+import pg from 'pg';
+import { SecretBox, webhookField } from './secret-box.js';
+
+/** The start refused: the message names ENCRYPTION_KEY and says what to do. */
+export class EncryptionKeyMismatch extends Error {}
+
+/** The sealed columns of `webhook` and the field name each is bound to. */
+export const SEALED_WEBHOOK_COLUMNS = [
+  ['secret_encrypted', 'secret'],
+  ['previous_secret_encrypted', 'previous_secret'],
+  ['headers_encrypted', 'headers'],
+  ['auth_encrypted', 'auth'],
+  ['tls_encrypted', 'tls'],
+] as const;
+
+/**
+ * Every statement on `encryption_key`: the keys this database has known (id and fingerprint,
+ * never the key). Checked at every start, before anything is served:
+ * - an empty registry (first start, or the first after an upgrade) records ENCRYPTION_KEY, once
+ *   a stored secret, if any, opens with the keys given;
+ * - a known, unretired ENCRYPTION_KEY starts;
+ * - an unknown ENCRYPTION_KEY starts only beside a known key in ENCRYPTION_KEYS_PREVIOUS (a
+ *   rotation), and is recorded;
+ * - anything else is refused, so an instance with another key never writes secrets the others
+ *   cannot read.
+ */
+export async function checkEncryptionKey(
+  databaseUrl: string,
+  box: SecretBox,
+): Promise<{ registered: 'first' | 'rotation' | null }> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    // Instances starting together with different keys: one registers first, the other is refused.
+    await client.query('LOCK TABLE encryption_key IN EXCLUSIVE MODE');
+    const { rows } = await client.query<{ key_id: string; fingerprint: string; retired_at: Date | null }>(
+      'SELECT key_id, fingerprint, retired_at FROM encryption_key',
+    );
+    const current = box.current;
+    const known = new Map(rows.map((r) => [r.key_id, r]));
+    let registered: 'first' | 'rotation' | null = null;
+    const mine = known.get(current.id);
+    if (mine) {
+      if (mine.fingerprint !== current.fingerprint)
+        throw new EncryptionKeyMismatch(`ENCRYPTION_KEY does not match the fingerprint stored for key ${current.id}`);
+      if (mine.retired_at)
+        throw new EncryptionKeyMismatch(
+          `ENCRYPTION_KEY is key ${current.id}, retired on ${mine.retired_at.toISOString()} after a rotation: set ENCRYPTION_KEY to the current key`,
+        );
+    } else if (rows.length === 0) {
+      await opensStoredSecret(client, box);
+      registered = 'first';
+    } else if (box.previous.some((k) => known.get(k.id)?.fingerprint === k.fingerprint)) {
+      registered = 'rotation';
+    } else {
+      const ids = rows.filter((r) => !r.retired_at).map((r) => r.key_id);
+      throw new EncryptionKeyMismatch(
+        `ENCRYPTION_KEY (key ${current.id}) is not the key this database's secrets are sealed with (key ${ids.join(', ')}). ` +
+          'Set ENCRYPTION_KEY to that key; to change keys, set the new one as ENCRYPTION_KEY, the old one in ENCRYPTION_KEYS_PREVIOUS, and run npm run rotate-encryption-key.',
+      );
+    }
+    if (registered)
+      await client.query(
+        'INSERT INTO encryption_key (key_id, fingerprint) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING',
+        [current.id, current.fingerprint],
+      );
+    await client.query('COMMIT');
+    return { registered };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Before trusting a key with an empty registry: one stored secret (if any) must open with it. */
+async function opensStoredSecret(client: pg.Client, box: SecretBox): Promise<void> {
+  const { rows } = await client.query<{ id: string; secret_encrypted: string }>(
+    'SELECT id, secret_encrypted FROM webhook ORDER BY created_at LIMIT 1',
+  );
+  if (!rows[0]) return;
+  try {
+    box.decrypt(rows[0].secret_encrypted, webhookField(rows[0].id, 'secret'));
+  } catch {
+    throw new EncryptionKeyMismatch(
+      'ENCRYPTION_KEY does not open the signing secrets already stored in this database: set ENCRYPTION_KEY to the key they were sealed with (or add it to ENCRYPTION_KEYS_PREVIOUS)',
+    );
+  }
+}
+
+/** After a rotation left nothing sealed under them: keys other than the current one are retired. */
+export async function retireOtherKeys(client: pg.ClientBase, currentId: string): Promise<string[]> {
+  const { rows } = await client.query<{ key_id: string }>(
+    'UPDATE encryption_key SET retired_at = now() WHERE key_id <> $1 AND retired_at IS NULL RETURNING key_id',
+    [currentId],
+  );
+  return rows.map((r) => r.key_id);
+}
+
+/**
+ * Seals every stored secret again under the current key, a batch of subscriptions per
+ * transaction with their rows locked (a concurrent PATCH waits, nothing is lost), skipping what
+ * is already sealed under it: safe with the service running, and resumable (a second run only
+ * does what is left). The rows' `updated_at` is kept: the plaintexts do not change, so the
+ * delivery engine has nothing to reload. Once nothing is sealed under another key, the other
+ * keys are retired.
+ */
+export async function resealUnderCurrentKey(
+  databaseUrl: string,
+  box: SecretBox,
+  log: (message: string) => void,
+  batchSize = 200,
+): Promise<{ resealed: number; rows: number; retired: string[] }> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const columns = SEALED_WEBHOOK_COLUMNS.map(([column]) => column);
+  let after = '00000000-0000-0000-0000-000000000000';
+  let resealed = 0;
+  let rowsDone = 0;
+  try {
+    for (;;) {
+      await client.query('BEGIN');
+      const { rows } = await client.query<Record<string, string | null>>(
+        `SELECT id, ${columns.join(', ')} FROM webhook WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE`,
+        [after, batchSize],
+      );
+      for (const row of rows) {
+        const changes: Array<[string, string]> = [];
+        for (const [column, field] of SEALED_WEBHOOK_COLUMNS) {
+          const sealed = row[column];
+          if (!sealed || SecretBox.keyIdOf(sealed) === box.current.id) continue;
+          const binding = webhookField(row.id!, field);
+          changes.push([column, box.encrypt(box.decrypt(sealed, binding), binding)]);
+        }
+        if (changes.length === 0) continue;
+        await client.query(
+          `UPDATE webhook SET ${changes.map(([column], i) => `${column} = $${i + 2}`).join(', ')} WHERE id = $1`,
+          [row.id, ...changes.map(([, value]) => value)],
+        );
+        resealed += changes.length;
+      }
+      await client.query('COMMIT');
+      rowsDone += rows.length;
+      if (rows.length) log(`re-sealed ${resealed} values in ${rowsDone} subscriptions so far`);
+      if (rows.length < batchSize) break;
+      after = rows[rows.length - 1].id!;
+    }
+    const { rows: left } = await client.query<{ n: string }>(
+      `SELECT count(*) AS n FROM webhook WHERE ${columns
+        .map((c) => `(${c} IS NOT NULL AND ${c} NOT LIKE $1)`)
+        .join(' OR ')}`,
+      [`v2.${box.current.id}.%`],
+    );
+    const retired = Number(left[0].n) === 0 ? await retireOtherKeys(client, box.current.id) : [];
+    return { resealed, rows: rowsDone, retired };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    await client.end();
+  }
+}

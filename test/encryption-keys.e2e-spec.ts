@@ -1,0 +1,195 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from './support/ports.js';
+import { createTestApp, TEST_ENCRYPTION_KEY, type TestApp } from './support/test-app.js';
+import { createTestDatabase } from './support/test-database.js';
+
+const MAIN = path.resolve('dist/src/main.js');
+const ROTATE = path.resolve('dist/scripts/rotate-encryption-key.js');
+const ADMIN = 'test-admin-token-0123456789';
+
+interface Run {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function run(script: string, env: Record<string, string>): Run {
+  const { DATABASE_URL: _d, ENCRYPTION_KEY: _k, ENCRYPTION_KEYS_PREVIOUS: _p, ...inherited } = process.env;
+  const child = spawn(process.execPath, [script], {
+    env: { ...inherited, LOG_FORMAT: 'pretty', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function until(check: () => boolean, what: string, run: Run): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${run.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('encryption key: checked at start, rotated with a keyring', () => {
+  const keyA = randomBytes(32).toString('hex');
+  const keyB = randomBytes(32).toString('base64');
+  let database: { url: string; drop(): Promise<void> };
+  let port: number;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    port = await freePort();
+  });
+  afterAll(() => database?.drop());
+
+  const env = (extra: Record<string, string>) => ({
+    DATABASE_URL: database.url,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ADMIN_TOKEN: ADMIN,
+    WEBHOOK_ALLOW_PRIVATE: 'true',
+    ...extra,
+  });
+  const base = () => `http://127.0.0.1:${port}`;
+
+  /** Starts the built service, runs `use` while it serves, and stops it cleanly. */
+  async function serving(extra: Record<string, string>, use: () => Promise<void>): Promise<void> {
+    const service = run(MAIN, env(extra));
+    try {
+      await until(() => /listening on/.test(service.output()), 'the service to listen', service);
+      await use();
+    } finally {
+      service.child.kill('SIGTERM');
+    }
+    expect(await service.exited).toBe(0);
+  }
+
+  async function refused(extra: Record<string, string>): Promise<string> {
+    const service = run(MAIN, env(extra));
+    const code = await service.exited;
+    expect(code, service.output()).toBe(1);
+    expect(service.output()).not.toContain('listening on');
+    return service.output();
+  }
+
+  it('refuses another key before serving, accepts a rotation, re-seals everything, then refuses the retired key', async () => {
+    let apiKey = '';
+    let webhookId = '';
+    let secret = '';
+    const reveal = async () =>
+      (await (
+        await fetch(`${base()}/v1/webhooks/${webhookId}/secret`, { headers: { authorization: `Bearer ${apiKey}` } })
+      ).json()) as { secret: string };
+
+    await serving({ ENCRYPTION_KEY: keyA }, async () => {
+      const tenant = await fetch(`${base()}/v1/tenants`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Keyed' }),
+      });
+      apiKey = ((await tenant.json()) as { apiKey: string }).apiKey;
+      const webhook = await fetch(`${base()}/v1/webhooks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: 'ERP',
+          url: 'http://127.0.0.1:9/erp',
+          eventTypes: ['*'],
+          headers: { 'X-Api-Key': 'k-123' },
+          auth: { type: 'bearer', token: 't-456' },
+        }),
+      });
+      const created = (await webhook.json()) as { id: string; secret: string };
+      webhookId = created.id;
+      secret = created.secret;
+    });
+
+    const wrongKey = await refused({ ENCRYPTION_KEY: keyB });
+    expect(wrongKey).toContain('ENCRYPTION_KEY');
+    expect(wrongKey).toContain('ENCRYPTION_KEYS_PREVIOUS');
+    expect(wrongKey).not.toMatch(/\n\s+at /);
+
+    // A rotation: the new key with the old one beside it starts, and reads the old secrets.
+    await serving({ ENCRYPTION_KEY: keyB, ENCRYPTION_KEYS_PREVIOUS: keyA }, async () => {
+      expect(await reveal()).toEqual({ secret });
+      // The rotation runs beside the serving instance.
+      const rotate = run(ROTATE, env({ ENCRYPTION_KEY: keyB, ENCRYPTION_KEYS_PREVIOUS: keyA }));
+      expect(await rotate.exited, rotate.output()).toBe(0);
+      expect(rotate.output()).toMatch(/3 sealed values in 1 subscriptions re-sealed/);
+      expect(rotate.output()).toMatch(/retired key/);
+      expect(await reveal()).toEqual({ secret });
+    });
+
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query(
+        'SELECT secret_encrypted, headers_encrypted, auth_encrypted FROM webhook WHERE id = $1',
+        [webhookId],
+      );
+      const ids = Object.values(rows[0]).map((v) => String(v).split('.').slice(0, 2).join('.'));
+      expect(new Set(ids).size).toBe(1);
+      expect(ids[0]).toMatch(/^v2\.[0-9a-f]{16}$/);
+    } finally {
+      await client.end();
+    }
+
+    // A second run has nothing left to do (resumable), and the new key alone serves.
+    const again = run(ROTATE, env({ ENCRYPTION_KEY: keyB }));
+    expect(await again.exited, again.output()).toBe(0);
+    expect(again.output()).toMatch(/0 sealed values/);
+    await serving({ ENCRYPTION_KEY: keyB }, async () => {
+      expect(await reveal()).toEqual({ secret });
+    });
+    expect(await refused({ ENCRYPTION_KEY: keyA })).toMatch(/ENCRYPTION_KEY is key [0-9a-f]{16}, retired/);
+  }, 180_000);
+});
+
+describe('sealed values: v1 still opens, and a value copied to another row does not', () => {
+  let t: TestApp;
+  let db: pg.Client;
+  beforeAll(async () => {
+    t = await createTestApp();
+    db = new pg.Client({ connectionString: t.databaseUrl });
+    await db.connect();
+  });
+  afterAll(async () => {
+    await db?.end();
+    await t?.close();
+  });
+
+  const create = async (name: string) =>
+    (await t.api('POST', '/v1/webhooks', { body: { name, url: 'http://127.0.0.1:9/x', eventTypes: ['*'] } })).body as {
+      id: string;
+      secret: string;
+    };
+
+  it('reads a v1 value (no key id, no binding) written before this change', async () => {
+    const hook = await create('legacy');
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', Buffer.from(TEST_ENCRYPTION_KEY, 'hex'), iv);
+    const body = Buffer.concat([cipher.update('whsec_bGVnYWN5IHNlY3JldCBvZiAyNCBieXRlcw==', 'utf8'), cipher.final()]);
+    const v1 = ['v1', iv, cipher.getAuthTag(), body].map((p) => (typeof p === 'string' ? p : p.toString('base64url')));
+    await db.query('UPDATE webhook SET secret_encrypted = $2 WHERE id = $1', [hook.id, v1.join('.')]);
+    const revealed = await t.api('GET', `/v1/webhooks/${hook.id}/secret`);
+    expect(revealed.body).toEqual({ secret: 'whsec_bGVnYWN5IHNlY3JldCBvZiAyNCBieXRlcw==' });
+  });
+
+  it('binds each value to its row: a secret copied to another subscription does not open there', async () => {
+    const [x, y] = [await create('x'), await create('y')];
+    await db.query(
+      'UPDATE webhook SET secret_encrypted = (SELECT secret_encrypted FROM webhook WHERE id = $1) WHERE id = $2',
+      [x.id, y.id],
+    );
+    const revealed = await t.api('GET', `/v1/webhooks/${y.id}/secret`);
+    expect(revealed.status).not.toBe(200);
+    expect(JSON.stringify(revealed.body)).not.toContain(x.secret);
+  });
+});
