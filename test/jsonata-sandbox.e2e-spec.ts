@@ -59,11 +59,11 @@ describe('JSONata sandbox: a tenant expression never stalls or kills the service
     expect(pad.status).toBe(400);
     expect(pad.body.errors[0].message).toMatch(/\$pad to 200000000 characters/);
 
-    const tooLarge = await preview('$join($map([1..1100], function($i) { $pad("", 1000, "x") }))');
+    const tooLarge = await preview('$pad("", 1000000, "x") & $pad("", 100000, "y")');
     expect(tooLarge.status).toBe(400);
     expect(tooLarge.body.errors[0].message).toMatch(/more than the 1048576-byte limit/);
 
-    const large = await preview('$join($map([1..1000], function($i) { $pad("", 1000, "x") }))');
+    const large = await preview('$pad("", 1000000, "x")');
     expect(large.status).toBe(200);
     expect(large.body.body).toHaveLength(1_000_000);
   });

@@ -9,10 +9,10 @@ import workerpool from 'workerpool';
  */
 export const JSONATA_LIMITS = {
   /** JSONata's own bound, checked between nodes (answers D1012). */
-  timeoutMs: 250,
+  timeoutMs: 1_000,
   maxDepth: 200,
   /** Past this the child process is killed and replaced. */
-  deadlineMs: 1_000,
+  deadlineMs: 2_000,
   heapMb: 128,
   /** EDI and ERP documents are large; a body past this is a transform error. */
   maxResultBytes: 1_048_576,
