@@ -36,6 +36,7 @@ const AXE_PAGES = [
   'delivery detail',
   'event catalog',
   'endpoints list (dark)',
+  'endpoints list with health banners',
 ];
 
 describe.skipIf(skipReason !== undefined)('the Integrations settings screen in Chromium', { timeout: 60_000 }, () => {
@@ -536,6 +537,78 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     expect([...stored.eventTypes].sort()).toEqual(['order.created', 'order.status_changed']);
     endpoint = { id, name: renamed, secret };
     await page.close();
+  });
+
+  it('ERP answers on the screen: a 422 problem+json ends the delivery with its detail as the reason; a 410 shows a banner with the reason and a link to the failed deliveries; the next maintenance window', async () => {
+    const detail = 'Customer C-9 does not exist in company code 1000';
+    const erp = (await startReceiver()).always((request) =>
+      request.path === '/gone'
+        ? { status: 410, body: 'Endpoint retired on 2026-11-01' }
+        : {
+            status: 422,
+            headers: { 'content-type': 'application/problem+json' },
+            body: JSON.stringify({ type: 'about:blank', title: 'Unknown customer', status: 422, detail }),
+          },
+    );
+    // A window three days from now: never under way while the test runs.
+    const day = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][(new Date().getUTCDay() + 3) % 7];
+    const strict = (
+      await t.api('POST', '/v1/webhooks', {
+        body: {
+          name: 'ERP strict',
+          url: `${erp.url}/strict`,
+          eventTypes: ['order.created'],
+          permanentStatuses: [422],
+          maintenanceWindows: [{ days: [day], start: '01:00', end: '02:00', timeZone: 'UTC' }],
+        },
+      })
+    ).body;
+    const gone = (
+      await t.api('POST', '/v1/webhooks', {
+        body: { name: 'ERP retired', url: `${erp.url}/gone`, eventTypes: ['order.created'] },
+      })
+    ).body;
+    try {
+      await t.api('POST', '/v1/orders', { body: orderBody() });
+      const failed = await eventually(async () => {
+        const list = (await t.api('GET', `/v1/deliveries?webhookId=${strict.id}`)).body.data;
+        return list[0]?.status === 'failed' ? list[0] : undefined;
+      });
+      await eventually(async () => (await t.api('GET', `/v1/webhooks/${gone.id}`)).body.status === 'disabled');
+
+      const page = await openSignedIn();
+      const banner = page.getByTestId('health-banner').filter({ hasText: 'ERP retired' });
+      await banner.waitFor();
+      const said = await banner.innerText();
+      for (const part of [
+        'ERP retired is disabled',
+        'the endpoint answered 410 Gone',
+        'Endpoint retired on 2026-11-01',
+      ])
+        expect(said).toContain(part);
+      await screenshot(page, 'endpoints-list-banner');
+      await audit(page, 'endpoints list with health banners');
+      await banner.getByRole('link', { name: 'Show failed deliveries of ERP retired' }).click();
+      await page.getByRole('heading', { name: 'ERP retired', exact: true }).waitFor();
+      expect(new URL(page.url()).hash).toBe(`#/endpoints/${gone.id}/failed`);
+      expect(await page.getByLabel('Filter by status').inputValue()).toBe('failed');
+      await pollText(page.getByRole('row').filter({ hasText: 'order.created' }), /failed[\s\S]*Endpoint retired/);
+
+      await openEndpoint(page, strict.id, 'ERP strict');
+      expect(await pollText(page.getByTestId('next-maintenance-window'), /\d/)).not.toBe('—');
+      const link = page.locator(`[href$="/deliveries/${failed.id}"]`);
+      await pollText(page.getByRole('row').filter({ has: link }), new RegExp(`HTTP 422[\\s\\S]*${detail}`));
+      await link.click();
+      await page.getByRole('heading', { name: 'Delivery', exact: true }).waitFor();
+      expect(await pollText(page.getByTestId('attempt-reason'), /\S/)).toBe(`Reason: ${detail}`);
+      expect(await page.getByRole('heading', { name: /^Attempt \d+$/ }).count()).toBe(1);
+      await screenshot(page, 'delivery-reason');
+      await page.close();
+    } finally {
+      await t.api('DELETE', `/v1/webhooks/${strict.id}`);
+      await t.api('DELETE', `/v1/webhooks/${gone.id}`);
+      await erp.close();
+    }
   });
 
   it('event catalog: every type from the API, copyable examples, and a Node snippet with standardwebhooks', async () => {

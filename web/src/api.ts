@@ -147,6 +147,11 @@ export interface Webhook {
   consecutiveFailures: number;
   lastSuccessAt: string | null;
   lastFailureAt: string | null;
+  lastFailureReason?: string | null;
+  permanentStatuses?: number[];
+  maintenanceWindows?: Array<{ days: string[]; start: string; end: string; timeZone: string }>;
+  inMaintenance?: boolean;
+  nextMaintenanceWindow?: { startsAt: string; endsAt: string } | null;
   createdAt: string;
   secret?: string;
 }
@@ -170,6 +175,8 @@ export interface Attempt {
   responseBody: string | null;
   errorClass: string | null;
   errorMessage?: string | null;
+  /** One line read from the answer (problem+json detail, OData message, SOAP fault, text) or the error. */
+  reason?: string | null;
 }
 
 export interface Delivery {
@@ -182,6 +189,9 @@ export interface Delivery {
   createdAt?: string;
   updatedAt?: string;
   nextAttemptAt?: string | null;
+  lastResponseStatus?: number | null;
+  lastErrorClass?: string | null;
+  lastReason?: string | null;
   attempts?: Attempt[];
 }
 

@@ -10,7 +10,7 @@ import { Alert, describeError } from './ui';
 export type Route =
   | { page: 'list' }
   | { page: 'new' }
-  | { page: 'detail'; id: string }
+  | { page: 'detail'; id: string; logStatus?: string }
   | { page: 'edit'; id: string }
   | { page: 'delivery'; id: string }
   | { page: 'catalog' };
@@ -21,6 +21,8 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'deliveries' && parts[1]) return { page: 'delivery', id: parts[1] };
   if (parts[0] === 'endpoints' && parts[1] === 'new') return { page: 'new' };
   if (parts[0] === 'endpoints' && parts[1] && parts[2] === 'edit') return { page: 'edit', id: parts[1] };
+  if (parts[0] === 'endpoints' && parts[1] && parts[2] === 'failed')
+    return { page: 'detail', id: parts[1], logStatus: 'failed' };
   if (parts[0] === 'endpoints' && parts[1]) return { page: 'detail', id: parts[1] };
   return { page: 'list' };
 }
@@ -204,8 +206,9 @@ function Page({
     case 'detail':
       return (
         <EndpointDetail
-          key={route.id}
+          key={`${route.id}/${route.logStatus ?? ''}`}
           id={route.id}
+          logStatus={route.logStatus}
           readOnly={readOnly}
           secretOnce={flash?.webhookId === route.id ? flash.secret : null}
           forgetSecret={() => setFlash(null)}

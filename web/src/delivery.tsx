@@ -74,6 +74,12 @@ export function DeliveryPage({ id, readOnly }: { id: string; readOnly: boolean }
         <dd class="break">{delivery.eventId}</dd>
         <dt>Delivery id</dt>
         <dd class="break">{delivery.id}</dd>
+        {delivery.lastReason ? (
+          <>
+            <dt>Last reason</dt>
+            <dd class="break">{delivery.lastReason}</dd>
+          </>
+        ) : null}
         {delivery.nextAttemptAt && !SETTLED.has(delivery.status) ? (
           <>
             <dt>Next attempt</dt>
@@ -119,7 +125,14 @@ function AttemptView({ attempt }: { attempt: Attempt }) {
         {attempt.errorClass ? ` · ${attempt.errorClass}` : ''}
         {attempt.durationMs !== null ? ` · ${attempt.durationMs} ms` : ''}
       </p>
-      {attempt.errorMessage ? <p>{attempt.errorMessage}</p> : null}
+      {attempt.reason ? (
+        <p class="reason" data-testid="attempt-reason">
+          <strong>Reason:</strong> <span class="break">{attempt.reason}</span>
+        </p>
+      ) : null}
+      {attempt.errorMessage && attempt.errorMessage !== attempt.reason && attempt.errorClass !== 'http_status' ? (
+        <p>{attempt.errorMessage}</p>
+      ) : null}
       <p class="break muted">{attempt.url}</p>
       <h4>Response body</h4>
       <pre class="code" tabIndex={0}>

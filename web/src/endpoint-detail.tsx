@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, type Attempt, type Delivery, type FeedToken, type Page, type Webhook } from './api';
 import { navigate } from './app';
 import { useCatalog } from './catalog';
@@ -9,6 +9,7 @@ import {
   EnabledSwitch,
   formatTime,
   HealthBadge,
+  HealthBanner,
   Loading,
   prettyBody,
   StatusText,
@@ -20,9 +21,11 @@ interface Props {
   /** The secret from the create answer: shown this once. */
   secretOnce: string | null;
   forgetSecret: () => void;
+  /** Open the delivery log filtered to this status (the banner's "failed deliveries" link). */
+  logStatus?: string;
 }
 
-export function EndpointDetail({ id, readOnly, secretOnce, forgetSecret }: Props) {
+export function EndpointDetail({ id, readOnly, secretOnce, forgetSecret, logStatus }: Props) {
   const [webhook, setWebhook] = useState<Webhook | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [message, setMessage] = useState<string | null>(null);
@@ -73,6 +76,7 @@ export function EndpointDetail({ id, readOnly, secretOnce, forgetSecret }: Props
         <h1 id="endpoint-heading">{webhook.name}</h1>
         <HealthBadge webhook={webhook} />
       </div>
+      {webhook.enabled ? <HealthBanner webhook={webhook} /> : null}
       <dl class="facts">
         <dt>URL</dt>
         <dd class="break">{webhook.url ?? '—'}</dd>
@@ -95,6 +99,30 @@ export function EndpointDetail({ id, readOnly, secretOnce, forgetSecret }: Props
           <>
             <dt>Disabled because</dt>
             <dd>{webhook.disabledReason ?? '—'}</dd>
+          </>
+        ) : null}
+        {webhook.permanentStatuses?.length ? (
+          <>
+            <dt>Fail at once on</dt>
+            <dd>{webhook.permanentStatuses.map((s) => `HTTP ${s}`).join(', ')}</dd>
+          </>
+        ) : null}
+        {webhook.maintenanceWindows?.length ? (
+          <>
+            <dt>Maintenance windows</dt>
+            <dd>
+              {webhook.maintenanceWindows
+                .map((w) => `${w.days.join(', ')} ${w.start}–${w.end} (${w.timeZone})`)
+                .join('; ')}
+            </dd>
+            <dt>{webhook.inMaintenance ? 'In a maintenance window' : 'Next maintenance window'}</dt>
+            <dd data-testid="next-maintenance-window">
+              {webhook.nextMaintenanceWindow
+                ? webhook.inMaintenance
+                  ? `until ${formatTime(webhook.nextMaintenanceWindow.endsAt)}: pushes are held`
+                  : `${formatTime(webhook.nextMaintenanceWindow.startsAt)} to ${formatTime(webhook.nextMaintenanceWindow.endsAt)}`
+                : '—'}
+            </dd>
           </>
         ) : null}
       </dl>
@@ -175,7 +203,7 @@ export function EndpointDetail({ id, readOnly, secretOnce, forgetSecret }: Props
         />
       )}
       {pull ? null : <ConnectionCheck id={id} />}
-      <DeliveryLog webhook={webhook} readOnly={readOnly} refresh={sent} />
+      <DeliveryLog webhook={webhook} readOnly={readOnly} refresh={sent} initialStatus={logStatus} />
     </article>
   );
 }
@@ -455,9 +483,23 @@ function FeedAccess({ id, readOnly }: { id: string; readOnly: boolean }) {
 
 const STATUSES = ['pending', 'delivering', 'delivered', 'failed', 'superseded', 'discarded'];
 
-function DeliveryLog({ webhook, readOnly, refresh }: { webhook: Webhook; readOnly: boolean; refresh: number }) {
+function DeliveryLog({
+  webhook,
+  readOnly,
+  refresh,
+  initialStatus,
+}: {
+  webhook: Webhook;
+  readOnly: boolean;
+  refresh: number;
+  initialStatus?: string;
+}) {
   const catalog = useCatalog();
-  const [status, setStatus] = useState('');
+  const [status, setStatus] = useState(initialStatus ?? '');
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (initialStatus) heading.current?.scrollIntoView();
+  }, []);
   const [eventType, setEventType] = useState('');
   const [cursors, setCursors] = useState<Array<string | null>>([null]);
   const [page, setPage] = useState<Page<Delivery> | null>(null);
@@ -504,7 +546,9 @@ function DeliveryLog({ webhook, readOnly, refresh }: { webhook: Webhook; readOnl
 
   return (
     <section aria-labelledby="log-heading" class="card">
-      <h2 id="log-heading">Delivery log</h2>
+      <h2 id="log-heading" ref={heading}>
+        Delivery log
+      </h2>
       <div class="toolbar">
         <div class="field">
           <label for="log-status">Filter by status</label>
@@ -575,7 +619,10 @@ function DeliveryLog({ webhook, readOnly, refresh }: { webhook: Webhook; readOnl
                   <StatusText status={delivery.status} />
                 </td>
                 <td data-label="Attempts">{delivery.attemptCount ?? '—'}</td>
-                <td data-label="Last response">{lastResponse(delivery)}</td>
+                <td data-label="Last response">
+                  {lastResponse(delivery)}
+                  {delivery.lastReason ? <span class="reason break"> · {delivery.lastReason}</span> : null}
+                </td>
                 <td data-label="Created">{formatTime(delivery.createdAt)}</td>
               </tr>
             ))}
@@ -626,9 +673,7 @@ function DeliveryLog({ webhook, readOnly, refresh }: { webhook: Webhook; readOnl
   );
 }
 
-function lastResponse(
-  delivery: Delivery & { lastResponseStatus?: number | null; lastErrorClass?: string | null },
-): string {
+function lastResponse(delivery: Delivery): string {
   if (delivery.lastErrorClass && delivery.lastErrorClass !== 'http_status') return delivery.lastErrorClass;
   return delivery.lastResponseStatus ? `HTTP ${delivery.lastResponseStatus}` : '—';
 }

@@ -93,6 +93,14 @@ describe('the endpoint form → API body', () => {
     expect(body.timeoutMs).toBe('soon');
   });
 
+  it('keeps named operational events beside "all types": * does not include them', () => {
+    const body = bodyOf(
+      draft({ allTypes: true, eventTypes: ['order.created', 'webhook.disabled', 'delivery.failed'] }),
+      null,
+    );
+    expect(body.eventTypes).toEqual(['*', 'webhook.disabled', 'delivery.failed']);
+  });
+
   it('builds each payload format with its own options', () => {
     expect(
       bodyOf(draft({ payloadFormat: 'jsonata', expression: '{ "a": id }', contentType: '' }), null).payloadOptions,

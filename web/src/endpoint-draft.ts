@@ -165,7 +165,8 @@ export function bodyOf(d: Draft, existing: Webhook | null): Record<string, unkno
     name: d.name.trim(),
     description: d.description.trim() || (editing ? null : undefined),
     deliveryMode: d.deliveryMode,
-    eventTypes: d.allTypes ? ['*'] : d.eventTypes,
+    // `*` means the order and shipment events; operational events are named on their own.
+    eventTypes: d.allTypes ? ['*', ...d.eventTypes.filter(isOperationalType)] : d.eventTypes,
     filters: Object.fromEntries(
       d.filters
         .filter((f) => f.path.trim())
@@ -248,4 +249,9 @@ export function draftProblems(d: Draft): Array<{ field: string; message: string 
         },
       ]
     : [];
+}
+
+/** Waybill's operational events (webhook.failing, delivery.failed, …): `*` does not include them. */
+export function isOperationalType(name: string): boolean {
+  return (name.startsWith('webhook.') && name !== 'webhook.test') || name.startsWith('delivery.');
 }

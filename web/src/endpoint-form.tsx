@@ -8,6 +8,7 @@ import {
   draftProblems,
   EMPTY,
   type Format,
+  isOperationalType,
   payloadOptionsOf,
 } from './endpoint-draft';
 import { navigate, type Flash } from './app';
@@ -441,21 +442,32 @@ function EventTypePicker({
       <legend>Event types</legend>
       <label class="check">
         <input type="checkbox" checked={draft.allTypes} onChange={(e) => set('allTypes', e.currentTarget.checked)} />{' '}
-        All event types (<code>*</code>), including ones added later
+        All order and shipment event types (<code>*</code>), including ones added later
       </label>
       {catalog === null ? <Loading what="the event catalog" /> : null}
       <div class="type-groups">
         {groups.map(([object, types]) => (
-          <fieldset key={object} class="type-group" disabled={draft.allTypes}>
-            <legend>{object === 'order' ? 'Orders' : object === 'shipment' ? 'Shipments' : object}</legend>
+          <fieldset key={object} class="type-group" disabled={draft.allTypes && !isOperationalType(types[0].name)}>
+            <legend>
+              {object === 'order'
+                ? 'Orders'
+                : object === 'shipment'
+                  ? 'Shipments'
+                  : object === 'webhook'
+                    ? 'Endpoint health (operational, never included in *)'
+                    : object === 'delivery'
+                      ? 'Failed deliveries (operational, never included in *)'
+                      : object}
+            </legend>
             {types.map((type) => {
               const id = `type-${type.name.replace(/\./g, '-')}`;
+              const covered = draft.allTypes && !isOperationalType(type.name);
               return (
                 <div class="check-with-hint" key={type.name}>
                   <input
                     id={id}
                     type="checkbox"
-                    checked={draft.allTypes || draft.eventTypes.includes(type.name)}
+                    checked={covered || draft.eventTypes.includes(type.name)}
                     onChange={(e) => toggle(type.name, e.currentTarget.checked)}
                     aria-describedby={`${id}-description`}
                   />

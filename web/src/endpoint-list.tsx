@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Page, type Webhook } from './api';
-import { Alert, describeError, EnabledSwitch, formatTime, HealthBadge, Loading } from './ui';
+import { Alert, describeError, EnabledSwitch, formatTime, HealthBadge, HealthBanner, Loading } from './ui';
 
 export function EndpointList({ readOnly }: { readOnly: boolean }) {
   const [webhooks, setWebhooks] = useState<Webhook[] | null>(null);
@@ -52,6 +52,11 @@ export function EndpointList({ readOnly }: { readOnly: boolean }) {
       </p>
       {readOnly ? <Alert kind="info">Read-only: you can look at everything here but not change it.</Alert> : null}
       {error ? <Alert>{error}</Alert> : null}
+      {(webhooks ?? [])
+        .filter((w) => w.enabled && (w.status === 'disabled' || w.status === 'failing'))
+        .map((w) => (
+          <HealthBanner key={w.id} webhook={w} named />
+        ))}
       {webhooks === null ? (
         error ? null : (
           <Loading what="endpoints" />

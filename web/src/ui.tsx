@@ -37,6 +37,37 @@ export function HealthBadge({ webhook }: { webhook: Webhook }) {
   return <span class="badge badge-healthy">Healthy</span>;
 }
 
+/**
+ * A disabled or failing endpoint, said plainly: why (the reason Waybill recorded and the ERP's
+ * last answer) and a link to its failed deliveries. Nothing for a healthy one.
+ */
+export function HealthBanner({ webhook, named = false }: { webhook: Webhook; named?: boolean }) {
+  if (webhook.status !== 'disabled' && webhook.status !== 'failing') return null;
+  const disabled = webhook.status === 'disabled';
+  const who = named ? webhook.name : 'This endpoint';
+  return (
+    <div class={`alert banner banner-${webhook.status}`} role="status" data-testid="health-banner">
+      <p>
+        <strong>
+          {who} {disabled ? 'is disabled' : 'is failing'}.
+        </strong>{' '}
+        {disabled
+          ? 'New deliveries are held until it is re-enabled.'
+          : `${webhook.consecutiveFailures} attempts in a row failed; deliveries keep being retried.`}
+      </p>
+      {disabled && webhook.disabledReason ? <p>Reason: {webhook.disabledReason}</p> : null}
+      {webhook.lastFailureReason ? (
+        <p>
+          Last answer: <q class="break">{webhook.lastFailureReason}</q>
+        </p>
+      ) : null}
+      <p>
+        <a href={`#/endpoints/${webhook.id}/failed`}>Show failed deliveries{named ? ` of ${webhook.name}` : ''}</a>
+      </p>
+    </div>
+  );
+}
+
 export function StatusText({ status }: { status: string }) {
   return <span class={`delivery-status status-${status}`}>{status}</span>;
 }
