@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from './support/receiver.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 describe('feed tokens have a life cycle', () => {
@@ -40,9 +41,19 @@ describe('feed tokens have a life cycle', () => {
     expect(listed.status).toBe(200);
     expect(listed.body.data.map((x: { id: string }) => x.id).sort()).toEqual([minted.body.id, forever.body.id].sort());
     expect(JSON.stringify(listed.body)).not.toContain(minted.body.token);
-    const used = listed.body.data.find((x: { id: string }) => x.id === minted.body.id);
-    expect(used).toMatchObject({ webhookId: feedId, expiresAt: minted.body.expiresAt });
-    expect(used.lastUsedAt).not.toBeNull();
+    expect(listed.body.data.find((x: { id: string }) => x.id === minted.body.id)).toMatchObject({
+      webhookId: feedId,
+      expiresAt: minted.body.expiresAt,
+    });
+    // lastUsedAt is written beside the read, not before its answer: poll for it.
+    await eventually(
+      async () => {
+        const again = await t.api('GET', `/v1/webhooks/${feedId}/feed-tokens`);
+        return again.body.data.find((x: { id: string }) => x.id === minted.body.id)?.lastUsedAt !== null;
+      },
+      10_000,
+      'lastUsedAt of the used token',
+    );
 
     const revoked = await t.api('DELETE', `/v1/webhooks/${feedId}/feed-tokens/${minted.body.id}`);
     expect(revoked.status).toBe(204);
