@@ -61,7 +61,8 @@ describe('crash safety', () => {
   it('a service killed with SIGKILL mid-delivery loses nothing: after a restart every committed event arrives', async () => {
     expect(fs.existsSync(MAIN), 'run `npm run build` first (npm test does)').toBe(true);
     const database = await createTestDatabase();
-    receiver = (await startReceiver()).always({ status: 200, delayMs: 150 });
+    // The first four pushes hang until the kill: the killed instance has sent at most those.
+    receiver = (await startReceiver()).always('hang');
     const port = await freePort();
     const first = await startService(database.url, port);
     children.push(first);
@@ -87,7 +88,8 @@ describe('crash safety', () => {
     first.kill('SIGKILL');
     await new Promise((resolve) => first.once('exit', resolve));
     const beforeRestart = new Set(receiver.bodies().map((b) => b.data.id)).size;
-    expect(beforeRestart).toBeLessThan(40);
+    expect(beforeRestart).toBeLessThanOrEqual(4);
+    receiver.always({ status: 200, delayMs: 5 });
 
     const second = await startService(database.url, port);
     children.push(second);
@@ -105,6 +107,22 @@ describe('crash safety', () => {
   }, 60_000);
 });
 
+/** Every delivery of the database recorded delivered (and `count` of them): nothing is left to send. */
+async function allDelivered(databaseUrl: string, count: number): Promise<void> {
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    await eventually(async () => {
+      const { rows } = await db.query(
+        `SELECT count(*) FILTER (WHERE status = 'delivered')::int AS delivered, count(*)::int AS total FROM delivery`,
+      );
+      return rows[0].delivered === count && rows[0].total === count;
+    }, 20_000);
+  } finally {
+    await db.end();
+  }
+}
+
 describe('several instances on one database', () => {
   const apps: TestApp[] = [];
   let receiver: Receiver | undefined;
@@ -113,7 +131,7 @@ describe('several instances on one database', () => {
     for (const app of apps.reverse()) await app.close();
   });
 
-  it('share a burst woken by NOTIFY: every event delivered exactly once, both workers sending', async () => {
+  it('share a burst woken by NOTIFY: every event delivered exactly once, by the workers only', async () => {
     // The API instance delivers nothing itself: its commits reach the two workers only by NOTIFY.
     const api = await createTestApp({ env: { ROLE: 'api' } });
     apps.push(api);
@@ -132,15 +150,15 @@ describe('several instances on one database', () => {
       }),
     );
     await receiver.waitForRequests(200, 20_000);
+    await allDelivered(api.databaseUrl, 200);
     await Promise.all([b.app.get(Dispatcher).whenIdle(), c.app.get(Dispatcher).whenIdle()]);
-    await new Promise((resolve) => setTimeout(resolve, 300));
     const delivered = receiver.bodies().map((body) => body.data.id as string);
     expect(delivered).toHaveLength(200);
     expect(new Set(delivered)).toEqual(new Set(ids));
+    // One subscription's concurrency slots are held by one worker while it is busy with it
+    // (maxConcurrency holds across instances), so which worker sends how many is not fixed.
     const [sentByB, sentByC] = [b, c].map((x) => x.app.get(Dispatcher).stats.attempted);
     expect(api.app.get(Dispatcher).stats.attempted).toBe(0);
-    expect(sentByB).toBeGreaterThan(0);
-    expect(sentByC).toBeGreaterThan(0);
     expect(sentByB + sentByC).toBe(200);
   });
 
@@ -156,8 +174,8 @@ describe('several instances on one database', () => {
       }),
     );
     await receiver!.waitForRequests(100, 20_000);
+    await allDelivered(api.databaseUrl, 300);
     await Promise.all([a.app.get(Dispatcher).whenIdle(), b.app.get(Dispatcher).whenIdle()]);
-    await new Promise((resolve) => setTimeout(resolve, 300));
     const delivered = receiver!.bodies().map((body) => body.data.id as string);
     expect(delivered).toHaveLength(100);
     expect(new Set(delivered)).toEqual(new Set(ids));

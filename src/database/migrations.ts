@@ -3,6 +3,7 @@ import { Webhooks1763910000000 } from '../../migrations/1763910000000-webhooks.j
 import { PayloadFormats1763920000000 } from '../../migrations/1763920000000-payload-formats.js';
 import { ErpConnectivity1763930000000 } from '../../migrations/1763930000000-erp-connectivity.js';
 import { PortalSessions1763940000000 } from '../../migrations/1763940000000-portal-sessions.js';
+import { OrderedFollowers1764000000000 } from '../../migrations/1764000000000-ordered-followers.js';
 import { FeedTokenLifeCycle1764100000000 } from '../../migrations/1764100000000-feed-token-life-cycle.js';
 import { EncryptionKeys1764100000001 } from '../../migrations/1764100000001-encryption-keys.js';
 import { AttemptReasons1764200000000 } from '../../migrations/1764200000000-attempt-reasons.js';
@@ -15,6 +16,7 @@ export const MIGRATIONS = [
   PayloadFormats1763920000000,
   ErpConnectivity1763930000000,
   PortalSessions1763940000000,
+  OrderedFollowers1764000000000,
   FeedTokenLifeCycle1764100000000,
   EncryptionKeys1764100000001,
   AttemptReasons1764200000000,

@@ -29,14 +29,14 @@ describe('delivery status machine', () => {
   });
 
   it('ends an attempt as delivered, pending until the retry, or failed', () => {
-    const later = new Date(Date.now() + 5_000);
-    expect(statusAfterAttempt('success', null)).toBe('delivered');
-    expect(statusAfterAttempt('success', later)).toBe('delivered');
-    expect(statusAfterAttempt('failure', later)).toBe('pending');
-    expect(statusAfterAttempt('throttled', later)).toBe('pending');
-    expect(statusAfterAttempt('failure', null)).toBe('failed');
-    expect(statusAfterAttempt('throttled', null)).toBe('failed');
-    expect(statusAfterAttempt('gone', later)).toBe('failed');
+    expect(statusAfterAttempt('success', false)).toBe('delivered');
+    expect(statusAfterAttempt('success', true)).toBe('delivered');
+    expect(statusAfterAttempt('failure', true)).toBe('pending');
+    expect(statusAfterAttempt('throttled', true)).toBe('pending');
+    expect(statusAfterAttempt('failure', false)).toBe('failed');
+    expect(statusAfterAttempt('throttled', false)).toBe('failed');
+    expect(statusAfterAttempt('gone', true)).toBe('failed');
+    expect(statusAfterAttempt('aborted', false)).toBe('pending');
   });
 
   it('shows a pending row under an unexpired lease as delivering', () => {

@@ -26,20 +26,22 @@ export const DELIVERY_MACHINE: StatusMachine<StoredDeliveryStatus> = {
 };
 
 /** How an attempt went, as far as the delivery's state is concerned. */
-export type AttemptVerdictKind = 'success' | 'failure' | 'throttled' | 'permanent' | 'gone';
+export type AttemptVerdictKind = 'success' | 'failure' | 'throttled' | 'permanent' | 'gone' | 'aborted';
 
 /**
  * The delivery's state after an attempt: delivered on success; otherwise pending while the
- * schedule has a retry left (`retryAt`), failed when it has none, the endpoint is gone or the
- * answer is one of the subscription's permanent statuses.
+ * schedule has a retry left, failed when it has none, the endpoint is gone or the answer is one
+ * of the subscription's permanent statuses. An attempt cut short by shutdown stays pending:
+ * another instance sends it at once.
  */
 export function statusAfterAttempt(
   verdict: AttemptVerdictKind,
-  retryAt: Date | null,
+  retryLeft: boolean,
 ): 'delivered' | 'pending' | 'failed' {
   if (verdict === 'success') return 'delivered';
   if (verdict === 'gone' || verdict === 'permanent') return 'failed';
-  return retryAt ? 'pending' : 'failed';
+  if (verdict === 'aborted') return 'pending';
+  return retryLeft ? 'pending' : 'failed';
 }
 
 /** The status the API shows for a stored row at `now`. */

@@ -75,6 +75,7 @@ export interface ClaimedDelivery {
   webhookId: string;
   eventId: string;
   eventType: string;
+  aggregateId: string | null;
   attemptCount: number;
   retryBase: number;
   trigger: Exclude<AttemptTrigger, 'test' | 'pull'>;
@@ -97,7 +98,13 @@ export interface AttemptRecord extends Omit<AttemptRow, 'trigger' | 'errorClass'
   trigger: AttemptTrigger;
   errorClass: string | null;
   status: 'delivered' | 'pending' | 'failed';
-  nextAttemptAt: Date | null;
+  /** While pending: due this long after the record is written (by the database's clock). */
+  retryInMs: number | null;
+  /** A new start of the retry schedule (an attempt that does not spend a retry); null keeps it. */
+  retryBase: number | null;
+  /** The delivery leaves pending on an ordered subscription: the next of its aggregate may go. */
+  releasesFollower: boolean;
+  aggregateId: string | null;
 }
 
 /** A delivery fan-out creates. */
@@ -108,8 +115,10 @@ export interface NewDelivery {
   eventType: string;
   aggregateId: string;
   eventSequence: number;
-  /** Null: held (paused, disabled) or a feed's. */
-  dueAt: Date | null;
+  /** Due this long after the commit (by the database's clock); null: held (paused, disabled), a feed's, or awaiting. */
+  dueInMs: number | null;
+  /** An ordered subscription's delivery behind an open one of its aggregate. */
+  awaiting: boolean;
   /** Created leased to this instance, which sends it right after the commit. */
   leased: boolean;
   feedPosition: number | null;

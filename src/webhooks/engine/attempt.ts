@@ -6,6 +6,7 @@ import { ReceiverClient } from '../transport/receiver-client.js';
 import { RequestComposer } from '../transport/request-composer.js';
 import { reasonOf } from '../transport/answer-reason.js';
 import { AUDIT_BODY_LIMIT, type AttemptOutcome } from '../transport/sender.js';
+import { cutText } from '../deliveries/storable.js';
 import type { AttemptVerdict } from './health.js';
 import { parseRetryAfter } from './retry-policy.js';
 
@@ -54,6 +55,7 @@ export function verdictOf(
   if (status === 410) return { kind: 'gone', at, reason };
   if (status !== null && permanentStatuses.includes(status)) return { kind: 'permanent', at, reason };
   if ((status === 429 || status === 503) && retryAfterMs !== undefined) return { kind: 'throttled', at, reason };
+  if (outcome.errorClass === 'aborted') return { kind: 'aborted', at, reason };
   return { kind: 'failure', at, reason };
 }
 
@@ -71,7 +73,8 @@ export class AttemptPipeline {
     private readonly controlNumbers: ControlNumbers,
   ) {}
 
-  async run(target: AttemptTarget, now = new Date()): Promise<AttemptResult> {
+  /** `abort`: this instance is shutting down; a request in flight ends at once as `aborted`. */
+  async run(target: AttemptTarget, now = new Date(), abort?: AbortSignal): Promise<AttemptResult> {
     const { webhook } = target;
     let outcome: AttemptOutcome;
     let auditHeaders: Record<string, string> = {};
@@ -85,10 +88,10 @@ export class AttemptPipeline {
         target.envelopeIsStored &&
         webhook.payloadFormat === 'envelope' &&
         webhook.apiVersion === target.envelopeVersion;
-      if (!sentAsStored) auditBody = rendered.body.slice(0, AUDIT_BODY_LIMIT);
+      if (!sentAsStored) auditBody = cutText(rendered.body, AUDIT_BODY_LIMIT);
       const composed = this.composer.compose(webhook, target.eventId, rendered.body, now, rendered.contentType);
       auditHeaders = composed.auditHeaders;
-      outcome = await this.receivers.deliver(webhook, composed.outgoing);
+      outcome = await this.receivers.deliver(webhook, composed.outgoing, abort);
     } catch (error) {
       const transform = error instanceof TransformError;
       if (transform) auditBody = '';

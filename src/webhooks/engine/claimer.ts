@@ -25,10 +25,17 @@ export interface ClaimSink {
   /** Deliveries held here (claimed, queued or in flight, not yet recorded). */
   heldIds(): Iterable<string>;
   heldCount(): number;
+  /** Held deliveries that still count against claiming (not those of subscriptions that can take no more). */
+  busyCount(): number;
   /** Subscriptions that have enough claimed here already. */
   saturated(): string[];
   take(deliveries: ClaimedDelivery[]): void;
+  /** Runs on every sweep. */
+  tick(): void;
 }
+
+/** How often followers left waiting with nothing to release them are looked for. */
+const STRANDED_FOLLOWERS_EVERY_MS = 60_000;
 
 /**
  * Finds due work: claims due deliveries in batches whenever woken (in process after a commit,
@@ -55,9 +62,17 @@ export class Claimer {
   start(): void {
     this.running = true;
     const settings = this.config.webhooks;
+    let strandedAt = Date.now();
     this.scheduler.addInterval(
       SWEEP,
-      setInterval(() => this.wake(), settings.sweepIntervalMs),
+      setInterval(() => {
+        this.sink.tick();
+        this.wake();
+        if (Date.now() - strandedAt >= STRANDED_FOLLOWERS_EVERY_MS) {
+          strandedAt = Date.now();
+          void this.releaseStrandedFollowers();
+        }
+      }, settings.sweepIntervalMs),
     );
     this.scheduler.addInterval(
       HEARTBEAT,
@@ -95,9 +110,10 @@ export class Claimer {
       do {
         this.claimAgain = false;
         while (this.running) {
-          const held = this.sink.heldCount();
-          const room = maxInFlight - held;
-          if (room <= 0 || (held > 0 && room < Math.min(CLAIM_LOW_WATER, maxInFlight))) break;
+          // Deliveries queued behind subscriptions that can take no more do not delay claiming for the others.
+          const room = maxInFlight - this.sink.heldCount();
+          const busy = this.sink.busyCount();
+          if (room <= 0 || (busy > 0 && room < Math.min(CLAIM_LOW_WATER, maxInFlight))) break;
           const want = Math.min(room, CLAIM_BATCH);
           const batch = await this.repository.claimDueDeliveries(
             want,
@@ -114,6 +130,15 @@ export class Claimer {
       this.logger.error(`claiming deliveries failed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       this.claiming = false;
+    }
+  }
+
+  private async releaseStrandedFollowers(): Promise<void> {
+    try {
+      const released = await this.repository.releaseStrandedFollowers();
+      if (released > 0) this.logger.warn(`released ${released} ordered deliveries left waiting for no predecessor`);
+    } catch (error) {
+      this.logger.warn(`looking for stranded ordered deliveries failed: ${String(error)}`);
     }
   }
 

@@ -14,31 +14,43 @@ import { statusAfterAttempt } from '../deliveries/delivery-status.js';
 import type { AttemptRecord, ClaimedDelivery } from '../deliveries/delivery.rows.js';
 import { DeliveryRepository } from '../deliveries/delivery.repository.js';
 import { SubscriptionHealthStore } from '../subscriptions/subscription-health.store.js';
+import type { WebhookRuntime } from '../subscriptions/webhook-runtime.js';
+import { type CurrentRuntime, WebhookRuntimeStore } from '../subscriptions/webhook-runtime.store.js';
 import { ReceiverClient } from '../transport/receiver-client.js';
+import { RequestComposer } from '../transport/request-composer.js';
 import { Sender } from '../transport/sender.js';
 import { AttemptPipeline, type AttemptResult } from './attempt.js';
 import { Claimer } from './claimer.js';
+import { ConcurrencySlots } from './concurrency-slots.js';
 import { DeliveryMetrics } from './delivery-metrics.js';
 import { DeliverySignal } from './delivery-signal.js';
 import { Lanes } from './lanes.js';
 import { type Finished, Recorder } from './recorder.js';
-import { nextAttemptAt } from './retry-policy.js';
+import { retryWait } from './retry-policy.js';
+
+/** After the grace, requests still in flight are cut; their outcomes are recorded within this long. */
+const ABORT_SETTLE_MS = 5_000;
 
 /**
  * The delivery engine, composed of its phases: the claimer finds due deliveries and leases them,
- * the lanes hold each subscription to its concurrency and rate, the attempt pipeline sends one
- * delivery, and the recorder writes outcomes back in batches. The dispatcher owns what they
- * share: the deliveries this instance holds, and start-up and shutdown.
+ * the lanes hold each subscription to its concurrency (across instances) and rate, a pre-send
+ * check reads each subscription as it is now (admin actions win over claimed work), the attempt
+ * pipeline sends one delivery, and the recorder writes outcomes back in batches. The dispatcher
+ * owns what they share: the deliveries this instance holds, start-up and shutdown.
  */
 @Injectable()
 export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(Dispatcher.name);
-  /** Deliveries leased to this instance and not yet recorded. */
+  /** Deliveries leased to this instance and not yet recorded or given back. */
   private readonly held = new Set<string>();
   private readonly idleWaiters: Array<() => void> = [];
   private readonly claimer: Claimer;
   private readonly lanes: Lanes;
+  private readonly slots: ConcurrencySlots;
   private readonly recorder: Recorder;
+  private readonly abort = new AbortController();
+  private checks: Array<{ delivery: ClaimedDelivery; done: (current: CurrentRuntime | null | Error) => void }> = [];
+  private returning: string[] = [];
   private running = false;
   private stopping = false;
   private attempted = 0;
@@ -50,7 +62,9 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     @Inject(DeliveryRepository) private readonly repository: DeliveryRepository,
     @Inject(Sender) private readonly sender: Sender,
     @Inject(ReceiverClient) private readonly receivers: ReceiverClient,
+    @Inject(RequestComposer) private readonly composer: RequestComposer,
     private readonly pipeline: AttemptPipeline,
+    private readonly runtimes: WebhookRuntimeStore,
     private readonly signal: DeliverySignal,
     scheduler: SchedulerRegistry,
     private readonly metrics: DeliveryMetrics,
@@ -58,12 +72,26 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     transactions: TransactionRunner,
     outbox: OutboxService,
   ) {
-    this.lanes = new Lanes((delivery) => this.attempt(delivery));
+    this.slots = new ConcurrencySlots(databaseUrl);
+    this.lanes = new Lanes(this.slots, config.webhooks.maxInFlight, {
+      send: (delivery) => this.send(delivery),
+      handBack: (deliveries) =>
+        this.giveBack(
+          deliveries.map((d) => d.id),
+          true,
+        ),
+    });
     this.claimer = new Claimer(config, databaseUrl, repository, scheduler, {
       heldIds: () => this.held,
+      busyCount: () => this.held.size - this.lanes.heldInSaturated(),
       heldCount: () => this.held.size,
       saturated: () => this.lanes.saturated(),
       take: (deliveries) => deliveries.forEach((d) => this.enqueue(d)),
+      tick: () => {
+        this.lanes.poke();
+        this.receivers.forgetIdle();
+        this.composer.forgetIdle();
+      },
     });
     this.recorder = new Recorder(config, repository, health, transactions, outbox, (ids) => this.release(ids));
   }
@@ -94,15 +122,19 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     return this.config.webhooks.leaseMs;
   }
 
-  /** How many deliveries fan-out may create already leased to this instance (0 when it does not deliver). */
-  roomForDirectHandOver(): number {
+  /**
+   * How many deliveries of this subscription fan-out may create already leased to this instance:
+   * within this instance's room and the subscription's share of it (0 when it does not deliver).
+   */
+  roomForDirectHandOver(runtime: WebhookRuntime): number {
     if (!this.running || this.stopping) return 0;
-    return Math.max(0, this.config.webhooks.maxInFlight - this.held.size);
+    const room = this.config.webhooks.maxInFlight - this.held.size;
+    return Math.max(0, Math.min(room, this.lanes.roomFor(runtime)));
   }
 
   /** Deliveries fan-out created leased to this instance, committed: send them as if claimed. */
   takeOver(deliveries: ClaimedDelivery[]): void {
-    if (!this.running) return;
+    if (!this.running || this.stopping) return;
     this.directlyTaken += deliveries.length;
     for (const delivery of deliveries) this.enqueue(delivery);
   }
@@ -119,16 +151,29 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     this.lanes.enqueue(delivery);
   }
 
-  private async attempt(delivery: ClaimedDelivery): Promise<void> {
-    const result = await this.pipeline.run({
-      webhook: delivery.webhook,
-      eventId: delivery.eventId,
-      envelope: delivery.body,
-      envelopeVersion: delivery.bodyVersion,
-      envelopeIsStored: delivery.bodyIsEnvelope,
-    });
+  /** One delivery through its lane's slot: the pre-send check, the attempt, its outcome to the recorder. */
+  private async send(delivery: ClaimedDelivery): Promise<void> {
+    const current = await this.currentSettings(delivery);
+    if (!current || !current.sendable || this.stopping) {
+      // Paused, disabled, deleted or switched to pull since it was claimed (or the check could not be
+      // made): it is not sent under the old settings. Its lease goes back (a DELETE discarded it already).
+      this.giveBack([delivery.id], false);
+      return;
+    }
+    delivery.webhook = current.runtime;
+    this.lanes.refresh(current.runtime);
+    const result = await this.pipeline.run(
+      {
+        webhook: delivery.webhook,
+        eventId: delivery.eventId,
+        envelope: delivery.body,
+        envelopeVersion: delivery.bodyVersion,
+        envelopeIsStored: delivery.bodyIsEnvelope,
+      },
+      new Date(),
+      this.abort.signal,
+    );
     this.attempted += 1;
-    if (this.stopping && !this.held.has(delivery.id)) return;
     const finished: Finished = {
       record: this.recordOf(delivery, result),
       verdict: result.verdict,
@@ -139,23 +184,61 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     this.recorder.add(finished);
   }
 
+  /**
+   * The subscription as it is now, read together with the others about to start (one statement per
+   * turn of the event loop). Admin actions win over claimed work: a request goes out only under
+   * settings read after it was claimed and just before it is sent. While the database cannot be
+   * reached the delivery waits (its lease kept alive) for up to a third of its lease.
+   */
+  private async currentSettings(delivery: ClaimedDelivery): Promise<CurrentRuntime | null> {
+    const deadline = Date.now() + this.config.webhooks.leaseMs / 3;
+    for (let wait = 100; ; wait = Math.min(wait * 2, 2_000)) {
+      const current = await new Promise<CurrentRuntime | null | Error>((done) => {
+        this.checks.push({ delivery, done });
+        if (this.checks.length === 1) setImmediate(() => void this.runChecks());
+      });
+      if (!(current instanceof Error)) return current;
+      if (this.stopping || Date.now() + wait > deadline) {
+        this.logger.warn(`could not check subscription ${delivery.webhookId} before sending: ${current.message}`);
+        return null;
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  private async runChecks(): Promise<void> {
+    const checks = this.checks;
+    this.checks = [];
+    try {
+      const current = await this.runtimes.current([...new Set(checks.map((c) => c.delivery.webhookId))]);
+      for (const check of checks) check.done(current.get(check.delivery.webhookId) ?? null);
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      for (const check of checks) check.done(failure);
+    }
+  }
+
   /** The attempt as the audit keeps it, and the delivery's next state: delivered, pending until a retry, or failed. */
   private recordOf(delivery: ClaimedDelivery, result: AttemptResult): AttemptRecord {
     const { outcome, verdict } = result;
     const number = delivery.attemptCount + 1;
-    const retryAt =
+    const aborted = verdict.kind === 'aborted';
+    const retryInMs =
       verdict.kind === 'success' || verdict.kind === 'gone' || verdict.kind === 'permanent'
         ? null
-        : nextAttemptAt({
-            schedule: delivery.webhook.retrySchedule ?? this.config.webhooks.retrySchedule,
-            attemptsInSchedule: number - delivery.retryBase,
-            retryAfterMs: result.retryAfterMs,
-            now: Date.now(),
-          });
+        : aborted
+          ? 0
+          : retryWait({
+              schedule: delivery.webhook.retrySchedule ?? this.config.webhooks.retrySchedule,
+              attemptsInSchedule: number - delivery.retryBase,
+              retryAfterMs: result.retryAfterMs,
+            });
+    const status = statusAfterAttempt(verdict.kind, retryInMs !== null);
     return {
       deliveryId: delivery.id,
       tenantId: delivery.tenantId,
       webhookId: delivery.webhookId,
+      aggregateId: delivery.aggregateId,
       number,
       trigger: delivery.trigger,
       startedAt: outcome.startedAt,
@@ -169,8 +252,11 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
       errorClass: outcome.errorClass,
       errorMessage: outcome.errorMessage,
       reason: result.reason,
-      status: statusAfterAttempt(verdict.kind, retryAt),
-      nextAttemptAt: retryAt,
+      status,
+      retryInMs: status === 'pending' ? retryInMs : null,
+      // An attempt cut short by shutdown spends no retry.
+      retryBase: aborted ? delivery.retryBase + 1 : null,
+      releasesFollower: delivery.webhook.ordered && status !== 'pending',
     };
   }
 
@@ -184,7 +270,32 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     if (result.verdict.kind !== 'success') this.metrics.webhookFailures.inc({ webhook_id: delivery.webhookId });
   }
 
-  /** The recorder wrote these deliveries' outcomes: they are no longer held here. */
+  /**
+   * Deliveries this instance will not send after all: their leases go back (one statement per
+   * turn of the event loop) so they are due again at once, for whichever instance can send them.
+   */
+  private giveBack(ids: string[], wakeOthers: boolean): void {
+    this.returning.push(...ids);
+    if (this.returning.length === ids.length) {
+      setImmediate(() => {
+        const returning = this.returning;
+        this.returning = [];
+        this.repository
+          .releaseLeases(returning)
+          .catch((error: unknown) =>
+            this.logger.warn(
+              `could not release ${returning.length} leases; they expire on their own: ${String(error)}`,
+            ),
+          )
+          .finally(() => {
+            this.release(returning);
+            if (wakeOthers) this.signal.wake();
+          });
+      });
+    }
+  }
+
+  /** These deliveries are no longer held here (recorded, or given back). */
   private release(ids: string[]): void {
     for (const id of ids) this.held.delete(id);
     this.metrics.inFlight.set(this.held.size);
@@ -193,31 +304,38 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   /**
-   * SIGTERM: stop claiming, let in-flight requests finish within the grace period, record them,
-   * and hand back every lease not finished so another instance (or the next start) sends it.
+   * SIGTERM: stop claiming and starting requests; let those in flight finish within the grace;
+   * then cut the rest short and record each as an `aborted` attempt (due again at once, no retry
+   * spent) before its lease is released; hand back every lease not started.
    */
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.running) {
+      await this.slots.close();
       await this.repository.close();
       return;
     }
     this.stopping = true;
     await this.claimer.stop();
     const queued = this.lanes.stop().map((d) => d.id);
-    for (const id of queued) this.held.delete(id);
-    const deadline = Date.now() + this.config.webhooks.shutdownGraceMs;
-    while (this.lanes.active > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    const until = async (deadline: number) => {
+      while (this.lanes.active > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    };
+    await until(Date.now() + this.config.webhooks.shutdownGraceMs);
+    if (this.lanes.active > 0) {
+      this.abort.abort();
+      await until(Date.now() + ABORT_SETTLE_MS);
     }
     await this.recorder.drain();
-    const unfinished = [...queued, ...this.held];
-    this.held.clear();
+    while (this.returning.length > 0) await new Promise((resolve) => setImmediate(resolve));
+    const unfinished = [...new Set([...queued, ...this.held])];
     try {
       await this.repository.releaseLeases(unfinished);
     } catch (error) {
       this.logger.warn(`could not release ${unfinished.length} leases; they expire on their own: ${String(error)}`);
     }
+    this.release(unfinished);
     this.running = false;
+    await this.slots.close();
     await this.receivers.close().catch(() => undefined);
     await this.sender.close().catch(() => undefined);
     await this.repository.close().catch(() => undefined);

@@ -20,7 +20,6 @@ interface SubscriptionRow extends WebhookRuntimeRow {
   filters: Filters;
   holding: boolean;
   in_maintenance: boolean;
-  ordered: boolean;
   delivery_mode: 'push' | 'pull';
   coalesce: Coalesce | null;
 }
@@ -53,14 +52,27 @@ export class FanOut implements OnModuleInit {
 
   async createDeliveries(tx: Tx, events: RecordedEvent[]): Promise<number> {
     const subscriptions: SubscriptionRow[] = await tx.manager.query(
-      `SELECT w.event_types, w.filters, (w.paused OR w.status = 'disabled') AS holding, w.in_maintenance, w.ordered, w.coalesce, w.delivery_mode, ${WEBHOOK_RUNTIME_COLUMNS}
-         FROM webhook w WHERE w.tenant_id = $1 AND w.enabled AND w.deleted_at IS NULL`,
+      // KEY SHARE: a change that moves a subscription's held deliveries (pause, resume, re-enable,
+      // push ↔ pull, delete) locks its row FOR UPDATE, so it waits for this transaction and then
+      // sees its deliveries, and this one reads the subscription as that change left it.
+      `SELECT w.event_types, w.filters, (w.paused OR w.status = 'disabled') AS holding, w.in_maintenance, w.coalesce, w.delivery_mode, ${WEBHOOK_RUNTIME_COLUMNS}
+         FROM webhook w WHERE w.tenant_id = $1 AND w.enabled AND w.deleted_at IS NULL
+        ORDER BY w.id FOR KEY SHARE OF w`,
       [events[0].tenantId],
     );
     if (subscriptions.length === 0) return 0;
     const tenantId = events[0].tenantId;
     const createdAt = events[0].createdAt;
-    let room = this.dispatcher.roomForDirectHandOver();
+    const room = new Map<string, number>();
+    const roomFor = (subscription: SubscriptionRow) => {
+      let left = room.get(subscription.webhook_id);
+      if (left === undefined) {
+        left = this.dispatcher.roomForDirectHandOver(webhookRuntimeFromRow(subscription));
+        room.set(subscription.webhook_id, left);
+      }
+      return left;
+    };
+    const opened = await this.openAggregates(tx, subscriptions, events);
     const rows: NewDelivery[] = [];
     /** Pull subscriptions: how many of this batch's deliveries join each feed, and at which rows. */
     const feeds = new Map<string, number[]>();
@@ -79,6 +91,10 @@ export class FanOut implements OnModuleInit {
         const id = randomUUID();
         const pull = subscription.delivery_mode === 'pull';
         const coalesced = subscription.coalesce?.eventTypes.includes(event.type) ?? false;
+        // An ordered subscription's delivery behind an open one of its aggregate awaits it, with no due time.
+        const pair = `${subscription.webhook_id}/${event.aggregateId}`;
+        const awaiting = !pull && subscription.ordered && opened.has(pair);
+        if (!pull && subscription.ordered) opened.add(pair);
         // Inside a maintenance window a delivery is due as usual but the claim holds it until the window ends.
         const direct =
           !pull &&
@@ -86,7 +102,7 @@ export class FanOut implements OnModuleInit {
           !subscription.in_maintenance &&
           !subscription.ordered &&
           !coalesced &&
-          room > 0;
+          roomFor(subscription) > 0;
         if (pull) {
           const at = feeds.get(subscription.webhook_id) ?? [];
           at.push(rows.length);
@@ -108,15 +124,13 @@ export class FanOut implements OnModuleInit {
           aggregateId: event.aggregateId,
           eventSequence: event.sequence,
           // A held or feed delivery is never due: resuming releases it, the ERP reads a feed.
-          dueAt:
-            subscription.holding || pull
-              ? null
-              : new Date(createdAt.getTime() + (coalesced ? subscription.coalesce!.windowMs : 0)),
+          dueInMs: subscription.holding || pull || awaiting ? null : coalesced ? subscription.coalesce!.windowMs : 0,
+          awaiting,
           leased: direct,
           feedPosition: null,
         });
         if (!direct) continue;
-        room -= 1;
+        room.set(subscription.webhook_id, roomFor(subscription) - 1);
         let body = bodies.get(event.id);
         if (body === undefined) {
           // Byte for byte what the claim builds from the stored row (json keeps the text as written).
@@ -129,6 +143,7 @@ export class FanOut implements OnModuleInit {
           webhookId: subscription.webhook_id,
           eventId: event.id,
           eventType: event.type,
+          aggregateId: event.aggregateId,
           attemptCount: 0,
           retryBase: 0,
           trigger: 'auto',
@@ -144,10 +159,32 @@ export class FanOut implements OnModuleInit {
     if (feeds.size > 0) await this.takeFeedPositions(tx, feeds, rows);
     await this.deliveries.insertFanOut(tx, tenantId, createdAt, rows, this.dispatcher.leaseMs);
     for (const covered of superseding) await this.deliveries.supersedeOlder(tx, covered);
+    // A superseded delivery may have been the one its followers awaited.
+    const orderedCovered = superseding.filter((c) => subscriptions.find((s) => s.webhook_id === c.webhookId)?.ordered);
+    if (orderedCovered.length > 0) await this.deliveries.releaseFollowers(tx, orderedCovered);
     if (handOver.length > 0) tx.afterCommit(() => this.dispatcher.takeOver(handOver));
     if (feeds.size > 0) tx.afterCommit(() => this.feedSignal.wake([...feeds.keys()]));
-    if (rows.some((r) => !r.leased && r.dueAt !== null)) tx.afterCommit(() => this.signal.wake());
+    if (rows.some((r) => !r.leased && r.dueInMs !== null)) tx.afterCommit(() => this.signal.wake());
     return rows.length;
+  }
+
+  /** Ordered push subscriptions: the (subscription, aggregate) pairs of these events that have an open delivery. */
+  private async openAggregates(
+    tx: Tx,
+    subscriptions: SubscriptionRow[],
+    events: RecordedEvent[],
+  ): Promise<Set<string>> {
+    const ordered = subscriptions.filter((s) => s.ordered && s.delivery_mode === 'push');
+    if (ordered.length === 0) return new Set();
+    const pairs = new Map<string, { webhookId: string; aggregateId: string }>();
+    for (const event of events)
+      for (const s of ordered)
+        if (matchesEventTypes(s.event_types, event.type) && matchesFilters(s.filters, event.data))
+          pairs.set(`${s.webhook_id}/${event.aggregateId}`, {
+            webhookId: s.webhook_id,
+            aggregateId: event.aggregateId,
+          });
+    return this.deliveries.pairsWithOpenDelivery(tx, [...pairs.values()]);
   }
 
   /**

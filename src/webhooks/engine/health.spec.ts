@@ -152,3 +152,10 @@ describe('applyAttempt', () => {
     expect(before).toEqual(copy);
   });
 });
+
+describe('applyAttempt after a shutdown cut an attempt short', () => {
+  it('leaves health as it was', () => {
+    const failing = run(healthy(), failures(0, 1_000, 2_000));
+    expect(applyAttempt(failing, { kind: 'aborted', at: at(3_000) }, RULES)).toEqual(failing);
+  });
+});

@@ -21,6 +21,8 @@ export type AttemptVerdict = (
   /** One of the subscription's permanentStatuses: the delivery fails at once, health is not touched. */
   | { kind: 'permanent' }
   | { kind: 'gone' }
+  /** Cut short by this instance's shutdown: the receiver is not to blame, and no retry is spent. */
+  | { kind: 'aborted' }
 ) & { at: Date; reason?: string };
 
 export interface HealthRules {
@@ -42,6 +44,8 @@ export function applyAttempt(state: HealthState, verdict: AttemptVerdict, rules:
     case 'permanent':
       next.lastFailureAt = verdict.at;
       next.lastFailureReason = verdict.reason ?? next.lastFailureReason;
+      return next;
+    case 'aborted':
       return next;
     case 'gone':
       next.lastFailureAt = verdict.at;

@@ -1,15 +1,29 @@
+import { Logger } from '@nestjs/common';
 import type { ClaimedDelivery } from '../deliveries/delivery.rows.js';
+import type { WebhookRuntime } from '../subscriptions/webhook-runtime.js';
+import type { ConcurrencySlots } from './concurrency-slots.js';
 
 /** A subscription may have this many times its pace (concurrency or rate) claimed here. */
 const LANE_BUFFER = 8;
+/** A lane that could take no slot for this long hands its queue back for the instance that holds them. */
+const SLOT_WAIT_MS = 200;
+/** After handing back, this instance leaves the subscription to the others for this long. */
+const HAND_BACK_COOLDOWN_MS = 5_000;
+/** An idle lane keeps its slots this long, so a steady trickle does not take and give them each time. */
+const IDLE_SLOT_HOLD_MS = 1_000;
 
-/** One subscription's share of this instance: its concurrency, its queue of claimed deliveries. */
+/** One subscription's share of this instance. */
 interface Lane {
+  id: string;
   maxConcurrency: number;
   ratePerSecond: number | null;
   active: number;
   queue: ClaimedDelivery[];
   timer: NodeJS.Timeout | null;
+  acquiring: boolean;
+  /** Since when the lane has had work and no slot. */
+  starvedSince: number | null;
+  idleTimer: NodeJS.Timeout | null;
 }
 
 /** A token bucket per rate-limited subscription; it outlives the lane so a burst cannot reset it. */
@@ -18,39 +32,102 @@ interface Bucket {
   refilledAt: number;
 }
 
+export interface LaneCallbacks {
+  /** Runs one delivery (the pre-send check, the attempt, the record); the slot is free again when it settles. */
+  send(delivery: ClaimedDelivery): Promise<void>;
+  /** Deliveries this instance gives back (no slot could be had): their leases are to be released. */
+  handBack(deliveries: ClaimedDelivery[]): void;
+}
+
 /**
- * Per-subscription lanes: claimed deliveries queue in their subscription's lane and start while
- * it has fewer than `maxConcurrency` in flight and, with a rate limit, a token in its bucket.
+ * Per-subscription lanes. A claimed delivery queues in its subscription's lane and starts while
+ * the lane has a free concurrency slot (slots are shared by all instances through the database,
+ * so `maxConcurrency` holds across them) and, with a rate limit, a token in its bucket; the rate
+ * divides between instances in proportion to the slots each holds. One subscription holds at
+ * most a quarter of this instance (and eight times its pace), so a slow endpoint cannot fill it.
  */
 export class Lanes {
+  private readonly logger = new Logger(Lanes.name);
   private readonly lanes = new Map<string, Lane>();
   private readonly buckets = new Map<string, Bucket>();
+  private readonly cooldown = new Map<string, number>();
   private stopped = false;
 
-  /** `send` runs one delivery; the lane's slot is free again when it settles. */
-  constructor(private readonly send: (delivery: ClaimedDelivery) => Promise<void>) {}
+  constructor(
+    private readonly slots: ConcurrencySlots,
+    private readonly maxInFlight: number,
+    private readonly callbacks: LaneCallbacks,
+  ) {
+    slots.onLost = () => {
+      for (const lane of this.lanes.values()) this.pump(lane);
+    };
+  }
+
+  /** How many of one subscription this instance may hold at once. */
+  capOf(runtime: Pick<WebhookRuntime, 'maxConcurrency' | 'rateLimitPerSecond'>): number {
+    const pace = Math.min(runtime.maxConcurrency, runtime.rateLimitPerSecond ?? Infinity);
+    return Math.max(1, Math.min(LANE_BUFFER * pace, Math.floor(this.maxInFlight / 4)));
+  }
+
+  /** How many more deliveries of this subscription fan-out may hand over to this instance directly. */
+  roomFor(runtime: WebhookRuntime): number {
+    if (this.stopped || this.coolingDown(runtime.id)) return 0;
+    const lane = this.lanes.get(runtime.id);
+    if (lane?.starvedSince) return 0;
+    return Math.max(0, this.capOf(runtime) - (lane ? lane.active + lane.queue.length : 0));
+  }
 
   enqueue(delivery: ClaimedDelivery): void {
     const settings = delivery.webhook;
     let lane = this.lanes.get(settings.id);
     if (!lane) {
-      lane = { maxConcurrency: 1, ratePerSecond: null, active: 0, queue: [], timer: null };
+      lane = {
+        id: settings.id,
+        maxConcurrency: 1,
+        ratePerSecond: null,
+        active: 0,
+        queue: [],
+        timer: null,
+        acquiring: false,
+        starvedSince: null,
+        idleTimer: null,
+      };
       this.lanes.set(settings.id, lane);
     }
-    lane.maxConcurrency = settings.maxConcurrency;
-    lane.ratePerSecond = settings.rateLimitPerSecond;
+    this.apply(lane, settings);
     lane.queue.push(delivery);
-    this.pump(settings.id, lane);
+    this.pump(lane);
   }
 
-  /** Subscriptions with enough claimed here already: a slow one must not fill this instance. */
+  /** The subscription's settings as the pre-send check found them. */
+  refresh(runtime: WebhookRuntime): void {
+    const lane = this.lanes.get(runtime.id);
+    if (lane) this.apply(lane, runtime);
+  }
+
+  /** Subscriptions this instance should not claim more of: enough here, no slot, or just given back. */
   saturated(): string[] {
-    const saturated: string[] = [];
-    for (const [id, lane] of this.lanes) {
-      const pace = Math.min(lane.maxConcurrency, lane.ratePerSecond ?? Infinity);
-      if (lane.active + lane.queue.length >= LANE_BUFFER * pace) saturated.push(id);
+    const saturated = new Set<string>();
+    const now = Date.now();
+    for (const [id, until] of this.cooldown) {
+      if (until > now) saturated.add(id);
+      else this.cooldown.delete(id);
     }
-    return saturated;
+    for (const [id, lane] of this.lanes) {
+      const cap = this.capOf({ maxConcurrency: lane.maxConcurrency, rateLimitPerSecond: lane.ratePerSecond });
+      if (lane.active + lane.queue.length >= cap || lane.starvedSince !== null) saturated.add(id);
+    }
+    return [...saturated];
+  }
+
+  /** Deliveries held in lanes that cannot take more (they do not count against claiming for others). */
+  heldInSaturated(): number {
+    let held = 0;
+    for (const lane of this.lanes.values()) {
+      const cap = this.capOf({ maxConcurrency: lane.maxConcurrency, rateLimitPerSecond: lane.ratePerSecond });
+      if (lane.active + lane.queue.length >= cap || lane.starvedSince !== null) held += lane.active + lane.queue.length;
+    }
+    return held;
   }
 
   /** Requests under way in every lane. */
@@ -60,42 +137,122 @@ export class Lanes {
     return active;
   }
 
+  /** On each sweep: lanes waiting for slots try again; long-starved ones give their queue back; idle buckets go. */
+  poke(): void {
+    const now = Date.now();
+    for (const lane of this.lanes.values()) {
+      if (lane.starvedSince !== null && now - lane.starvedSince >= SLOT_WAIT_MS && lane.queue.length > 0) {
+        const queued = lane.queue.splice(0);
+        lane.starvedSince = null;
+        this.cooldown.set(lane.id, now + HAND_BACK_COOLDOWN_MS);
+        this.callbacks.handBack(queued);
+        this.settle(lane);
+      } else {
+        this.pump(lane);
+      }
+    }
+    for (const [id, bucket] of this.buckets) {
+      // Refilled by now: a new bucket would be the same.
+      if (!this.lanes.has(id) && now - bucket.refilledAt >= 1_000) this.buckets.delete(id);
+    }
+  }
+
   /** Shutdown: start nothing more; answers what was queued and not started. */
   stop(): ClaimedDelivery[] {
     this.stopped = true;
     const queued: ClaimedDelivery[] = [];
     for (const lane of this.lanes.values()) {
       if (lane.timer) clearTimeout(lane.timer);
+      if (lane.idleTimer) clearTimeout(lane.idleTimer);
       lane.timer = null;
+      lane.idleTimer = null;
       queued.push(...lane.queue);
       lane.queue = [];
     }
     return queued;
   }
 
-  private pump(id: string, lane: Lane): void {
-    while (lane.queue.length > 0 && lane.active < lane.maxConcurrency && !this.stopped) {
-      if (lane.ratePerSecond !== null && !this.takeToken(id, lane)) return;
+  private apply(lane: Lane, settings: Pick<WebhookRuntime, 'maxConcurrency' | 'rateLimitPerSecond'>): void {
+    lane.maxConcurrency = settings.maxConcurrency;
+    lane.ratePerSecond = settings.rateLimitPerSecond;
+    // A lowered limit gives back the slots above it.
+    if (this.slots.count(lane.id) > lane.maxConcurrency) void this.slots.release(lane.id, lane.maxConcurrency);
+  }
+
+  private coolingDown(id: string): boolean {
+    const until = this.cooldown.get(id);
+    return until !== undefined && until > Date.now();
+  }
+
+  private pump(lane: Lane): void {
+    if (this.stopped) return;
+    if (lane.idleTimer && lane.queue.length > 0) {
+      clearTimeout(lane.idleTimer);
+      lane.idleTimer = null;
+    }
+    const slots = this.slots.count(lane.id);
+    if (lane.queue.length > 0 && slots < lane.maxConcurrency && !lane.acquiring) this.acquire(lane);
+    while (lane.queue.length > 0 && lane.active < Math.min(lane.maxConcurrency, this.slots.count(lane.id))) {
+      if (lane.ratePerSecond !== null && !this.takeToken(lane)) return;
       const delivery = lane.queue.shift()!;
       lane.active += 1;
-      void this.send(delivery).finally(() => {
-        lane.active -= 1;
-        if (lane.active === 0 && lane.queue.length === 0 && !lane.timer) this.lanes.delete(id);
-        else this.pump(id, lane);
-      });
+      void this.callbacks
+        .send(delivery)
+        .catch((error: unknown) => this.logger.error(`sending a delivery failed: ${String(error)}`))
+        .finally(() => {
+          lane.active -= 1;
+          this.pump(lane);
+          this.settle(lane);
+        });
     }
   }
 
-  /** Takes a token from the lane's bucket, or sets a timer for when one is there. */
-  private takeToken(id: string, lane: Lane): boolean {
-    const rate = lane.ratePerSecond!;
-    const now = Date.now();
-    let bucket = this.buckets.get(id);
-    if (!bucket) {
-      bucket = { tokens: rate, refilledAt: now };
-      this.buckets.set(id, bucket);
+  /** Takes slots for a lane with work: all of its subscription's that are free. */
+  private acquire(lane: Lane): void {
+    lane.acquiring = true;
+    this.slots
+      .acquire(lane.id, lane.maxConcurrency, lane.maxConcurrency)
+      .catch((error: unknown) => {
+        this.logger.warn(`taking concurrency slots failed: ${String(error)}`);
+        return this.slots.count(lane.id);
+      })
+      .then((held) => {
+        lane.acquiring = false;
+        if (held === 0 && lane.queue.length > 0) lane.starvedSince ??= Date.now();
+        else lane.starvedSince = null;
+        this.pump(lane);
+        this.settle(lane);
+      });
+  }
+
+  /** An idle lane goes (its slots shortly after, unless work comes back). */
+  private settle(lane: Lane): void {
+    if (lane.active > 0 || lane.queue.length > 0 || lane.timer || lane.acquiring || lane.idleTimer) return;
+    if (this.slots.count(lane.id) === 0 || this.stopped) {
+      if (this.lanes.get(lane.id) === lane) this.lanes.delete(lane.id);
+      return;
     }
-    bucket.tokens = Math.min(rate, bucket.tokens + ((now - bucket.refilledAt) / 1000) * rate);
+    lane.idleTimer = setTimeout(() => {
+      lane.idleTimer = null;
+      if (lane.active > 0 || lane.queue.length > 0) return;
+      if (this.lanes.get(lane.id) === lane) this.lanes.delete(lane.id);
+      void this.slots.release(lane.id);
+    }, IDLE_SLOT_HOLD_MS);
+    lane.idleTimer.unref();
+  }
+
+  /** Takes a token from the lane's bucket, or sets a timer for when one is there. */
+  private takeToken(lane: Lane): boolean {
+    // The instances share the rate in proportion to the slots each holds.
+    const share = Math.min(1, this.slots.count(lane.id) / lane.maxConcurrency);
+    const rate = lane.ratePerSecond! * share;
+    const now = Date.now();
+    let bucket = this.buckets.get(lane.id);
+    if (!bucket) {
+      bucket = { tokens: Math.max(1, rate), refilledAt: now };
+      this.buckets.set(lane.id, bucket);
+    }
+    bucket.tokens = Math.min(Math.max(1, rate), bucket.tokens + ((now - bucket.refilledAt) / 1000) * rate);
     bucket.refilledAt = now;
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
@@ -105,7 +262,8 @@ export class Lanes {
       const waitMs = Math.ceil(((1 - bucket.tokens) / rate) * 1000);
       lane.timer = setTimeout(() => {
         lane.timer = null;
-        this.pump(id, lane);
+        this.pump(lane);
+        this.settle(lane);
       }, waitMs);
     }
     return false;

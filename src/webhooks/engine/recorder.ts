@@ -5,18 +5,20 @@ import { isOperationalEventType } from '../../events/event-types.js';
 import type { DomainEvent, OutboxService } from '../../events/outbox.service.js';
 import type { AttemptRecord } from '../deliveries/delivery.rows.js';
 import type { DeliveryRepository } from '../deliveries/delivery.repository.js';
+import { cutText, storableHeaders, storableText } from '../deliveries/storable.js';
 import type {
   HealthRow,
   LockedHealthRow,
   SubscriptionHealthStore,
 } from '../subscriptions/subscription-health.store.js';
+import { AUDIT_BODY_LIMIT } from '../transport/sender.js';
 import { type AttemptVerdict, applyAttempt } from './health.js';
 import { deliveryFailedEvent, healthChangeEvent } from './operational-events.js';
 
 /** Attempts written per statement. */
 const RECORD_BATCH = 500;
-/** A batch whose write fails (a lost connection, a deadlock) is tried this many times. */
-const RECORD_TRIES = 3;
+/** The health transaction is tried this many times (a lost connection, a deadlock). */
+const HEALTH_TRIES = 3;
 
 /** A finished attempt: what to write, how it counts toward health, and the event it carried. */
 export interface Finished {
@@ -26,13 +28,91 @@ export interface Finished {
   eventType: string;
 }
 
+/** The error class of an attempt whose outcome could not be stored as it was. */
+export const UNSTORABLE = 'unstorable_outcome';
+
+/** An attempt as PostgreSQL can store it: texts cut on character boundaries, no lone surrogates, no NUL. */
+export function storableRecord(record: AttemptRecord): AttemptRecord {
+  const text = (value: string | null, limit = AUDIT_BODY_LIMIT) =>
+    value === null ? null : storableText(cutText(value, limit));
+  return {
+    ...record,
+    url: storableText(record.url),
+    requestHeaders: storableHeaders(record.requestHeaders) ?? {},
+    requestBody: text(record.requestBody),
+    responseHeaders: storableHeaders(record.responseHeaders),
+    responseBody: text(record.responseBody),
+    errorMessage: text(record.errorMessage, 2_000),
+    reason: text(record.reason, 2_000),
+  };
+}
+
+/** What is left of an attempt whose outcome cannot be stored: when, where, what came of it, and why. */
+export function unstorableRecord(record: AttemptRecord, error: unknown): AttemptRecord {
+  return {
+    ...record,
+    url: storableText(cutText(record.url, 2_000)),
+    requestHeaders: {},
+    requestBody: null,
+    responseHeaders: null,
+    responseBody: null,
+    errorClass: UNSTORABLE,
+    errorMessage: storableText(
+      cutText(
+        `the outcome (${record.errorClass ?? `status ${record.responseStatus}`}) could not be stored: ${describe(error)}`,
+        2_000,
+      ),
+    ),
+  };
+}
+
+/** A failure of the database itself (unreachable, restarting, out of connections), as opposed to one of the data. */
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
+  return code.startsWith('08') || code.startsWith('57P') || code.startsWith('53');
+}
+
+const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
 /**
- * Writes finished attempts back in batches: the delivery rows, their audit rows and the
- * subscriptions' health. Subscriptions whose attempts in a batch all succeeded take one
- * statement (no read of their state is needed); the others, and a failing subscription that
- * recovers, go through the health transaction, which locks their rows, applies the health rules
- * to each attempt in order and records the operational events of what changed (`webhook.*`,
- * `delivery.failed`) in the outbox, so they commit with the change.
+ * Writes `records` with `write`, so that one outcome that cannot be stored never blocks the
+ * others: a batch the database refuses for its data is split in halves, down to single
+ * outcomes; a single one refused again is written as an `unstorable_outcome` attempt; only when
+ * even that fails (or the database cannot be reached) is an outcome given up. Answers what was
+ * written and what was given up.
+ */
+export async function writeSplitting<R>(
+  records: R[],
+  write: (records: R[]) => Promise<void>,
+  fallback: (record: R, error: unknown) => R,
+): Promise<{ written: R[]; lost: Array<{ record: R; error: unknown }> }> {
+  try {
+    await write(records);
+    return { written: records, lost: [] };
+  } catch (error) {
+    if (isConnectionError(error)) return { written: [], lost: records.map((record) => ({ record, error })) };
+    if (records.length > 1) {
+      const middle = Math.ceil(records.length / 2);
+      const first = await writeSplitting(records.slice(0, middle), write, fallback);
+      const second = await writeSplitting(records.slice(middle), write, fallback);
+      return { written: [...first.written, ...second.written], lost: [...first.lost, ...second.lost] };
+    }
+    const reduced = fallback(records[0], error);
+    try {
+      await write([reduced]);
+      return { written: [reduced], lost: [] };
+    } catch (again) {
+      return { written: [], lost: [{ record: records[0], error: again }] };
+    }
+  }
+}
+
+/**
+ * Writes finished attempts back in batches: the delivery rows and their audit rows first (one
+ * statement, success health included for subscriptions that are healthy already), then the health
+ * transaction for the others, which locks their rows and applies the health rules to each attempt
+ * in order. A failure of the health transaction retries the health only, never the audit.
  */
 export class Recorder {
   private readonly logger = new Logger(Recorder.name);
@@ -71,19 +151,7 @@ export class Recorder {
     try {
       while (this.finished.length > 0) {
         const batch = this.finished.splice(0, RECORD_BATCH);
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await this.write(batch);
-            break;
-          } catch (error) {
-            if (attempt < RECORD_TRIES) continue;
-            // The leases expire and the deliveries are tried again: at-least-once, never lost.
-            this.logger.error(
-              `recording ${batch.length} attempts failed: ${error instanceof Error ? error.message : String(error)}`,
-            );
-            break;
-          }
-        }
+        await this.write(batch);
         this.onRecorded(batch.map((f) => f.record.deliveryId));
       }
     } finally {
@@ -93,30 +161,64 @@ export class Recorder {
   }
 
   private async write(batch: Finished[]): Promise<void> {
-    const failing = new Set(batch.filter((f) => f.record.status !== 'delivered').map((f) => f.record.webhookId));
-    const succeeded = batch.filter((f) => !failing.has(f.record.webhookId));
-    const mixed = batch.filter((f) => failing.has(f.record.webhookId));
-    let recovering: Finished[] = [];
-    if (succeeded.length > 0) {
-      const unwritten = new Set(await this.repository.recordSuccesses(succeeded.map((f) => f.record)));
-      recovering = succeeded.filter((f) => unwritten.has(f.record.webhookId));
+    const failing = new Set(batch.filter((f) => f.verdict.kind !== 'success').map((f) => f.record.webhookId));
+    const healthy = new Set<string>();
+    const failed = new Set<string>();
+    const records = batch.map((f) => storableRecord(f.record));
+    const writeOutcomes = async (part: AttemptRecord[]) => {
+      const successes = new Map<string, Date>();
+      for (const r of part) {
+        if (failing.has(r.webhookId)) continue;
+        const last = successes.get(r.webhookId);
+        if (!last || last < r.startedAt) successes.set(r.webhookId, r.startedAt);
+      }
+      const written = await this.repository.recordOutcomes(part, successes);
+      for (const id of written.healthy) healthy.add(id);
+      for (const id of written.failed) failed.add(id);
+    };
+    // The database may be restarting: outcomes wait (their leases kept alive) rather than be sent again.
+    const deadline = Date.now() + this.config.webhooks.leaseMs / 2;
+    let pending = records;
+    for (let wait = 100; ; wait = Math.min(wait * 2, 2_000)) {
+      const { lost } = await writeSplitting(pending, writeOutcomes, unstorableRecord);
+      if (lost.length === 0) break;
+      if (!lost.every((l) => isConnectionError(l.error)) || Date.now() + wait > deadline) {
+        // Their leases expire and they are sent again: at least once, never lost.
+        this.logger.error(`could not record ${lost.length} attempts: ${describe(lost[0].error)}`);
+        break;
+      }
+      pending = lost.map((l) => l.record);
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
-    if (mixed.length === 0 && recovering.length === 0) return;
+    // Subscriptions with a failure, or not healthy before (a recovery, a disabled one), take the health transaction.
+    const rest = batch.filter((f) => failing.has(f.record.webhookId) || !healthy.has(f.record.webhookId));
+    if (rest.length === 0) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.recordHealth(rest, failed);
+        return;
+      } catch (error) {
+        if (attempt >= HEALTH_TRIES) {
+          this.logger.error(`updating subscription health failed: ${describe(error)}`);
+          return;
+        }
+      }
+    }
+  }
+
+  /**
+   * The health transaction: locks the subscriptions (in id order), applies the health rules to
+   * each attempt of the batch in order, and records the operational events of what changed.
+   */
+  private async recordHealth(batch: Finished[], failed: Set<string>): Promise<void> {
+    const ids = [...new Set(batch.map((f) => f.record.webhookId))].sort();
     await this.transactions.run(async (tx) => {
-      // Like the engine's own pool: an outcome lost in a crash is only sent again.
+      // Like the engine's own pool: a health change lost in a crash is only made again.
       await tx.manager.query('SET LOCAL synchronous_commit = off');
-      const failed =
-        mixed.length > 0
-          ? await this.repository.recordAttempts(
-              tx,
-              mixed.map((f) => f.record),
-            )
-          : [];
-      const health = [...mixed, ...recovering];
-      const current = await this.health.lock(tx, [...new Set(health.map((f) => f.record.webhookId))]);
-      const updated = this.applyHealth(current, health);
+      const current = await this.health.lock(tx, ids);
+      const updated = this.applyHealth(current, batch);
       await this.health.write(tx, updated);
-      await this.recordOperationalEvents(tx, current, updated, mixed, new Set(failed));
+      await this.recordOperationalEvents(tx, current, updated, batch, failed);
     });
   }
 

@@ -38,11 +38,19 @@ export interface FailureInput {
   random?: Random;
 }
 
-/** When to try a failed delivery again, or null when the schedule is spent (the delivery fails). */
-export function nextAttemptAt(input: FailureInput): Date | null {
+/**
+ * How long to wait before trying a failed delivery again, or null when the schedule is spent (the
+ * delivery fails). The engine adds it to the database's clock, never to this process's.
+ */
+export function retryWait(input: Omit<FailureInput, 'now'>): number | null {
   const delay = retryDelay(input.schedule, input.attemptsInSchedule, input.random);
   if (delay === undefined) return null;
   // Never sooner than the receiver asked; the retry is spent all the same.
-  const wait = input.retryAfterMs !== undefined ? Math.max(input.retryAfterMs, 0) : delay;
-  return new Date(input.now + wait);
+  return input.retryAfterMs !== undefined ? Math.max(input.retryAfterMs, 0) : delay;
+}
+
+/** When to try a failed delivery again, as of `now`, or null when the schedule is spent. */
+export function nextAttemptAt(input: FailureInput): Date | null {
+  const wait = retryWait(input);
+  return wait === null ? null : new Date(input.now + wait);
 }

@@ -12,6 +12,8 @@ export interface WebhookRuntime {
   retrySchedule: number[] | null;
   /** Answers that fail a delivery at once, without counting toward health. */
   permanentStatuses: number[];
+  /** Deliveries of one aggregate go out one at a time, in order. */
+  ordered: boolean;
   version: string;
   secretEncrypted: string;
   previousSecretEncrypted: string | null;
@@ -28,7 +30,7 @@ export interface WebhookRuntime {
 
 /** The subscription columns the engine reads (webhook aliased `w`), as `webhookRuntimeFromRow` reads them. */
 export const WEBHOOK_RUNTIME_COLUMNS = `w.id AS webhook_id, w.url, w.timeout_ms, w.max_concurrency, w.rate_limit_per_second,
-  w.retry_schedule, w.permanent_statuses, w.updated_at AS w_version, w.secret_encrypted, w.previous_secret_encrypted,
+  w.retry_schedule, w.permanent_statuses, w.ordered, w.updated_at AS w_version, w.secret_encrypted, w.previous_secret_encrypted,
   w.previous_secret_expires_at, w.headers_encrypted, w.api_version AS w_api_version, w.payload_format, w.payload_options,
   w.auth_type, w.auth_encrypted, w.tls_encrypted`;
 
@@ -41,6 +43,7 @@ export interface WebhookRuntimeRow {
   rate_limit_per_second: number | null;
   retry_schedule: number[] | null;
   permanent_statuses: number[];
+  ordered: boolean;
   w_version: Date;
   secret_encrypted: string;
   previous_secret_encrypted: string | null;
@@ -63,6 +66,7 @@ export function webhookRuntimeFromRow(r: WebhookRuntimeRow): WebhookRuntime {
     rateLimitPerSecond: r.rate_limit_per_second,
     retrySchedule: r.retry_schedule,
     permanentStatuses: r.permanent_statuses,
+    ordered: r.ordered,
     version: r.w_version.toISOString(),
     secretEncrypted: r.secret_encrypted,
     previousSecretEncrypted: r.previous_secret_encrypted,
@@ -87,6 +91,7 @@ export function runtimeOf(webhook: Webhook): WebhookRuntime {
     rateLimitPerSecond: webhook.rateLimitPerSecond,
     retrySchedule: webhook.retrySchedule,
     permanentStatuses: webhook.permanentStatuses,
+    ordered: webhook.ordered,
     version: webhook.updatedAt.toISOString(),
     secretEncrypted: webhook.secretEncrypted,
     previousSecretEncrypted: webhook.previousSecretEncrypted,

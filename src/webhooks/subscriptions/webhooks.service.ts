@@ -345,8 +345,13 @@ export class WebhooksService {
     return webhook;
   }
 
+  /**
+   * FOR UPDATE, not FOR NO KEY UPDATE: it waits for every fan-out transaction that holds the row
+   * (they take KEY SHARE), so the moves of held deliveries below see all of its deliveries, and
+   * fan-outs after it see the subscription as this change leaves it.
+   */
   private async lock(tx: Tx, tenantId: string, id: string): Promise<Webhook> {
-    const webhook = await tx.manager.findOne(Webhook, { where: { id, tenantId }, lock: { mode: 'for_no_key_update' } });
+    const webhook = await tx.manager.findOne(Webhook, { where: { id, tenantId }, lock: { mode: 'pessimistic_write' } });
     if (!webhook || webhook.deletedAt) throw notFound('webhook', id);
     return webhook;
   }
@@ -419,7 +424,7 @@ export class WebhooksService {
 
   /** Held deliveries (paused, disabled or in a feed) become due as of their creation, so the backlog goes out oldest first. */
   private async movePendingToPush(tx: Tx, webhook: Webhook): Promise<boolean> {
-    await this.deliveries.releaseHeld(tx, webhook.id);
+    await this.deliveries.releaseHeld(tx, webhook.id, webhook.ordered);
     return true;
   }
 

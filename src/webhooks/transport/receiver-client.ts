@@ -14,6 +14,7 @@ export class AuthError extends Error {}
 
 interface Credentials {
   version: string;
+  usedAt: number;
   auth: AuthSettings | null;
   tls: TlsSettings | null;
   /** Connections for this subscription alone (it presents a client certificate); null: the shared pool. */
@@ -28,6 +29,8 @@ interface CachedToken {
   pending?: Promise<string>;
 }
 
+/** Credentials of a subscription not sent to for this long are dropped. */
+const IDLE_MS = 10 * 60_000;
 /** A token without expires_in is kept this long (or until the receiver answers 401). */
 const TOKEN_DEFAULT_LIFETIME_MS = 3_600_000;
 /** Fetch a new token this long before the old one expires (at most a tenth of its lifetime). */
@@ -50,6 +53,7 @@ export function tokenRefreshAt(now: number, expiresIn: number | undefined): numb
 export class ReceiverClient {
   private readonly credentials = new Map<string, Credentials>();
   private readonly tokens = new Map<string, CachedToken>();
+  private forgotAt = Date.now();
   /** Token requests made since start (tests read it). */
   tokenRequests = 0;
 
@@ -64,7 +68,7 @@ export class ReceiverClient {
    * fetched when there is none or it is about to expire; a 401 from the receiver fetches exactly
    * one new token and sends once more. A token endpoint that fails makes the attempt `auth_error`.
    */
-  async deliver(webhook: WebhookRuntime, outgoing: OutgoingRequest): Promise<AttemptOutcome> {
+  async deliver(webhook: WebhookRuntime, outgoing: OutgoingRequest, abort?: AbortSignal): Promise<AttemptOutcome> {
     const startedAt = new Date();
     const started = performance.now();
     const credentials = this.credentialsOf(webhook);
@@ -80,12 +84,13 @@ export class ReceiverClient {
         headers.authorization = `Bearer ${token}`;
       }
       const dispatcher = credentials.agent ?? undefined;
-      let outcome = await this.sender.send({ ...outgoing, headers }, dispatcher);
+      let outcome = await this.sender.send({ ...outgoing, headers }, dispatcher, abort);
       if (outcome.responseStatus === 401 && auth?.type === 'oauth2ClientCredentials' && token !== undefined) {
         token = await this.token(webhook, credentials, auth, token);
         outcome = await this.sender.send(
           { ...outgoing, headers: { ...headers, authorization: `Bearer ${token}` } },
           dispatcher,
+          abort,
         );
       }
       if (outcome.errorClass === 'connection_reset' && outgoing.url.startsWith('https:'))
@@ -139,13 +144,17 @@ export class ReceiverClient {
   /** The subscription's unsealed credentials and connection pool, current for its row's version. */
   credentialsOf(webhook: WebhookRuntime): Credentials {
     const cached = this.credentials.get(webhook.id);
-    if (cached && cached.version === webhook.version) return cached;
+    if (cached && cached.version === webhook.version) {
+      cached.usedAt = Date.now();
+      return cached;
+    }
     if (cached?.agent) void cached.agent.close().catch(() => undefined);
     const tls = webhook.tlsEncrypted
       ? (JSON.parse(this.box.decrypt(webhook.tlsEncrypted, webhookField(webhook.id, 'tls'))) as TlsSettings)
       : null;
     const fresh: Credentials = {
       version: webhook.version,
+      usedAt: Date.now(),
       auth: webhook.authEncrypted
         ? (JSON.parse(this.box.decrypt(webhook.authEncrypted, webhookField(webhook.id, 'auth'))) as AuthSettings)
         : null,
@@ -238,6 +247,27 @@ export class ReceiverClient {
   /** How connections leave (directly or through the egress proxy). */
   get egress(): Egress {
     return this.sender.egress;
+  }
+
+  /**
+   * Credentials, connection pools and tokens of subscriptions not sent to for `idleMs` are dropped
+   * (a deleted subscription's would otherwise stay for good); a later send unseals them again.
+   */
+  forgetIdle(idleMs = IDLE_MS, now = Date.now()): void {
+    if (now - this.forgotAt < Math.min(idleMs, 60_000)) return;
+    this.forgotAt = now;
+    for (const [id, entry] of this.credentials) {
+      if (now - entry.usedAt < idleMs) continue;
+      this.credentials.delete(id);
+      this.tokens.delete(id);
+      if (entry.agent) void entry.agent.close().catch(() => undefined);
+    }
+    for (const id of this.tokens.keys()) if (!this.credentials.has(id)) this.tokens.delete(id);
+  }
+
+  /** How many subscriptions' credentials and tokens are held. */
+  get size(): { credentials: number; tokens: number } {
+    return { credentials: this.credentials.size, tokens: this.tokens.size };
   }
 
   async close(): Promise<void> {

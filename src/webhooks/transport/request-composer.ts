@@ -7,9 +7,12 @@ import { isReservedHeader } from '../subscriptions/custom-headers.js';
 
 export const USER_AGENT = `Waybill-Webhooks/${SERVICE_VERSION}`;
 export const REDACTED = '[redacted]';
+/** Unsealed secrets of a subscription not sent to for this long are dropped. */
+const IDLE_MS = 10 * 60_000;
 
 interface Unsealed {
   version: string;
+  usedAt: number;
   key: Buffer;
   previousKey: Buffer | null;
   headers: Record<string, string>;
@@ -28,6 +31,7 @@ export interface ComposedRequest {
  */
 export class RequestComposer {
   private readonly unsealed = new Map<string, Unsealed>();
+  private forgotAt = Date.now();
 
   constructor(private readonly box: SecretBox) {}
 
@@ -62,9 +66,13 @@ export class RequestComposer {
 
   private unseal(webhook: WebhookRuntime): Unsealed {
     const cached = this.unsealed.get(webhook.id);
-    if (cached && cached.version === webhook.version) return cached;
+    if (cached && cached.version === webhook.version) {
+      cached.usedAt = Date.now();
+      return cached;
+    }
     const fresh: Unsealed = {
       version: webhook.version,
+      usedAt: Date.now(),
       key: signingKey(this.box.decrypt(webhook.secretEncrypted, webhookField(webhook.id, 'secret'))),
       previousKey: webhook.previousSecretEncrypted
         ? signingKey(this.box.decrypt(webhook.previousSecretEncrypted, webhookField(webhook.id, 'previous_secret')))
@@ -83,5 +91,17 @@ export class RequestComposer {
     };
     this.unsealed.set(webhook.id, fresh);
     return fresh;
+  }
+
+  /** Secrets of subscriptions not sent to for `idleMs` are dropped (deleted ones would stay forever). */
+  forgetIdle(idleMs = IDLE_MS, now = Date.now()): void {
+    if (now - this.forgotAt < Math.min(idleMs, 60_000)) return;
+    this.forgotAt = now;
+    for (const [id, entry] of this.unsealed) if (now - entry.usedAt >= idleMs) this.unsealed.delete(id);
+  }
+
+  /** How many subscriptions' secrets are held unsealed. */
+  get size(): number {
+    return this.unsealed.size;
   }
 }

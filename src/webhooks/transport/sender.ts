@@ -15,6 +15,7 @@ export type ErrorClass =
   | 'http_status'
   | 'transform_error'
   | 'auth_error'
+  | 'aborted'
   | 'network';
 
 export interface OutgoingRequest {
@@ -104,8 +105,15 @@ export class Sender {
     this.agent = egress.agent();
   }
 
-  /** `dispatcher`: a subscription's own connections (mutual TLS); the shared pool otherwise. */
-  async send(outgoing: OutgoingRequest, dispatcher: Dispatcher = this.agent): Promise<AttemptOutcome> {
+  /**
+   * `dispatcher`: a subscription's own connections (mutual TLS); the shared pool otherwise.
+   * `abort`: this instance is shutting down; the request ends at once as `aborted`.
+   */
+  async send(
+    outgoing: OutgoingRequest,
+    dispatcher: Dispatcher = this.agent,
+    abort?: AbortSignal,
+  ): Promise<AttemptOutcome> {
     const startedAt = new Date();
     const started = performance.now();
     const finish = (partial: Omit<AttemptOutcome, 'startedAt' | 'durationMs'>): AttemptOutcome => ({
@@ -115,7 +123,8 @@ export class Sender {
     });
     try {
       this.guard.assertLiteralAllowed(new URL(outgoing.url));
-      const signal = AbortSignal.timeout(outgoing.timeoutMs);
+      const timeout = AbortSignal.timeout(outgoing.timeoutMs);
+      const signal = abort ? AbortSignal.any([timeout, abort]) : timeout;
       const response = await request(outgoing.url, {
         method: 'POST',
         headers: outgoing.headers,
@@ -139,7 +148,12 @@ export class Sender {
         errorMessage: ok ? null : `the endpoint answered ${response.statusCode}`,
       });
     } catch (error) {
-      const { errorClass, message } = classifyError(error);
+      const { errorClass, message } = abort?.aborted
+        ? {
+            errorClass: 'aborted' as const,
+            message: 'cut short: this instance shut down while the request was in flight',
+          }
+        : classifyError(error);
       return finish({
         responseStatus: null,
         responseHeaders: null,
