@@ -1,11 +1,11 @@
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { BODY_LIMIT_BYTES, parseJsonBody } from './common/json-body.js';
 import { AppValidationPipe } from './common/validation.pipe.js';
 import { APP_CONFIG, type AppConfig } from './config/config.js';
+import { createOpenApiDocument } from './openapi.js';
 import { mountSettings } from './settings/settings-page.js';
-import { SERVICE_VERSION } from './version.js';
 
 /**
  * The HTTP adapter: Fastify, routing like Express did (a trailing slash and letter case do not
@@ -26,17 +26,6 @@ export function configureApp(app: NestFastifyApplication): void {
   app.useGlobalPipes(new AppValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter(app.getHttpAdapter()));
   mountSettings(app, app.get<AppConfig>(APP_CONFIG));
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Waybill API')
-      .setDescription(
-        'Orders, shipments and their domain events, pushed as signed webhooks to ERP systems. ' +
-          'Every /v1 route takes Authorization: Bearer <API key>.',
-      )
-      .setVersion(SERVICE_VERSION)
-      .addBearerAuth()
-      .build(),
-  );
+  const document = createOpenApiDocument(app, app.get<AppConfig>(APP_CONFIG).publicUrl);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }

@@ -38,7 +38,7 @@ const address = nullable(
 );
 const customer = record({ name: string, ref: nullable(string) });
 
-const orderProperties: Record<string, JsonSchema> = {
+export const orderProperties: Record<string, JsonSchema> = {
   id: uuid,
   orderNumber: string,
   externalRef: nullable(string),
@@ -65,7 +65,7 @@ const orderProperties: Record<string, JsonSchema> = {
   updatedAt: dateTime,
 };
 
-const trackingLocation = nullable(
+export const trackingLocation = nullable(
   record({
     name: nullable(string),
     city: nullable(string),
@@ -75,7 +75,7 @@ const trackingLocation = nullable(
   }),
 );
 
-const shipmentProperties: Record<string, JsonSchema> = {
+export const shipmentProperties: Record<string, JsonSchema> = {
   id: uuid,
   shipmentNumber: string,
   status: { enum: [...SHIPMENT_STATUSES] },
@@ -136,6 +136,23 @@ const healthChange = (status: string, previousStatuses: string[]): JsonSchema =>
     lastFailureAt: nullable(dateTime),
   });
 
+/** The envelope's own fields, around a type's `data`. */
+export function envelopeProperties(
+  data: JsonSchema,
+  type: JsonSchema,
+  apiVersion: JsonSchema,
+): Record<string, JsonSchema> {
+  return {
+    id: { type: 'string', pattern: '^evt_[0-9A-Z]{26}$' },
+    type,
+    apiVersion,
+    createdAt: dateTime,
+    tenantId: uuid,
+    sequence: { type: 'integer', minimum: 0 },
+    data,
+  };
+}
+
 const DATA: Record<EventType, JsonSchema> = {
   'order.created': record(orderProperties),
   'order.updated': record({ ...orderProperties, changes }),
@@ -190,15 +207,7 @@ export function eventSchema(type: EventType, apiVersion = API_VERSION): JsonSche
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: `urn:waybill:event:${apiVersion}:${type}`,
     title: type,
-    ...record({
-      id: { type: 'string', pattern: '^evt_[0-9A-Z]{26}$' },
-      type: { const: type },
-      apiVersion: { const: apiVersion },
-      createdAt: dateTime,
-      tenantId: uuid,
-      sequence: { type: 'integer', minimum: 0 },
-      data: DATA[type],
-    }),
+    ...record(envelopeProperties(DATA[type], { const: type }, { const: apiVersion })),
   };
 }
 

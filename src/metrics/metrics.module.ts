@@ -2,6 +2,7 @@ import { Controller, Get, Global, Header, Module } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { Public } from '../tenancy/tenant-context.js';
+import { ApiAnswer } from '../common/openapi.js';
 
 @ApiTags('operations')
 @Controller('metrics')
@@ -12,6 +13,7 @@ export class MetricsController {
   @Public()
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   @ApiOperation({ summary: 'Prometheus metrics (text format)' })
+  @ApiAnswer(200, 'The metrics', { type: 'string' }, 'text/plain')
   metrics(): Promise<string> {
     return this.registry.metrics();
   }

@@ -1,5 +1,6 @@
-import { createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import { ApiAccess } from '../common/openapi.js';
 
 /** Who is calling: set by the auth guard on every tenant route. */
 export interface TenantContext {
@@ -18,11 +19,12 @@ export const ACCESS_KEY = 'waybill:access';
 export type Access = 'public' | 'operator' | 'feed';
 
 /** No key needed (health, docs). */
-export const Public = () => SetMetadata(ACCESS_KEY, 'public' satisfies Access);
+export const Public = () => applyDecorators(SetMetadata(ACCESS_KEY, 'public' satisfies Access), ApiAccess('public'));
 /** A tenant API key, or a feed token for the feed named by the route's :webhookId. */
-export const FeedAccess = () => SetMetadata(ACCESS_KEY, 'feed' satisfies Access);
+export const FeedAccess = () => applyDecorators(SetMetadata(ACCESS_KEY, 'feed' satisfies Access), ApiAccess('feed'));
 /** Only the operator's ADMIN_TOKEN. */
-export const OperatorOnly = () => SetMetadata(ACCESS_KEY, 'operator' satisfies Access);
+export const OperatorOnly = () =>
+  applyDecorators(SetMetadata(ACCESS_KEY, 'operator' satisfies Access), ApiAccess('operator'));
 
 export const PORTAL_KEY = 'waybill:portal';
 /**

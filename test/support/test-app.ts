@@ -4,6 +4,7 @@ import { configureApp, createHttpAdapter } from '../../src/app.js';
 import { AppModule } from '../../src/app.module.js';
 import { type AppConfig, loadConfig } from '../../src/config/config.js';
 import { TenancyService } from '../../src/tenancy/tenancy.service.js';
+import { ContractChecker } from './contract.js';
 import { createTestDatabase } from './test-database.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -33,7 +34,14 @@ export interface TestApp {
   api<T = any>(
     method: string,
     path: string,
-    options?: { body?: unknown; raw?: string; key?: string | null; headers?: Record<string, string> },
+    options?: {
+      body?: unknown;
+      raw?: string;
+      key?: string | null;
+      headers?: Record<string, string>;
+      /** false: skip the check of the answer against the OpenAPI document (an answer no client sees, e.g. /docs). */
+      contract?: boolean;
+    },
   ): Promise<ApiAnswer<T>>;
   close(): Promise<void>;
 }
@@ -69,6 +77,7 @@ export async function createTestApp(options: TestAppOptions | Record<string, str
   };
   const tenant = await newTenant();
 
+  let contract: ContractChecker | undefined;
   const api: TestApp['api'] = async (method, path, options = {}) => {
     const key = options.key === undefined ? tenant.key : options.key;
     const headers: Record<string, string> = { ...(options.headers ?? {}) };
@@ -83,6 +92,11 @@ export async function createTestApp(options: TestAppOptions | Record<string, str
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
       // not JSON: keep the text
+    }
+    if (options.contract !== false) {
+      contract ??= new ContractChecker((await (await fetch(`${baseUrl}/docs-json`)).json()) as never);
+      const problems = contract.problems(method, path, response.status, response.headers.get('content-type'), parsed);
+      if (problems.length > 0) throw new Error(`answer differs from the OpenAPI document:\n${problems.join('\n')}`);
     }
     return { status: response.status, body: parsed as any, headers: response.headers };
   };

@@ -1,12 +1,13 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ParseIdPipe } from '../../common/ids.js';
 import { CurrentTenant, FeedAccess, type TenantContext } from '../../tenancy/tenant-context.js';
 import { FeedAckDto, FeedQuery } from '../subscriptions/webhooks.dto.js';
 import { FeedService } from './feed.service.js';
+import { ApiAnswer, ApiErrors } from '../../common/openapi.js';
+import { FEED_ACK, FEED_PAGE } from './feed.schemas.js';
 
 @ApiTags('feeds')
-@ApiBearerAuth()
 @FeedAccess()
 @Controller('v1/feeds')
 export class FeedController {
@@ -17,6 +18,8 @@ export class FeedController {
     summary:
       'Read a pull feed: what waits after the cursor (default: from the oldest unacknowledged); wait= long-polls',
   })
+  @ApiAnswer(200, 'What waits after the cursor', FEED_PAGE)
+  @ApiErrors([409, 'The subscription is pushed to, not a feed'])
   read(
     @CurrentTenant() caller: TenantContext,
     @Param('webhookId', ParseIdPipe) webhookId: string,
@@ -28,6 +31,8 @@ export class FeedController {
   @Post(':webhookId/ack')
   @HttpCode(200)
   @ApiOperation({ summary: 'Acknowledge everything up to a cursor: those deliveries become delivered' })
+  @ApiAnswer(200, 'How many were acknowledged', FEED_ACK)
+  @ApiErrors([409, 'The subscription is pushed to, not a feed'])
   ack(
     @CurrentTenant() caller: TenantContext,
     @Param('webhookId', ParseIdPipe) webhookId: string,

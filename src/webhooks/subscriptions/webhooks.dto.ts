@@ -27,7 +27,7 @@ import { PAYLOAD_FORMATS, type PayloadFormat } from '../formats/payload-renderer
 import { isPayloadVersion, payloadVersions } from '../../events/payload-versions.js';
 import { type Coalesce, coalesceProblems } from './coalesce.js';
 import { customHeaderProblems } from './custom-headers.js';
-import { type Filters, filterProblems } from './filters.js';
+import { type Filters, filterProblems, MAX_FILTER_KEYS, MAX_FILTER_VALUES } from './filters.js';
 import { DELIVERY_MODES, type DeliveryMode } from './webhook.entity.js';
 import { type MaintenanceWindow, maintenanceWindowProblems } from './maintenance-windows.js';
 
@@ -97,6 +97,8 @@ export class CreateWebhookDto {
   description?: string | null;
 
   @ApiProperty({
+    type: 'array',
+    items: { type: 'string', enum: [...EVENT_TYPE_CHOICES] },
     example: ['shipment.status_changed', 'shipment.delivered'],
     description: 'Catalog names, or ["*"] for every type',
   })
@@ -107,6 +109,14 @@ export class CreateWebhookDto {
   eventTypes: string[];
 
   @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: {
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_FILTER_VALUES,
+      items: { type: ['string', 'number', 'boolean'] },
+    },
+    maxProperties: MAX_FILTER_KEYS,
     example: { 'carrier.scac': ['DHLF'], 'order.customer.ref': ['C-42'] },
     description: 'A dotted path in the event data → allowed values; every path must match',
   })
@@ -360,7 +370,7 @@ export class FeedQuery {
   @Matches(/^\d{1,18}$/, { message: 'must be a cursor given by the feed' })
   cursor?: string;
 
-  @ApiPropertyOptional({ default: 50, minimum: 1, maximum: 200 })
+  @ApiPropertyOptional({ type: 'integer', default: 50, minimum: 1, maximum: 200 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -369,6 +379,7 @@ export class FeedQuery {
   limit?: number;
 
   @ApiPropertyOptional({
+    type: 'integer',
     default: 0,
     minimum: 0,
     maximum: 30,
