@@ -224,7 +224,10 @@ describe('ERP receiver authentication', () => {
     const failed = await eventually(async () => (await deliveriesOf(webhook.id)).find((d) => d.status === 'failed'));
     const detail = (await t.api('GET', `/v1/deliveries/${failed.id}`)).body;
     expect(detail.attempts.map((a: any) => a.errorClass)).toEqual(['auth_error', 'auth_error', 'auth_error']);
-    expect(detail.attempts[0].errorMessage).toContain('invalid_client');
+    // The token server answers the Basic client with a WWW-Authenticate challenge (RFC 6749 §5.2).
+    expect(detail.attempts[0].errorMessage).toBe(
+      'the token endpoint answered 401 invalid_client: client authentication failed',
+    );
     expect(JSON.stringify(detail)).not.toContain('wrong-secret');
     expect(erp.requests.length).toBe(receivedBefore);
 

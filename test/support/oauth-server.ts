@@ -82,6 +82,8 @@ export class TokenServer {
     if (req.method !== 'POST' || form.get('grant_type') !== 'client_credentials')
       return json(400, { error: 'unsupported_grant_type' });
     if (!clientId || this.clients[clientId] === undefined || this.clients[clientId] !== clientSecret) {
+      // RFC 6749 §5.2: a client that authenticated with the Authorization header gets a challenge.
+      if (clientAuth === 'client_secret_basic') res.setHeader('www-authenticate', 'Basic realm="erp"');
       return json(401, { error: 'invalid_client', error_description: 'client authentication failed' });
     }
     const token = `at-${this.issued.length + 1}-${Math.random().toString(36).slice(2)}`;

@@ -240,7 +240,7 @@ export class ReceiverClient {
         throw new AuthError(`the token endpoint issued a ${result.token_type} token; only bearer tokens can be sent`);
       return { accessToken: result.access_token, expiresIn: result.expires_in };
     } catch (error) {
-      throw new AuthError(describeTokenFailure(error));
+      throw new AuthError(await describeTokenFailure(error));
     }
   }
 
@@ -279,8 +279,9 @@ export class ReceiverClient {
 }
 
 /** What went wrong at the token endpoint, in words an admin can act on (never the secret). */
-export function describeTokenFailure(error: unknown): string {
+export async function describeTokenFailure(error: unknown): Promise<string> {
   if (error instanceof AuthError) return error.message;
+  if (error instanceof oauth.WWWAuthenticateChallengeError) return describeChallenge(error);
   if (error instanceof oauth.ResponseBodyError) {
     return `the token endpoint answered ${error.status} ${error.error}${error.error_description ? `: ${error.error_description}` : ''}`;
   }
@@ -291,4 +292,23 @@ export function describeTokenFailure(error: unknown): string {
   }
   const { errorClass, message } = classifyError(error);
   return `the token request failed (${errorClass}): ${message}`;
+}
+
+/**
+ * A 401 with a WWW-Authenticate challenge (RFC 6749 §5.2: the answer to a client that sent its
+ * secret in the Basic header). oauth4webapi stops at the challenge; the error code and its
+ * description are in the JSON body (or, from some servers, in the challenge's parameters).
+ */
+async function describeChallenge(error: InstanceType<typeof oauth.WWWAuthenticateChallengeError>): Promise<string> {
+  let body: { error?: unknown; error_description?: unknown } = {};
+  try {
+    body = (await error.response.clone().json()) as typeof body;
+  } catch {
+    // no JSON body: the challenge alone
+  }
+  const parameters = error.cause.find((c) => c.parameters.error)?.parameters ?? error.cause[0]?.parameters ?? {};
+  const code = typeof body.error === 'string' ? body.error : (parameters.error ?? 'invalid_client');
+  const description =
+    typeof body.error_description === 'string' ? body.error_description : parameters.error_description;
+  return `the token endpoint answered ${error.status} ${code}${description ? `: ${description}` : ''}`;
 }
