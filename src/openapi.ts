@@ -27,6 +27,7 @@ const ERROR_WORDS: Record<number, string> = {
   404: 'No such resource for this tenant',
   409: 'Conflict',
   413: 'The request body is too large',
+  415: 'The body is not JSON (content-type application/json)',
   429: 'Too many requests: wait for Retry-After',
   503: 'Unavailable',
 };
@@ -84,7 +85,7 @@ function finishDocument(document: OpenAPIObject): OpenAPIObject {
 
       const parameters = (operation.parameters ?? []) as Array<{ in: string }>;
       const errors = new Set<number>();
-      if (operation.requestBody) errors.add(400).add(413);
+      if (operation.requestBody) errors.add(400).add(413).add(415);
       if (parameters.some((p) => p.in === 'query')) errors.add(400);
       if (parameters.some((p) => p.in === 'path')) errors.add(404);
       if (access !== 'public') errors.add(401).add(429);

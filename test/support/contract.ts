@@ -31,7 +31,8 @@ export class ContractChecker {
     this.ajv.addSchema(rooted);
     this.routes = Object.keys(document.paths).map((template) => ({
       template,
-      pattern: new RegExp(`^${template.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/]+')}$`),
+      // Routing ignores a trailing slash and letter case (src/app.ts).
+      pattern: new RegExp(`^${template.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/]+')}/?$`, 'i'),
     }));
   }
 
