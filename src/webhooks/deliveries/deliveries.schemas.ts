@@ -26,6 +26,10 @@ const attemptProperties = {
   responseBody: nullable(string),
   errorClass: nullable(string),
   errorMessage: nullable(string),
+  reason: {
+    ...nullable(string),
+    description: 'One line read from the answer (problem+json, OData, SOAP fault, JSON message, text)',
+  },
 };
 
 export const ATTEMPT = component('Attempt', record(attemptProperties, { description: 'One HTTP attempt, audited' }));
@@ -46,6 +50,7 @@ const deliveryProperties = {
   lastAttemptAt: nullable(dateTime),
   lastResponseStatus: nullable(integer),
   lastErrorClass: nullable(string),
+  lastReason: { ...nullable(string), description: "The last attempt's reason" },
   createdAt: dateTime,
   updatedAt: dateTime,
 };

@@ -177,7 +177,10 @@ export class CreateWebhookDto {
   retrySchedule?: string[] | null;
 
   @ApiPropertyOptional({
-    type: [Number],
+    type: 'array',
+    items: { type: 'integer', minimum: 300, maximum: 599 },
+    maxItems: 50,
+    nullable: true,
     example: [400, 422],
     description:
       'Answers that end a delivery as failed at once (no retry) without counting toward health: the endpoint is up, the data is wrong. Default none: every non-2xx is retried',

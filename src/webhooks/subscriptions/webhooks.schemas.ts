@@ -59,6 +59,11 @@ const webhookProperties = {
   maxConcurrency: integer,
   rateLimitPerSecond: nullable(integer),
   retrySchedule: { ...nullable({ type: 'array', items: string }), description: 'null: WEBHOOK_RETRY_SCHEDULE' },
+  permanentStatuses: {
+    type: 'array',
+    items: { type: 'integer', minimum: 300, maximum: 599 },
+    description: 'Answers that end a delivery as failed at once, without counting toward health',
+  },
   apiVersion: string,
   payloadFormat: oneOfValues(PAYLOAD_FORMATS),
   payloadOptions: nullable({ type: 'object' }),
@@ -71,6 +76,7 @@ const webhookProperties = {
   consecutiveFailures: integer,
   lastSuccessAt: nullable(dateTime),
   lastFailureAt: nullable(dateTime),
+  lastFailureReason: { ...nullable(string), description: 'One line read from the last failed answer' },
   createdAt: dateTime,
   updatedAt: dateTime,
 };
