@@ -190,6 +190,9 @@ export class CreateWebhookDto {
   permanentStatuses?: number[] | null;
 
   @ApiPropertyOptional({
+    type: 'array',
+    nullable: true,
+    items: { $ref: '#/components/schemas/MaintenanceWindow' },
     example: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '01:00', end: '03:30', timeZone: 'Europe/Berlin' }],
     description:
       "ERP maintenance windows in the receiver's local time: inside one the subscription behaves as paused (deliveries held, no retry spent, no health change); when it ends the held deliveries go out oldest first. A window whose end is not after its start crosses midnight. null or [] removes them",

@@ -13,6 +13,7 @@ import {
 } from '../../common/openapi.js';
 import { EVENT_TYPES } from '../../events/event-types.js';
 import { PAYLOAD_FORMATS } from '../formats/payload-renderer.js';
+import { MAX_WINDOWS, WEEKDAYS } from './maintenance-windows.js';
 import { CLIENT_AUTH_METHODS } from './receiver-auth.js';
 import { DELIVERY_MODES } from './webhook.entity.js';
 
@@ -44,6 +45,21 @@ export const CLIENT_TLS = component(
   ),
 );
 
+const clock = { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', examples: ['01:00'] };
+
+export const MAINTENANCE_WINDOW = component(
+  'MaintenanceWindow',
+  record(
+    {
+      days: { type: 'array', minItems: 1, items: oneOfValues(WEEKDAYS) },
+      start: clock,
+      end: { ...clock, pattern: '^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$', examples: ['03:30'] },
+      timeZone: { ...string, description: 'IANA time zone, e.g. Europe/Berlin' },
+    },
+    { description: "A weekly window in the receiver's local time; crosses midnight when end is not after start" },
+  ),
+);
+
 const webhookProperties = {
   id: uuid,
   name: string,
@@ -69,6 +85,9 @@ const webhookProperties = {
   payloadOptions: nullable({ type: 'object' }),
   coalesce: nullable(record({ eventTypes: { type: 'array', items: oneOfValues(EVENT_TYPES) }, windowMs: integer })),
   deliveryMode: oneOfValues(DELIVERY_MODES),
+  maintenanceWindows: { type: 'array', maxItems: MAX_WINDOWS, items: MAINTENANCE_WINDOW },
+  inMaintenance: { ...boolean, description: 'Inside a maintenance window now: deliveries are held' },
+  nextMaintenanceWindow: nullable(record({ startsAt: dateTime, endsAt: dateTime })),
   auth: RECEIVER_AUTH,
   tls: nullable(CLIENT_TLS),
   status: oneOfValues(['healthy', 'failing', 'disabled'], 'Health, set by Waybill'),
