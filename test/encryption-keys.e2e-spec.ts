@@ -188,7 +188,8 @@ describe('sealed values: v1 still opens, and a value copied to another row does 
       'UPDATE webhook SET secret_encrypted = (SELECT secret_encrypted FROM webhook WHERE id = $1) WHERE id = $2',
       [x.id, y.id],
     );
-    const revealed = await t.api('GET', `/v1/webhooks/${y.id}/secret`);
+    // A row tampered with in the database is outside the API's contract (it answers 500).
+    const revealed = await t.api('GET', `/v1/webhooks/${y.id}/secret`, { contract: false });
     expect(revealed.status).not.toBe(200);
     expect(JSON.stringify(revealed.body)).not.toContain(x.secret);
   });
