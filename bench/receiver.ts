@@ -4,8 +4,8 @@ import { serve, wallNow } from './rpc.js';
 
 /**
  * The ERP side of the benchmark, in its own process: answers 200 at once, except under /dead
- * (never answers). Counts requests by first path segment; under /latency it notes when each
- * webhook-id arrived.
+ * (never answers) and /fail (500). Counts requests by first path segment; under /latency it
+ * notes when each webhook-id arrived.
  */
 const counts = new Map<string, number>();
 const waiters: Array<{ key: string; n: number; resolve: (t: number) => void }> = [];
@@ -23,8 +23,9 @@ const server = http.createServer((req, res) => {
     if (key === 'latency') arrivals.set(String(req.headers['webhook-id']), now);
     const count = (counts.get(key) ?? 0) + 1;
     counts.set(key, count);
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
-    res.end('ok');
+    const status = key === 'fail' ? 500 : 200;
+    res.writeHead(status, { 'content-type': 'text/plain', 'content-length': '2' });
+    res.end(status === 200 ? 'ok' : 'no');
     for (let i = waiters.length - 1; i >= 0; i--) {
       if (waiters[i].key === key && count >= waiters[i].n) waiters.splice(i, 1)[0].resolve(now);
     }

@@ -14,6 +14,8 @@ export function serve(handlers: Handlers): void {
       process.send!({ id: message.id, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
     }
   });
+  // The bench ended (or died): nothing is left to serve.
+  process.on('disconnect', () => process.exit(0));
   process.send!({ ready: true });
 }
 

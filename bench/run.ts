@@ -5,84 +5,125 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Pool } from 'undici';
+import { freePort } from '../scripts/ports.js';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres.js';
-import { signatureHeader, signingKey } from '../src/webhooks/transport/signer.js';
 import { catalogEntry } from '../src/events/event-catalog.js';
+import { signatureHeader, signingKey } from '../src/webhooks/transport/signer.js';
+import { closedLoop, type LoadRequest, percentile } from './load.js';
 import { Remote, wallNow } from './rpc.js';
 
 /**
- * `npm run bench`: the delivery engine against the ceiling (undici alone) and a peer
- * (graphile-worker) in one run. Three processes: this one (load generator and referee), the
- * service, the receiver; the peer runs in a fourth when it is measured.
+ * `npm run bench`: the service against yardsticks measured in the same run — the HTTP ceiling
+ * (undici alone), a graphile-worker peer for the drain, a bare node:http + pg server for ingest —
+ * plus how its costs behave as the backlog grows and as instances are added. Processes: this one
+ * (load generator and referee), the service, a receiver each for the service and the peer, the
+ * peer, the bare server, and the extra instances of the `instances` scenario.
  */
 const here = path.dirname(fileURLToPath(import.meta.url));
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const DRAIN = Number(process.env.BENCH_DRAIN ?? 20_000);
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const ROUNDS = env('BENCH_ROUNDS', 3);
+const DRAIN = env('BENCH_DRAIN', 20_000);
+const INGEST_SECONDS = env('BENCH_INGEST_SECONDS', 10);
+const INGEST_CONNECTIONS = 16;
+const LATENCY_SECONDS = env('BENCH_LATENCY_SECONDS', 10);
+const BACKLOG = env('BENCH_BACKLOG', 1_000_000);
+const BACKLOG_SMALL = env('BENCH_BACKLOG_SMALL', 10_000);
+const BACKLOG_SUBSCRIPTIONS = env('BENCH_BACKLOG_SUBSCRIPTIONS', 2_000);
+const BACKLOG_ORDERED = env('BENCH_BACKLOG_ORDERED', 100);
+const BACKLOG_SAMPLE = env('BENCH_BACKLOG_SAMPLE', 6_000);
+const INSTANCES_DRAIN = env('BENCH_INSTANCES_DRAIN', 10_000);
+const INSTANCES_INGEST_SECONDS = env('BENCH_INSTANCES_INGEST_SECONDS', 8);
+const AUDIT_ROWS = env('BENCH_AUDIT_ROWS', 1_000_000);
 const OUT = process.env.BENCH_OUT ?? 'bench-results.json';
-const AUDIT_ROWS = Number(process.env.BENCH_AUDIT_ROWS ?? 1_000_000);
-/** For working on one scenario: BENCH_ONLY=drain,peer (the JSON then lacks the others). */
+const SERVER_URL = process.env.BENCH_SERVER_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const SCENARIOS = [
+  'ceiling_http',
+  'drain',
+  'peer',
+  'fanout',
+  'isolation',
+  'latency',
+  'ingest',
+  'backlog',
+  'instances',
+  'audit_query',
+] as const;
+type Scenario = (typeof SCENARIOS)[number];
+/** For working on one scenario: BENCH_ONLY=drain,peer (the report then lacks the others). */
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined;
-const runs = (name: string) => !ONLY || ONLY.has(name);
+for (const name of ONLY ?? []) {
+  if (!SCENARIOS.includes(name as Scenario)) throw new Error(`BENCH_ONLY: unknown scenario ${name}`);
+}
+const runs = (name: Scenario) => !ONLY || ONLY.has(name);
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 const median = (values: number[]) => {
+  if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-};
 const round1 = (n: number) => Math.round(n * 10) / 10;
+const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function main(): Promise<void> {
-  const startedAt = Date.now();
-  let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined;
-  let serverUrl = process.env.DATABASE_URL;
-  let dataDir: string | undefined;
-  if (!serverUrl) {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'waybill-bench-'));
-    fs.chmodSync(dataDir, 0o755);
-    embedded = await startEmbeddedPostgres({
-      dataDir,
-      port: 54000 + Math.floor(Math.random() * 900),
-      database: 'postgres',
-    });
-    serverUrl = embedded.url;
-  }
-  const admin = new pg.Client({ connectionString: serverUrl });
+function databaseUrl(base: string, name: string): string {
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function recreateDatabase(adminUrl: string, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  const dbUrl = async (name: string) => {
+  try {
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.query(`CREATE DATABASE ${name}`);
-    const url = new URL(serverUrl!);
-    url.pathname = `/${name}`;
-    return url.toString();
-  };
-  const serviceDb = await dbUrl('waybill_bench');
-  const peerDb = await dbUrl('waybill_bench_peer');
-  const machine = {
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    memoryGb: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
-    postgres: (await admin.query('SHOW server_version')).rows[0].server_version as string,
-    database: embedded ? 'embedded' : 'DATABASE_URL',
-  };
+  } finally {
+    await admin.end();
+  }
+  return databaseUrl(adminUrl, name);
+}
 
-  const receiver = new Remote(fork(path.join(here, 'receiver.js'), { stdio: 'inherit' }), 'receiver');
-  await receiver.ready;
-  const receiverUrl = `http://127.0.0.1:${await receiver.call<number>('port')}`;
-  const servicePort = 38000 + Math.floor(Math.random() * 1000);
-  const service = new Remote(
+async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => admin.end());
+}
+
+/**
+ * Every measured drain starts from the same database state: what earlier steps wrote is vacuumed
+ * and checkpointed, and no autovacuum is running (on a 2-core machine one would take a core from
+ * whichever side happens to be measured).
+ */
+async function quiesce(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('VACUUM ANALYZE');
+    await client.query('CHECKPOINT');
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const { rows } = await client.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'`,
+      );
+      if (rows[0].n === 0) break;
+      await sleep(100);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+function serviceProcess(url: string, port: number): Remote {
+  return new Remote(
     fork(path.join(here, 'service.js'), {
       stdio: 'inherit',
       execArgv: process.env.BENCH_SERVICE_NODE_ARGS ? process.env.BENCH_SERVICE_NODE_ARGS.split(' ') : [],
       env: {
         ...process.env,
-        DATABASE_URL: serviceDb,
-        PORT: String(servicePort),
+        DATABASE_URL: url,
+        PORT: String(port),
         ADMIN_TOKEN,
         ENCRYPTION_KEY: 'ab'.repeat(32),
         WEBHOOK_ALLOW_PRIVATE: 'true',
@@ -92,12 +133,18 @@ async function main(): Promise<void> {
     }),
     'service',
   );
-  await service.ready;
-  const db = new pg.Client({ connectionString: serviceDb });
-  await db.connect();
-  const api = new Pool(`http://127.0.0.1:${servicePort}`, { connections: 32 });
-  const call = async (key: string, method: string, route: string, body?: unknown) => {
-    const response = await api.request({
+}
+
+/** The REST API of one or more service instances. */
+class Api {
+  private readonly pools: Pool[];
+  private next = 0;
+  constructor(readonly origins: string[]) {
+    this.pools = origins.map((origin) => new Pool(origin, { connections: 32 }));
+  }
+  async call(key: string, method: string, route: string, body?: unknown): Promise<any> {
+    const pool = this.pools[this.next++ % this.pools.length];
+    const response = await pool.request({
       path: route,
       method: method as 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -106,34 +153,112 @@ async function main(): Promise<void> {
     const text = await response.body.text();
     if (response.statusCode >= 300) throw new Error(`${method} ${route}: ${response.statusCode} ${text}`);
     return text ? JSON.parse(text) : undefined;
+  }
+  close(): Promise<void[]> {
+    return Promise.all(this.pools.map((p) => p.close()));
+  }
+}
+
+const ORDER_LINES = [
+  { sku: 'PAL-EUR-01', description: 'Euro pallet', quantity: 4, unit: 'PLT', weightKg: 1480 },
+  { sku: 'CTN-12', description: 'Carton, 12 units', quantity: 30, unit: 'CTN', weightKg: 210 },
+];
+/** A realistic `POST /v1/orders` body (addresses, two lines), unique by `orderNumber`. */
+function orderRequest(key: string, orderNumber: string): LoadRequest {
+  return {
+    path: '/v1/orders',
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      orderNumber,
+      externalRef: 'PO-88231',
+      customer: { name: 'Acme Retail GmbH', ref: 'C-42' },
+      shipFrom: { name: 'DC Hamburg', street: 'Am Kaiserkai 1', city: 'Hamburg', postalCode: '20457', country: 'DE' },
+      shipTo: { name: 'Store Munich', street: 'Marienplatz 8', city: 'Munich', postalCode: '80331', country: 'DE' },
+      requestedPickupAt: '2026-11-23T08:00:00.000Z',
+      requestedDeliveryAt: '2026-11-25T16:00:00.000Z',
+      lines: ORDER_LINES,
+      notes: 'Dock 4',
+    }),
   };
+}
+
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined;
+  let baseUrl = process.env.DATABASE_URL;
+  let dataDir: string | undefined;
+  if (!baseUrl) {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'waybill-bench-'));
+    fs.chmodSync(dataDir, 0o755);
+    embedded = await startEmbeddedPostgres({
+      dataDir,
+      port: 54000 + Math.floor(Math.random() * 900),
+      database: 'postgres',
+    });
+    baseUrl = embedded.url;
+    const stopEmbedded = embedded;
+    onFailure.push(() => stopEmbedded.stop());
+  }
+  const serviceDb = await recreateDatabase(baseUrl, 'waybill_bench');
+  const peerDb = await recreateDatabase(baseUrl, 'waybill_bench_peer');
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    postgres: (await admin.query('SHOW server_version')).rows[0].server_version as string,
+    database: embedded ? 'embedded' : 'DATABASE_URL',
+    loadAverage: os.loadavg().map(round1),
+  };
+  await admin.end();
+
+  const children: Remote[] = [];
+  const spawn = async (remote: Remote) => {
+    children.push(remote);
+    await remote.ready;
+    return remote;
+  };
+  const receiverProcess = (name: string) =>
+    spawn(new Remote(fork(path.join(here, 'receiver.js'), { stdio: 'inherit' }), name));
+  const receiver = await receiverProcess('receiver');
+  const receiverUrl = `http://127.0.0.1:${await receiver.call<number>('port')}`;
+  const servicePort = await freePort();
+  const service = await spawn(serviceProcess(serviceDb, servicePort));
+  const api = new Api([`http://127.0.0.1:${servicePort}`]);
+  const call = api.call.bind(api);
+  const db = new pg.Client({ connectionString: serviceDb });
+  await db.connect();
 
   const fresh = async () => {
     await db.query('TRUNCATE delivery_attempt, delivery, event, webhook, tracking_event, shipment, "order" CASCADE');
     await receiver.call('reset');
     return service.call<{ id: string; key: string }>('createTenant');
   };
-  const subscribe = (key: string, body: Record<string, unknown>) =>
-    call(key, 'POST', '/v1/webhooks', { name: 'bench', eventTypes: ['*'], ...body }) as Promise<{ id: string }>;
-  const deliveredCount = async (webhookId?: string) =>
+  const subscribe = (key: string, body: Record<string, unknown>, via = api) =>
+    via.call(key, 'POST', '/v1/webhooks', { name: 'bench', eventTypes: ['*'], ...body }) as Promise<{ id: string }>;
+  const deliveredCount = async (client: pg.Client, webhookId?: string) =>
     Number(
       (
-        await db.query(
+        await client.query(
           `SELECT count(*) AS n FROM delivery WHERE status = 'delivered' ${webhookId ? 'AND webhook_id = $1' : ''}`,
           webhookId ? [webhookId] : [],
         )
       ).rows[0].n,
     );
-  const untilDelivered = async (n: number, webhookId?: string) => {
-    while ((await deliveredCount(webhookId)) < n) await new Promise((resolve) => setTimeout(resolve, 10));
+  const untilDelivered = async (n: number, webhookId?: string, client = db) => {
+    while ((await deliveredCount(client, webhookId)) < n) await sleep(10);
     return wallNow();
   };
 
   const payload = JSON.stringify(catalogEntry('shipment.status_changed').example);
   const results: Record<string, number[]> = {};
   const note = (name: string, value: number) => (results[name] ??= []).push(value);
+  const m = (name: string) => (results[name] ? median(results[name]) : NaN);
 
-  // 1. ceiling_http: the sender alone, no database.
+  // ceiling_http: the sender alone, no database.
   const ceiling = async () => {
     const pool = new Pool(receiverUrl, { connections: 32 });
     const key = signingKey('whsec_' + Buffer.alloc(32, 3).toString('base64'));
@@ -164,54 +289,58 @@ async function main(): Promise<void> {
     return (total / (wallNow() - t0)) * 1000;
   };
 
-  // 2. drain: a committed backlog, drained with audit rows.
-  const drain = async (withDeadEndpoint: boolean) => {
+  // drain: a committed backlog, drained to a healthy receiver with audit rows.
+  const drain = async (count: number, withDeadEndpoint: boolean) => {
     const tenant = await fresh();
     const healthy = await subscribe(tenant.key, { url: `${receiverUrl}/drain`, paused: true });
     const dead = withDeadEndpoint
       ? await subscribe(tenant.key, { url: `${receiverUrl}/dead`, paused: true, timeoutMs: 2000 })
       : undefined;
-    await service.call('seed', { tenantId: tenant.id, count: DRAIN, perTransaction: 100 });
-    // Start every round from the same state: no autovacuum of the seeding or checkpoint mid-measurement.
-    await db.query('VACUUM ANALYZE delivery, event');
-    await db.query('CHECKPOINT');
+    await service.call('seed', { tenantId: tenant.id, count, perTransaction: 100 });
+    await quiesce(serviceDb);
     // The dead subscription's backlog is live (its requests hanging) before the clock starts.
     if (dead) await call(tenant.key, 'PATCH', `/v1/webhooks/${dead.id}`, { paused: false });
     await service.call('rssStart');
     const t0 = wallNow();
     await call(tenant.key, 'PATCH', `/v1/webhooks/${healthy.id}`, { paused: false });
-    await receiver.call('waitFor', { key: 'drain', n: DRAIN });
-    const t1 = await untilDelivered(DRAIN, healthy.id);
+    await receiver.call('waitFor', { key: 'drain', n: count });
+    const t1 = await untilDelivered(count, healthy.id);
     const rss = await service.call<number>('rssStop');
     if (dead) await call(tenant.key, 'PATCH', `/v1/webhooks/${dead.id}`, { paused: true });
-    return { perSec: (DRAIN / (t1 - t0)) * 1000, rss };
+    return { perSec: (count / (t1 - t0)) * 1000, rss };
   };
 
-  // 3. peer: graphile-worker doing the same work.
-  const peer = async () => {
-    const remote = new Remote(
-      fork(path.join(here, 'peer.js'), {
-        stdio: 'inherit',
-        env: { ...process.env, DATABASE_URL: peerDb, RECEIVER_URL: receiverUrl },
-      }),
-      'peer',
-    );
-    await remote.ready;
-    try {
-      return (await remote.call<{ perSec: number }>('drain', { count: DRAIN, payload })).perSec;
-    } finally {
-      await remote.stop();
+  // peer: graphile-worker doing the same work from the same starting state, with its own receiver.
+  let peerRemote: Remote | undefined;
+  let peerRound = 0;
+  const peer = async (count: number) => {
+    if (!peerRemote) {
+      const peerReceiver = await receiverProcess('peer-receiver');
+      const peerReceiverUrl = `http://127.0.0.1:${await peerReceiver.call<number>('port')}`;
+      peerRemote = await spawn(
+        new Remote(
+          fork(path.join(here, 'peer.js'), {
+            stdio: 'inherit',
+            env: { ...process.env, DATABASE_URL: peerDb, RECEIVER_URL: peerReceiverUrl },
+          }),
+          'peer',
+        ),
+      );
+      await peerRemote.call('prepare');
     }
+    await peerRemote.call('queue', { count, payload, prefix: `r${peerRound++}` });
+    await quiesce(peerDb);
+    return (await peerRemote.call<{ perSec: number }>('drain', { count })).perSec;
   };
 
-  // 4. latency: 200 events/s for 10 s committed inside the service; commit → receipt.
+  // latency: 200 events/s committed inside the service; commit → receipt.
   const latency = async () => {
     const tenant = await fresh();
     await subscribe(tenant.key, { url: `${receiverUrl}/latency` });
     const committed = await service.call<Record<string, number>>('produce', {
       tenantId: tenant.id,
       perSecond: 200,
-      seconds: Number(process.env.BENCH_LATENCY_SECONDS ?? 10),
+      seconds: LATENCY_SECONDS,
     });
     const ids = Object.keys(committed);
     await receiver.call('waitFor', { key: 'latency', n: ids.length });
@@ -220,44 +349,46 @@ async function main(): Promise<void> {
     return { p50: percentile(samples, 50), p99: percentile(samples, 99), max: Math.max(...samples) };
   };
 
-  // 5. ingest: status moves through the REST API, 16 in flight for 10 s.
-  const ingest = async () => {
-    const tenant = await fresh();
-    await subscribe(tenant.key, { url: `${receiverUrl}/ingest`, eventTypes: ['shipment.status_changed'] });
-    const shipments: string[] = [];
-    for (let i = 0; i < 16; i++) {
-      const created = await call(tenant.key, 'POST', '/v1/shipments', {
-        shipmentNumber: `SH-${i}`,
-        carrier: { name: 'DHL', scac: 'DHLF' },
-        mode: 'ltl',
-      });
-      for (const status of ['booked', 'picked_up', 'in_transit'])
-        await call(tenant.key, 'POST', `/v1/shipments/${created.id}/status`, { status });
-      shipments.push(created.id);
+  // ingest: POST /v1/orders at 16 connections, Waybill and the bare server on the same tables
+  // (same tenant, key and paused subscription), in alternating order from round to round.
+  let bare: { remote: Remote; origin: string } | undefined;
+  const ingest = async (round: number) => {
+    if (!bare) {
+      const remote = await spawn(
+        new Remote(
+          fork(path.join(here, 'bare-ingest.js'), {
+            stdio: 'inherit',
+            env: { ...process.env, DATABASE_URL: serviceDb },
+          }),
+          'bare',
+        ),
+      );
+      bare = { remote, origin: `http://127.0.0.1:${await remote.call<number>('port')}` };
     }
-    const seconds = Number(process.env.BENCH_INGEST_SECONDS ?? 10);
-    let requests = 0;
-    const deadline = wallNow() + seconds * 1000;
-    const t0 = wallNow();
-    await Promise.all(
-      shipments.map(async (id) => {
-        let next = 'out_for_delivery';
-        while (wallNow() < deadline) {
-          await call(tenant.key, 'POST', `/v1/shipments/${id}/status`, { status: next });
-          next = next === 'out_for_delivery' ? 'in_transit' : 'out_for_delivery';
-          requests += 1;
-        }
-      }),
-    );
-    const t1 = wallNow();
-    // Each shipment was walked booked → picked_up → in_transit first: three status_changed events.
-    const expected = requests + 16 * 3;
-    const backlog = expected - (await deliveredCount());
-    const drained = await untilDelivered(expected);
-    return { perSec: (requests / (t1 - t0)) * 1000, backlog, backlogDrainMs: drained - t1 };
+    const tenant = await fresh();
+    await subscribe(tenant.key, { url: `${receiverUrl}/ingest`, eventTypes: ['order.created'], paused: true });
+    const measure = async (target: 'waybill' | 'bare') => {
+      // DELETE, not TRUNCATE: the live service's sweep must not meet an exclusive lock.
+      await db.query('DELETE FROM delivery');
+      await db.query('DELETE FROM event');
+      await db.query('DELETE FROM "order"');
+      await quiesce(serviceDb);
+      const origin = target === 'waybill' ? api.origins[0] : bare!.origin;
+      return closedLoop(
+        [origin],
+        INGEST_CONNECTIONS,
+        INGEST_SECONDS,
+        (n) => orderRequest(tenant.key, `SO-${target}-${round}-${n}`),
+        201,
+      );
+    };
+    const order: Array<'waybill' | 'bare'> = round % 2 ? ['waybill', 'bare'] : ['bare', 'waybill'];
+    const out: Record<string, Awaited<ReturnType<typeof measure>>> = {};
+    for (const target of order) out[target] = await measure(target);
+    return out as Record<'waybill' | 'bare', Awaited<ReturnType<typeof measure>>>;
   };
 
-  // 6. fanout: 500 events (one per transaction) to 50 matching subscriptions.
+  // fanout: 500 events (one per transaction) to 50 matching subscriptions.
   const fanout = async () => {
     const tenant = await fresh();
     for (let i = 0; i < 50; i++) await subscribe(tenant.key, { url: `${receiverUrl}/fanout/${i}` });
@@ -268,16 +399,152 @@ async function main(): Promise<void> {
     return (25_000 / (t1 - t0)) * 1000;
   };
 
-  // 8. audit_query: 1,000,000 attempt rows, first and deep page of one subscription's delivered.
+  // backlog: claim times and drain rate with a small and a huge backlog over the same 2,000
+  // subscriptions, 100 of them ordered with failing heads (every later delivery of their
+  // aggregates blocked behind a retry due in an hour).
+  const backlog = async () => {
+    const tenant = await fresh();
+    log(`backlog: ${BACKLOG_SUBSCRIPTIONS} subscriptions`);
+    const hooks: Array<{ id: string; ordered: boolean }> = [];
+    for (let i = 0; i < BACKLOG_SUBSCRIPTIONS; i += 16) {
+      const made = await Promise.all(
+        Array.from({ length: Math.min(16, BACKLOG_SUBSCRIPTIONS - i) }, (_, j) => {
+          const n = i + j;
+          const ordered = n < BACKLOG_ORDERED;
+          return subscribe(tenant.key, {
+            url: `${receiverUrl}/${ordered ? 'fail' : 'backlog'}/${n}`,
+            paused: true,
+            ordered,
+          }).then((hook) => ({ id: hook.id, ordered }));
+        }),
+      );
+      hooks.push(...made);
+    }
+    const orderedIds = hooks.filter((h) => h.ordered).map((h) => h.id);
+    const measure = async (pending: number) => {
+      await db.query(`UPDATE webhook SET paused = true WHERE tenant_id = $1`, [tenant.id]);
+      await sleep(1000);
+      await db.query('TRUNCATE delivery_attempt, delivery, event');
+      await receiver.call('reset');
+      const events = Math.max(1, Math.round(pending / hooks.length));
+      const aggregates = Math.max(1, Math.round(events / 10));
+      log(`backlog: seeding ${pending} pending deliveries (${events} events × ${hooks.length} subscriptions)`);
+      await db.query(
+        `INSERT INTO event (id, tenant_id, type, aggregate_type, aggregate_id, sequence, api_version, data, created_at)
+         SELECT 'evt_backlog_' || g, $1, 'shipment.status_changed', 'shipment', a.id, (g / $3) + 1, '2026-11-01', $4::json,
+                now() - interval '1 hour' + g * interval '1 millisecond'
+           FROM generate_series(0, $2 - 1) g
+           JOIN (SELECT n, gen_random_uuid() AS id FROM generate_series(0, $3 - 1) n) a ON a.n = g % $3`,
+        [tenant.id, events, aggregates, JSON.stringify(catalogEntry('shipment.status_changed').example.data)],
+      );
+      await db.query(
+        `INSERT INTO delivery (tenant_id, webhook_id, event_id, event_type, aggregate_id, event_sequence, status,
+                               next_attempt_at, created_at, updated_at)
+         SELECT e.tenant_id, w.id, e.id, e.type, e.aggregate_id, e.sequence, 'pending', e.created_at, e.created_at, e.created_at
+           FROM event e CROSS JOIN webhook w WHERE w.tenant_id = $1`,
+        [tenant.id],
+      );
+      await db.query(
+        `UPDATE delivery SET attempt_count = 1, next_attempt_at = now() + interval '1 hour', last_response_status = 500,
+                last_error_class = 'http_status'
+          WHERE webhook_id = ANY($1::uuid[]) AND event_sequence = 1`,
+        [orderedIds],
+      );
+      await quiesce(serviceDb);
+      await service.call('claimTimingStart');
+      const t0 = wallNow();
+      await db.query(`UPDATE webhook SET paused = false WHERE tenant_id = $1`, [tenant.id]);
+      const sample = Math.min(BACKLOG_SAMPLE, Math.floor(pending * 0.6));
+      const t1 = await receiver.call<number>('waitFor', { key: 'backlog', n: sample });
+      const claims = await service.call<number[]>('claimTimingStop');
+      return {
+        perSec: (sample / (t1 - t0)) * 1000,
+        claimP50: percentile(claims, 50),
+        claimP99: percentile(claims, 99),
+      };
+    };
+    const small = await measure(BACKLOG_SMALL);
+    const large = await measure(BACKLOG);
+    await db.query(`UPDATE webhook SET paused = true WHERE tenant_id = $1`, [tenant.id]);
+    await sleep(1000);
+    await db.query('TRUNCATE delivery_attempt, delivery, event');
+    return { small, large };
+  };
+
+  // instances: 1, 2 and 3 instances of the service on one (server) PostgreSQL; drain and ingest.
+  const instances = async () => {
+    let adminUrl = SERVER_URL;
+    try {
+      const probe = new pg.Client({ connectionString: adminUrl });
+      await probe.connect();
+      await probe.end();
+    } catch {
+      log(`instances: ${SERVER_URL} does not answer; using the bench's own PostgreSQL`);
+      adminUrl = baseUrl!;
+    }
+    const url = await recreateDatabase(adminUrl, 'waybill_bench_instances');
+    const client = new pg.Client({ connectionString: url });
+    const out: Record<number, { drain: number; ingest: number; ingestP99: number }> = {};
+    await client.connect();
+    try {
+      for (const n of [1, 2, 3]) {
+        log(`instances: ${n}`);
+        const ports: number[] = [];
+        for (let i = 0; i < n; i++) ports.push(await freePort());
+        const procs = await Promise.all(
+          ports.map(async (port) => {
+            const remote = serviceProcess(url, port);
+            await remote.ready;
+            return remote;
+          }),
+        );
+        const many = new Api(ports.map((port) => `http://127.0.0.1:${port}`));
+        try {
+          await client.query('TRUNCATE delivery_attempt, delivery, event, webhook, "order" CASCADE');
+          await receiver.call('reset');
+          const tenant = await procs[0].call<{ id: string; key: string }>('createTenant');
+          const hook = await subscribe(tenant.key, { url: `${receiverUrl}/instances`, paused: true }, many);
+          await procs[0].call('seed', { tenantId: tenant.id, count: INSTANCES_DRAIN, perTransaction: 100 });
+          await quiesce(url);
+          const t0 = wallNow();
+          await many.call(tenant.key, 'PATCH', `/v1/webhooks/${hook.id}`, { paused: false });
+          await receiver.call('waitFor', { key: 'instances', n: INSTANCES_DRAIN });
+          const t1 = await untilDelivered(INSTANCES_DRAIN, hook.id, client);
+          await many.call(tenant.key, 'PATCH', `/v1/webhooks/${hook.id}`, { paused: true });
+          await client.query('TRUNCATE delivery_attempt, delivery, event CASCADE');
+          await quiesce(url);
+          const load = await closedLoop(
+            many.origins,
+            INGEST_CONNECTIONS,
+            INSTANCES_INGEST_SECONDS,
+            (i) => orderRequest(tenant.key, `SO-i${n}-${i}`),
+            201,
+          );
+          out[n] = { drain: (INSTANCES_DRAIN / (t1 - t0)) * 1000, ingest: load.perSec, ingestP99: load.p99Ms };
+        } finally {
+          await many.close();
+          await Promise.all(procs.map((p) => p.stop()));
+        }
+      }
+    } finally {
+      await client.end().catch(() => undefined);
+      await dropDatabase(adminUrl, 'waybill_bench_instances');
+    }
+    return { database: adminUrl === SERVER_URL ? 'server' : 'bench', ...out };
+  };
+
+  // audit_query: 1,000,000 deliveries with an attempt each; the delivery log's first and deep
+  // pages by webhook (with and without status), by event type and by tenant.
   const auditQuery = async () => {
     const tenant = await fresh();
     const hook = await subscribe(tenant.key, { url: `${receiverUrl}/audit`, paused: true });
     log(`audit_query: seeding ${AUDIT_ROWS} deliveries and attempts`);
     await db.query(
       `INSERT INTO delivery (tenant_id, webhook_id, event_id, event_type, aggregate_id, status, attempt_count, created_at, updated_at)
-       SELECT $1, $2, 'evt_bench_' || g, 'shipment.status_changed', gen_random_uuid(),
-              CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'delivered' END, 1,
-              now() - g * interval '1 second', now()
+       SELECT $1, $2, 'evt_bench_' || g,
+              (ARRAY['shipment.status_changed', 'shipment.tracking_updated', 'order.updated', 'shipment.delivered'])[g % 4 + 1],
+              gen_random_uuid(), CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'delivered' END, 1,
+              now() - g * interval '1 second', now() - g * interval '1 second'
          FROM generate_series(1, $3::int) g`,
       [tenant.id, hook.id, AUDIT_ROWS],
     );
@@ -288,39 +555,80 @@ async function main(): Promise<void> {
          FROM delivery WHERE webhook_id = $1`,
       [hook.id, `${receiverUrl}/audit`, payload],
     );
-    await db.query('ANALYZE delivery; ANALYZE delivery_attempt');
-    const deep = (
-      await db.query(
-        `SELECT created_at, id FROM delivery WHERE webhook_id = $1 AND status = 'delivered' ORDER BY created_at DESC, id DESC OFFSET $2 LIMIT 1`,
-        [hook.id, Math.floor(AUDIT_ROWS * 0.8)],
-      )
-    ).rows[0];
-    const deepCursor = Buffer.from(JSON.stringify([deep.created_at.toISOString(), deep.id])).toString('base64url');
-    const timeQuery = async (route: string) => {
-      const samples: number[] = [];
-      for (let i = 0; i < 100; i++) {
-        const t0 = performance.now();
-        const page = await call(tenant.key, 'GET', route);
-        samples.push(performance.now() - t0);
-        if (page.data.length !== 50) throw new Error(`expected a full page from ${route}`);
-      }
-      return percentile(samples, 95);
+    await quiesce(serviceDb);
+    const variants: Record<string, { query: string; where: string; params: unknown[] }> = {
+      webhookStatus: {
+        query: `webhookId=${hook.id}&status=delivered`,
+        where: `webhook_id = $1 AND status = 'delivered'`,
+        params: [hook.id],
+      },
+      webhook: { query: `webhookId=${hook.id}`, where: 'webhook_id = $1', params: [hook.id] },
+      eventType: {
+        query: 'eventType=shipment.delivered',
+        where: `tenant_id = $1 AND event_type = 'shipment.delivered'`,
+        params: [tenant.id],
+      },
+      tenant: { query: '', where: 'tenant_id = $1', params: [tenant.id] },
     };
-    const base = `/v1/deliveries?webhookId=${hook.id}&status=delivered&limit=50`;
-    return { first: await timeQuery(base), deep: await timeQuery(`${base}&cursor=${deepCursor}`) };
+    const out: Record<string, { first: number; deep: number }> = {};
+    for (const [name, v] of Object.entries(variants)) {
+      const { rows } = await db.query(`SELECT count(*)::int AS n FROM delivery WHERE ${v.where}`, v.params);
+      const deep = (
+        await db.query(
+          `SELECT created_at, id FROM delivery WHERE ${v.where} ORDER BY created_at DESC, id DESC OFFSET $${v.params.length + 1} LIMIT 1`,
+          [...v.params, Math.floor(rows[0].n * 0.8)],
+        )
+      ).rows[0];
+      const cursor = Buffer.from(JSON.stringify([deep.created_at.toISOString(), deep.id])).toString('base64url');
+      const timeQuery = async (route: string) => {
+        const samples: number[] = [];
+        for (let i = 0; i < 50; i++) {
+          const t0 = performance.now();
+          const page = await call(tenant.key, 'GET', route);
+          samples.push(performance.now() - t0);
+          if (page.data.length !== 50) throw new Error(`expected a full page from ${route}`);
+        }
+        return percentile(samples, 95);
+      };
+      const base = `/v1/deliveries?limit=50${v.query ? `&${v.query}` : ''}`;
+      out[name] = { first: await timeQuery(base), deep: await timeQuery(`${base}&cursor=${cursor}`) };
+    }
+    return out;
   };
 
+  // Warm-up (unmeasured): both drains once, small, so neither side's first round pays for its JIT.
+  if (runs('drain')) {
+    log('warm-up: drain');
+    await drain(2_000, false);
+  }
+  if (runs('peer')) {
+    log('warm-up: peer');
+    await peer(2_000);
+  }
+
   for (let round = 1; round <= ROUNDS; round++) {
-    const step = (name: string) => runs(name) && (log(`round ${round}/${ROUNDS}: ${name}`), true);
+    const step = (name: Scenario) => runs(name) && (log(`round ${round}/${ROUNDS}: ${name}`), true);
     if (step('ceiling_http')) note('ceiling', await ceiling());
-    if (step('drain')) {
-      const d = await drain(false);
+    // Drain and peer alternate which goes first, so neither always inherits the other's leftovers.
+    const drainStep = async () => {
+      if (!step('drain')) return;
+      const d = await drain(DRAIN, false);
       note('drain', d.perSec);
       note('drainRss', d.rss);
+    };
+    const peerStep = async () => {
+      if (step('peer')) note('peer', await peer(DRAIN));
+    };
+    if (round % 2) {
+      await drainStep();
+      await peerStep();
+    } else {
+      await peerStep();
+      await drainStep();
     }
-    if (step('peer')) note('peer', await peer());
+    if (runs('drain') && runs('peer')) note('drainOverPeer', results.drain.at(-1)! / results.peer.at(-1)!);
     if (step('fanout')) note('fanout', await fanout());
-    if (step('isolation')) note('isolation', (await drain(true)).perSec);
+    if (step('isolation')) note('isolation', (await drain(DRAIN, true)).perSec);
     if (step('latency')) {
       const l = await latency();
       note('p50', l.p50);
@@ -328,104 +636,177 @@ async function main(): Promise<void> {
       note('max', l.max);
     }
     if (step('ingest')) {
-      const i = await ingest();
-      note('ingest', i.perSec);
-      note('backlog', i.backlog);
-      note('backlogDrainMs', i.backlogDrainMs);
+      const i = await ingest(round);
+      note('ingest', i.waybill.perSec);
+      note('ingestP50', i.waybill.p50Ms);
+      note('ingestP99', i.waybill.p99Ms);
+      note('bare', i.bare.perSec);
+      note('bareP50', i.bare.p50Ms);
+      note('bareP99', i.bare.p99Ms);
+      note('ingestOverBare', i.waybill.perSec / i.bare.perSec);
     }
   }
-  let audit = { first: NaN, deep: NaN };
+  let backlogResult: Awaited<ReturnType<typeof backlog>> | undefined;
+  if (runs('backlog')) {
+    log('backlog');
+    backlogResult = await backlog();
+  }
+  let instancesResult: Awaited<ReturnType<typeof instances>> | undefined;
+  if (runs('instances')) {
+    log('instances');
+    instancesResult = await instances();
+  }
+  let audit: Awaited<ReturnType<typeof auditQuery>> | undefined;
   if (runs('audit_query')) {
     log('audit_query');
     audit = await auditQuery();
   }
 
-  const m = (name: string) => (results[name] ? median(results[name]) : NaN);
   const scenarios = {
     ceiling_http: { perSec: Math.round(m('ceiling')) },
     drain: { perSec: Math.round(m('drain')), peakRssMb: Math.round(Math.max(...(results.drainRss ?? [NaN]))) },
     peer: { perSec: Math.round(m('peer')) },
-    latency: { p50Ms: Math.round(m('p50') * 100) / 100, p99Ms: round1(m('p99')), maxMs: round1(m('max')) },
-    ingest: {
-      perSec: Math.round(m('ingest')),
-      backlog: Math.round(m('backlog')),
-      backlogDrainMs: Math.round(m('backlogDrainMs')),
-    },
     fanout: { perSec: Math.round(m('fanout')) },
     isolation: { perSec: Math.round(m('isolation')) },
-    audit_query: { firstPageP95Ms: round1(audit.first), deepPageP95Ms: round1(audit.deep) },
+    latency: { p50Ms: Math.round(m('p50') * 100) / 100, p99Ms: round1(m('p99')), maxMs: round1(m('max')) },
+    ingest: { perSec: Math.round(m('ingest')), p50Ms: round1(m('ingestP50')), p99Ms: round1(m('ingestP99')) },
+    bare_ingest: { perSec: Math.round(m('bare')), p50Ms: round1(m('bareP50')), p99Ms: round1(m('bareP99')) },
+    backlog: backlogResult && {
+      small: { pending: BACKLOG_SMALL, ...roundAll(backlogResult.small) },
+      large: { pending: BACKLOG, ...roundAll(backlogResult.large) },
+    },
+    instances: instancesResult && {
+      database: instancesResult.database,
+      ...Object.fromEntries([1, 2, 3].map((n) => [n, roundAll((instancesResult as any)[n])])),
+    },
+    audit_query: audit && Object.fromEntries(Object.entries(audit).map(([k, v]) => [k, roundAll(v)])),
   };
-  const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+  const inst = instancesResult as Record<number, { drain: number; ingest: number }> | undefined;
+  const ratios: Record<string, { value: number; target?: string }> = {
+    drainOverPeer: { value: round2(m('drainOverPeer')), target: '≥ 2 (median of the rounds)' },
+    ingestOverBare: { value: round2(m('ingestOverBare')), target: '≥ 1.0, p99 ≤ 25 ms' },
+    drainOverCeiling: { value: ratio(m('drain'), m('ceiling')) },
+    fanoutOverDrain: { value: ratio(m('fanout'), m('drain')), target: '≥ 0.8' },
+    isolationOverDrain: { value: ratio(m('isolation'), m('drain')), target: '≥ 0.9' },
+    backlogClaimP99LargeOverSmall: {
+      value: backlogResult ? ratio(backlogResult.large.claimP99, backlogResult.small.claimP99) : NaN,
+      target: '≤ 2',
+    },
+    backlogDrainLargeOverSmall: {
+      value: backlogResult ? ratio(backlogResult.large.perSec, backlogResult.small.perSec) : NaN,
+    },
+    instancesDrain2Over1: { value: inst ? ratio(inst[2].drain, inst[1].drain) : NaN, target: '≥ 1.3' },
+    instancesDrain3Over1: { value: inst ? ratio(inst[3].drain, inst[1].drain) : NaN },
+    instancesIngest2Over1: { value: inst ? ratio(inst[2].ingest, inst[1].ingest) : NaN },
+    instancesIngest3Over1: { value: inst ? ratio(inst[3].ingest, inst[1].ingest) : NaN },
+  };
   const report = {
     machine,
     rounds: ROUNDS,
     durationSeconds: Math.round((Date.now() - startedAt) / 1000),
     scenarios,
-    ratios: {
-      drainOverPeer: ratio(m('drain'), m('peer')),
-      drainOverCeiling: ratio(m('drain'), m('ceiling')),
-      fanoutOverDrain: ratio(m('fanout'), m('drain')),
-      isolationOverDrain: ratio(m('isolation'), m('drain')),
-    },
+    ratios,
     rawRounds: results,
   };
   fs.writeFileSync(OUT, JSON.stringify(report, null, 2) + '\n');
 
-  const rows = [
-    ['ceiling_http', `${scenarios.ceiling_http.perSec} POST/s`, 'undici alone, 32 in flight, no database'],
-    [
+  const rows: string[][] = [];
+  const row = (name: Scenario | 'bare_ingest', result: string, what: string) => rows.push([name, result, what]);
+  if (runs('ceiling_http'))
+    row('ceiling_http', `${scenarios.ceiling_http.perSec} POST/s`, 'undici alone, 32 in flight');
+  if (runs('drain'))
+    row(
       'drain',
       `${scenarios.drain.perSec} deliveries/s`,
       `${DRAIN} committed deliveries with audit rows; peak RSS ${scenarios.drain.peakRssMb} MB`,
-    ],
-    [
+    );
+  if (runs('peer'))
+    row(
       'peer',
       `${scenarios.peer.perSec} jobs/s`,
-      'graphile-worker 0.18, batched, concurrency 32, sign + undici POST + audit row',
-    ],
-    [
+      'graphile-worker 0.18 as its docs advise, concurrency 32, sign + undici POST + audit row',
+    );
+  if (runs('fanout')) row('fanout', `${scenarios.fanout.perSec} deliveries/s`, '500 events × 50 subscriptions');
+  if (runs('isolation'))
+    row('isolation', `${scenarios.isolation.perSec} deliveries/s`, 'drain beside a subscription that never answers');
+  if (runs('latency'))
+    row(
       'latency',
       `p50 ${scenarios.latency.p50Ms} ms, p99 ${scenarios.latency.p99Ms} ms, max ${scenarios.latency.maxMs} ms`,
       'commit → receipt at 200 events/s',
-    ],
-    [
+    );
+  if (runs('ingest')) {
+    row(
       'ingest',
-      `${scenarios.ingest.perSec} req/s`,
-      `REST status moves, 16 in flight; backlog at end ${scenarios.ingest.backlog}, drained in ${scenarios.ingest.backlogDrainMs} ms`,
-    ],
-    ['fanout', `${scenarios.fanout.perSec} deliveries/s`, '500 events × 50 subscriptions'],
-    ['isolation', `${scenarios.isolation.perSec} deliveries/s`, 'drain beside a subscription that never answers'],
-    [
+      `${scenarios.ingest.perSec} orders/s, p50 ${scenarios.ingest.p50Ms} ms, p99 ${scenarios.ingest.p99Ms} ms`,
+      `POST /v1/orders, ${INGEST_CONNECTIONS} connections, ${INGEST_SECONDS} s`,
+    );
+    row(
+      'bare_ingest',
+      `${scenarios.bare_ingest.perSec} orders/s, p50 ${scenarios.bare_ingest.p50Ms} ms, p99 ${scenarios.bare_ingest.p99Ms} ms`,
+      'node:http + pg, the same statements Waybill issued before issue 16',
+    );
+  }
+  if (scenarios.backlog) {
+    const { small, large } = scenarios.backlog;
+    row(
+      'backlog',
+      `claim p99 ${small.claimP99} → ${large.claimP99} ms; ${small.perSec} → ${large.perSec} deliveries/s`,
+      `${BACKLOG_SMALL.toLocaleString('en-US')} → ${BACKLOG.toLocaleString('en-US')} pending over ${BACKLOG_SUBSCRIPTIONS} subscriptions, ${BACKLOG_ORDERED} ordered with failing heads`,
+    );
+  }
+  if (scenarios.instances) {
+    const i = scenarios.instances as any;
+    row(
+      'instances',
+      `drain ${i[1].drain} / ${i[2].drain} / ${i[3].drain} per s; ingest ${i[1].ingest} / ${i[2].ingest} / ${i[3].ingest} orders/s`,
+      `1 / 2 / 3 instances on the ${i.database} PostgreSQL`,
+    );
+  }
+  if (scenarios.audit_query) {
+    const a = scenarios.audit_query;
+    row(
       'audit_query',
-      `p95 ${scenarios.audit_query.firstPageP95Ms} ms / ${scenarios.audit_query.deepPageP95Ms} ms`,
-      `first / deep page, ${AUDIT_ROWS.toLocaleString('en-US')} attempt rows`,
-    ],
-  ];
+      Object.entries(a)
+        .map(([k, v]) => `${k} ${v.first}/${v.deep}`)
+        .join(', ') + ' ms',
+      `p95 first/deep page, ${AUDIT_ROWS.toLocaleString('en-US')} deliveries`,
+    );
+  }
   const table = [
-    `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, PostgreSQL ${machine.postgres} (${machine.database}); median of ${ROUNDS} rounds`,
+    `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, PostgreSQL ${machine.postgres} (${machine.database}), load average at start ${machine.loadAverage.join(' ')}; median of ${ROUNDS} rounds`,
     '',
     '| scenario | result | what |',
     '|---|---|---|',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
     '',
-    '| ratio | value |',
-    '|---|---|',
-    ...Object.entries(report.ratios).map(([k, v]) => `| ${k} | ${v} |`),
+    '| ratio (same run) | value | target |',
+    '|---|---|---|',
+    ...Object.entries(ratios)
+      .filter(([, r]) => Number.isFinite(r.value))
+      .map(([k, r]) => `| ${k} | ${r.value} | ${r.target ?? ''} |`),
   ].join('\n');
   console.log(table);
 
   await api.close();
   await db.end();
-  await service.stop();
-  await receiver.stop();
-  await admin.query('DROP DATABASE IF EXISTS waybill_bench WITH (FORCE)');
-  await admin.query('DROP DATABASE IF EXISTS waybill_bench_peer WITH (FORCE)');
-  await admin.end();
+  for (const child of children.reverse()) await child.stop();
+  await dropDatabase(baseUrl, 'waybill_bench');
+  await dropDatabase(baseUrl, 'waybill_bench_peer');
   await embedded?.stop();
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 }
 
-main().catch((error: unknown) => {
+const round2 = (n: number) => Math.round(n * 100) / 100;
+function roundAll<T extends Record<string, number>>(values: T): T {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v >= 100 ? Math.round(v) : round1(v)])) as T;
+}
+
+/** Undone when the bench fails (its child processes exit by themselves when it does). */
+const onFailure: Array<() => Promise<unknown>> = [];
+
+main().catch(async (error: unknown) => {
   console.error(error);
+  for (const undo of onFailure) await undo().catch(() => undefined);
   process.exit(1);
 });

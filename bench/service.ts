@@ -10,6 +10,7 @@ import { TransactionRunner } from '../src/database/transaction.js';
 import { catalogEntry } from '../src/events/event-catalog.js';
 import { type DomainEvent, OutboxService } from '../src/events/outbox.service.js';
 import { TenancyService } from '../src/tenancy/tenancy.service.js';
+import { DeliveryRepository } from '../src/webhooks/deliveries/delivery.repository.js';
 import { serve, wallNow } from './rpc.js';
 
 /**
@@ -33,6 +34,18 @@ async function main(): Promise<void> {
   const event = (): DomainEvent => {
     const id = randomUUID();
     return { type: 'shipment.status_changed', aggregateType: 'shipment', aggregateId: id, data: { ...sample, id } };
+  };
+  // The backlog scenario times each claim statement as the engine issues it.
+  const repository = app.get(DeliveryRepository);
+  const claim = repository.claimDueDeliveries.bind(repository);
+  let claimTimes: number[] | undefined;
+  repository.claimDueDeliveries = async (...args: Parameters<typeof claim>) => {
+    if (!claimTimes) return claim(...args);
+    const times = claimTimes;
+    const t0 = performance.now();
+    const claimed = await claim(...args);
+    times.push(performance.now() - t0);
+    return claimed;
   };
   let rssPeak = 0;
   let rssTimer: NodeJS.Timeout | undefined;
@@ -73,6 +86,15 @@ async function main(): Promise<void> {
       }
       await Promise.all(inFlight);
       return committed;
+    },
+    claimTimingStart: () => {
+      claimTimes = [];
+    },
+    /** Milliseconds of each claim statement since claimTimingStart. */
+    claimTimingStop: () => {
+      const times = claimTimes ?? [];
+      claimTimes = undefined;
+      return times;
     },
     rssStart: () => {
       rssPeak = process.memoryUsage().rss;
