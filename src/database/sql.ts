@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 
 /**
@@ -25,4 +26,12 @@ export async function affectedRows(
   const result: unknown = await db.query(sql, params);
   if (Array.isArray(result) && result.length === 2 && typeof result[1] === 'number') return result[1];
   return Array.isArray(result) ? result.length : 0;
+}
+
+/**
+ * The pg pool under the data source. Hot paths (authentication, the domain's writes) query it
+ * directly: no query runner, no entity metadata, one pool checkout per statement or transaction.
+ */
+export function pgPool(dataSource: DataSource): pg.Pool {
+  return (dataSource.driver as unknown as { master: pg.Pool }).master;
 }

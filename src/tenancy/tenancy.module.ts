@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { FeedTokenStore } from '../webhooks/feed/feed-token.store.js';
 import { ApiKey } from './api-key.entity.js';
+import { ApiKeyCache } from './api-key-cache.js';
 import { AuthGuard } from './auth.guard.js';
 import { TenancyController } from './tenancy.controller.js';
 import { PortalService } from './portal.service.js';
@@ -12,7 +13,7 @@ import { Tenant } from './tenant.entity.js';
 @Module({
   imports: [TypeOrmModule.forFeature([Tenant, ApiKey])],
   controllers: [TenancyController],
-  providers: [TenancyService, PortalService, FeedTokenStore, { provide: APP_GUARD, useClass: AuthGuard }],
+  providers: [TenancyService, PortalService, ApiKeyCache, FeedTokenStore, { provide: APP_GUARD, useClass: AuthGuard }],
   exports: [TenancyService, FeedTokenStore],
 })
 export class TenancyModule {}

@@ -1,7 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { IsNull, type Repository } from 'typeorm';
+import type pg from 'pg';
+import { DataSource, IsNull, type Repository } from 'typeorm';
 import { notFound } from '../common/ids.js';
+import { pgPool } from '../database/sql.js';
+import { API_KEY_CHANNEL, ApiKeyCache } from './api-key-cache.js';
 import { ApiKey } from './api-key.entity.js';
 import { FEED_TOKEN_PREFIX, generateApiKey, hashApiKey, PORTAL_TOKEN_PREFIX } from './api-key-secret.js';
 import { FeedTokenStore } from '../webhooks/feed/feed-token.store.js';
@@ -37,7 +40,13 @@ export class TenancyService {
     @InjectRepository(ApiKey) private readonly keys: Repository<ApiKey>,
     private readonly portal: PortalService,
     private readonly feedTokens: FeedTokenStore,
-  ) {}
+    private readonly cache: ApiKeyCache,
+    dataSource: DataSource,
+  ) {
+    this.pool = pgPool(dataSource);
+  }
+
+  private readonly pool: pg.Pool;
 
   async createTenant(
     name: string,
@@ -69,9 +78,17 @@ export class TenancyService {
     return { data: rows.map(present), nextCursor: null };
   }
 
+  /** The NOTIFY goes out with the commit: other instances drop the key from their caches. */
   async revokeKey(tenantId: string, id: string): Promise<void> {
-    const result = await this.keys.update({ id, tenantId, revokedAt: IsNull() }, { revokedAt: new Date() });
-    if (!result.affected) throw notFound('API key', id);
+    const { rows } = await this.pool.query(
+      `WITH revoked AS (
+         UPDATE api_key SET revoked_at = now() WHERE id = $1 AND tenant_id = $2 AND revoked_at IS NULL RETURNING id
+       )
+       SELECT id, pg_notify($3, id::text) FROM revoked`,
+      [id, tenantId, API_KEY_CHANNEL],
+    );
+    if (rows.length === 0) throw notFound('API key', id);
+    this.cache.forget(id);
   }
 
   /** The tenant a presented key belongs to, or undefined for an unknown or revoked key. */
@@ -81,11 +98,23 @@ export class TenancyService {
       const feed = await this.feedTokens.authenticate(presented);
       return feed ? { tenantId: feed.tenantId, apiKeyId: null, feedWebhookId: feed.webhookId } : undefined;
     }
-    const key = await this.keys.findOne({ where: { keyHash: hashApiKey(presented), revokedAt: IsNull() } });
-    if (!key) return undefined;
+    const hash = hashApiKey(presented);
+    let key = this.cache.get(hash);
+    if (!key) {
+      const mark = this.cache.mark();
+      const { rows } = await this.pool.query<{ id: string; tenant_id: string; last_used_at: Date | null }>(
+        'SELECT id, tenant_id, last_used_at FROM api_key WHERE key_hash = $1 AND revoked_at IS NULL',
+        [hash],
+      );
+      if (rows.length === 0) return undefined;
+      key = { id: rows[0].id, tenantId: rows[0].tenant_id, lastUsedAt: rows[0].last_used_at };
+      this.cache.offer(hash, key, mark);
+    }
     if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-      this.keys.update({ id: key.id }, { lastUsedAt: new Date() }).catch((error: unknown) => {
-        this.logger.warn(`could not record the last use of API key ${key.id}: ${String(error)}`);
+      key.lastUsedAt = new Date();
+      const id = key.id;
+      this.pool.query('UPDATE api_key SET last_used_at = now() WHERE id = $1', [id]).catch((error: unknown) => {
+        this.logger.warn(`could not record the last use of API key ${id}: ${String(error)}`);
       });
     }
     return { tenantId: key.tenantId, apiKeyId: key.id };
