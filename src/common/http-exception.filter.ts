@@ -6,6 +6,7 @@ import {
   type HttpServer,
   Logger,
 } from '@nestjs/common';
+import pg from 'pg';
 import { QueryFailedError } from 'typeorm';
 import { type ErrorBody, httpErrorFromDatabase, httpErrorName } from './errors.js';
 
@@ -61,8 +62,15 @@ export class HttpExceptionFilter implements ExceptionFilter {
         message: exception.message,
       };
     }
-    if (exception instanceof QueryFailedError) {
-      const mapped = httpErrorFromDatabase(exception.driverError as { code?: string });
+    // A statement run through TypeORM fails as QueryFailedError, one run on the pg pool as pg's DatabaseError.
+    const driverError =
+      exception instanceof QueryFailedError
+        ? exception.driverError
+        : exception instanceof pg.DatabaseError
+          ? exception
+          : undefined;
+    if (driverError) {
+      const mapped = httpErrorFromDatabase(driverError as { code?: string; constraint?: string });
       if (mapped) return this.toBody(mapped);
     }
     return { statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' };

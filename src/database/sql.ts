@@ -35,3 +35,9 @@ export async function affectedRows(
 export function pgPool(dataSource: DataSource): pg.Pool {
   return (dataSource.driver as unknown as { master: pg.Pool }).master;
 }
+
+/** One parameterized statement ($1…$n), e.g. a change to run as a CTE of the statement that records its events. */
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}

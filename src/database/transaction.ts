@@ -1,9 +1,15 @@
 import { Injectable } from '@nestjs/common';
+import type pg from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
 
 /** One unit of work: its manager, and callbacks that run only once it has committed. */
 export interface Tx {
   manager: EntityManager;
+  /**
+   * Plain SQL on the transaction's own connection, answering the rows: the domain's hot writes
+   * go this way (no query runner, no entity metadata). Errors are pg's (the error filter maps them).
+   */
+  query<T = Record<string, any>>(sql: string, params?: unknown[]): Promise<T[]>;
   afterCommit(callback: () => void): void;
 }
 
@@ -14,9 +20,14 @@ export class TransactionRunner {
   /** `onCommitted` runs first of all after the commit (the benchmark stamps commit times with it). */
   async run<T>(work: (tx: Tx) => Promise<T>, onCommitted?: () => void): Promise<T> {
     const callbacks: Array<() => void> = [];
-    const result = await this.dataSource.transaction((manager) =>
-      work({ manager, afterCommit: (callback) => callbacks.push(callback) }),
-    );
+    const result = await this.dataSource.transaction((manager) => {
+      const client = (manager.queryRunner as unknown as { databaseConnection: pg.PoolClient }).databaseConnection;
+      return work({
+        manager,
+        query: async <T>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as T[],
+        afterCommit: (callback) => callbacks.push(callback),
+      });
+    });
     onCommitted?.();
     for (const callback of callbacks) callback();
     return result;

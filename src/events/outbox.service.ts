@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { monotonicFactory } from 'ulid';
+import type { Statement } from '../database/sql.js';
 import type { Tx } from '../database/transaction.js';
 import { API_VERSION, type AggregateType, type Envelope, type RecordedEventType } from './event-types.js';
 
@@ -91,47 +92,55 @@ export class OutboxService {
   }
 
   /**
-   * Records a change's events, in order, in the transaction that made the change. The caller
-   * holds the aggregate's row lock, so reading the last sequence here cannot race.
+   * Records a change's events, in order, in the transaction that made the change, in one
+   * statement: each event's sequence is the aggregate's last one plus its place in this change
+   * (the caller holds the aggregate's row lock, or the aggregate is new, so this cannot race).
+   * `change`, the statements that make the change (INSERTs or UPDATEs of the aggregate's rows),
+   * run in the same statement as CTEs: the change and its events cost one round trip.
    */
-  async record(tx: Tx, tenantId: string, changes: DomainEvent[]): Promise<RecordedEvent[]> {
-    if (changes.length === 0) return [];
-    const aggregateIds = [...new Set(changes.map((c) => c.aggregateId))];
-    // One backward probe of (aggregate_id, sequence) per aggregate, whatever the planner thinks of the table.
-    const rows: Array<{ aggregate_id: string; last: number | null }> = await tx.manager.query(
-      `SELECT a.id AS aggregate_id, (SELECT max(e.sequence) FROM event e WHERE e.aggregate_id = a.id)::int AS last
-         FROM unnest($1::uuid[]) AS a(id)`,
-      [aggregateIds],
-    );
-    const last = new Map(rows.map((r) => [r.aggregate_id, r.last ?? 0]));
+  async record(tx: Tx, tenantId: string, changes: DomainEvent[], ...change: Statement[]): Promise<RecordedEvent[]> {
+    if (changes.length === 0) {
+      for (const statement of change) await tx.query(statement.sql, statement.params);
+      return [];
+    }
     const createdAt = new Date();
-    const events: RecordedEvent[] = changes.map((change) => {
-      const sequence = (last.get(change.aggregateId) ?? 0) + 1;
-      last.set(change.aggregateId, sequence);
-      return { ...change, id: newEventId(), tenantId, sequence, apiVersion: API_VERSION, createdAt };
-    });
-
+    const placeInChange = new Map<string, number>();
+    const ids: string[] = [];
+    const places: number[] = [];
+    for (const c of changes) {
+      const place = (placeInChange.get(c.aggregateId) ?? 0) + 1;
+      placeInChange.set(c.aggregateId, place);
+      ids.push(newEventId());
+      places.push(place);
+    }
     const params: unknown[] = [];
-    const values = events.map((e) => {
-      const base = params.length;
-      params.push(
-        e.id,
-        tenantId,
-        e.type,
-        e.aggregateType,
-        e.aggregateId,
-        e.sequence,
-        e.apiVersion,
-        JSON.stringify(e.data),
-        createdAt,
-      );
-      return `(${Array.from({ length: 9 }, (_, i) => `$${base + i + 1}`).join(', ')})`;
+    // Each change statement numbers its parameters from $1: shifted here to follow the ones before.
+    const ctes = change.map((statement, i) => {
+      const offset = params.length;
+      params.push(...statement.params);
+      return `change${i} AS (${statement.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)})`;
     });
-    await tx.manager.query(
+    const p = (value: unknown) => `$${params.push(value)}`;
+    const sql =
+      (ctes.length ? `WITH ${ctes.join(', ')} ` : '') +
       `INSERT INTO event (id, tenant_id, type, aggregate_type, aggregate_id, sequence, api_version, data, created_at)
-       VALUES ${values.join(', ')}`,
-      params,
-    );
+       SELECT x.id, ${p(tenantId)}, x.type, x.aggregate_type, x.aggregate_id,
+              coalesce((SELECT max(e.sequence) FROM event e WHERE e.aggregate_id = x.aggregate_id), 0) + x.place,
+              ${p(API_VERSION)}, x.data, ${p(createdAt)}
+         FROM unnest(${p(ids)}::text[], ${p(changes.map((c) => c.type))}::text[], ${p(changes.map((c) => c.aggregateType))}::text[],
+                     ${p(changes.map((c) => c.aggregateId))}::uuid[], ${p(places)}::int[], ${p(changes.map((c) => JSON.stringify(c.data)))}::json[])
+              AS x(id, type, aggregate_type, aggregate_id, place, data)
+       RETURNING id, sequence`;
+    const rows = await tx.query<{ id: string; sequence: number }>(sql, params);
+    const sequences = new Map(rows.map((r) => [r.id, r.sequence]));
+    const events: RecordedEvent[] = changes.map((c, i) => ({
+      ...c,
+      id: ids[i],
+      tenantId,
+      sequence: sequences.get(ids[i])!,
+      apiVersion: API_VERSION,
+      createdAt,
+    }));
     for (const listener of this.listeners) await listener(tx, events);
     tx.afterCommit(() => {
       for (const listener of this.committedListeners) listener(events);

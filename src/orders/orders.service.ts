@@ -7,9 +7,11 @@ import { conflict } from '../common/errors.js';
 import { notFound } from '../common/ids.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
 import { describeForbiddenMove, isTransitionAllowed } from '../common/status-machine.js';
-import { TransactionRunner, type Tx, writeBack } from '../database/transaction.js';
+import { randomUUID } from 'node:crypto';
+import { TransactionRunner, type Tx } from '../database/transaction.js';
 import { OutboxService } from '../events/outbox.service.js';
 import { Order } from './order.entity.js';
+import { OrderStore } from './order.store.js';
 import { orderSnapshot, type OrderSnapshot, toCustomer, toLines } from './order-snapshot.js';
 import { ORDER_BEFORE_TRANSIT, ORDER_MACHINE, type OrderStatus } from './order-status.js';
 import type { ChangeOrderStatusDto, CreateOrderDto, ListOrdersQuery, UpdateOrderDto } from './orders.dto.js';
@@ -31,12 +33,14 @@ export class OrdersService {
     private readonly dataSource: DataSource,
     private readonly transactions: TransactionRunner,
     private readonly outbox: OutboxService,
+    private readonly store: OrderStore,
   ) {}
 
   async create(tenantId: string, dto: CreateOrderDto): Promise<OrderSnapshot> {
     return this.transactions.run(async (tx) => {
       const now = new Date();
-      const order = tx.manager.create(Order, {
+      const order: Order = {
+        id: randomUUID(),
         tenantId,
         orderNumber: dto.orderNumber,
         externalRef: dto.externalRef ?? null,
@@ -51,18 +55,20 @@ export class OrdersService {
         version: 1,
         createdAt: now,
         updatedAt: now,
-      });
-      await tx.manager.insert(Order, order);
+      };
       const snapshot = orderSnapshot(order);
-      await this.outbox.record(tx, tenantId, [
-        { type: 'order.created', aggregateType: 'order', aggregateId: order.id, data: snapshot },
-      ]);
+      await this.outbox.record(
+        tx,
+        tenantId,
+        [{ type: 'order.created', aggregateType: 'order', aggregateId: order.id, data: snapshot }],
+        this.store.insert(order),
+      );
       return snapshot;
     });
   }
 
   async get(tenantId: string, id: string): Promise<OrderSnapshot> {
-    const order = await this.dataSource.manager.findOne(Order, { where: { id, tenantId } });
+    const order = await this.store.find(tenantId, id);
     if (!order) throw notFound('order', id);
     return orderSnapshot(order);
   }
@@ -101,11 +107,13 @@ export class OrdersService {
       if (Object.keys(changes).length === 0) return before;
       order.version += 1;
       order.updatedAt = new Date();
-      await writeBack(tx, Order, order);
       const snapshot = orderSnapshot(order);
-      await this.outbox.record(tx, tenantId, [
-        { type: 'order.updated', aggregateType: 'order', aggregateId: order.id, data: { ...snapshot, changes } },
-      ]);
+      await this.outbox.record(
+        tx,
+        tenantId,
+        [{ type: 'order.updated', aggregateType: 'order', aggregateId: order.id, data: { ...snapshot, changes } }],
+        this.store.update(order),
+      );
       return snapshot;
     });
   }
@@ -128,7 +136,7 @@ export class OrdersService {
   async followShipments(tx: Tx, tenantId: string, orderId: string, occurredAt: Date): Promise<void> {
     const order = await this.lock(tx, tenantId, orderId);
     if (order.status === 'delivered' || order.status === 'cancelled') return;
-    const [counts]: Array<{ picked: number; delivered: number; live: number }> = await tx.manager.query(
+    const [counts] = await tx.query<{ picked: number; delivered: number; live: number }>(
       `SELECT count(*) FILTER (WHERE status IN ('picked_up', 'in_transit', 'out_for_delivery', 'delivered', 'returned') OR actual_pickup_at IS NOT NULL)::int AS picked,
               count(*) FILTER (WHERE status = 'delivered')::int AS delivered,
               count(*) FILTER (WHERE status <> 'cancelled')::int AS live
@@ -152,27 +160,36 @@ export class OrdersService {
     order.status = status;
     order.version += 1;
     order.updatedAt = new Date();
-    await writeBack(tx, Order, order);
     const snapshot = orderSnapshot(order);
-    await this.outbox.record(tx, order.tenantId, [
-      {
-        type: 'order.status_changed',
-        aggregateType: 'order',
-        aggregateId: order.id,
-        data: { ...snapshot, previousStatus, reason, occurredAt: occurredAt.toISOString() },
-      },
-    ]);
+    await this.outbox.record(
+      tx,
+      order.tenantId,
+      [
+        {
+          type: 'order.status_changed',
+          aggregateType: 'order',
+          aggregateId: order.id,
+          data: { ...snapshot, previousStatus, reason, occurredAt: occurredAt.toISOString() },
+        },
+      ],
+      this.store.update(order),
+    );
     return snapshot;
   }
 
   /** Loads a tenant's order for change, holding its row lock until the transaction ends. */
   async lock(tx: Tx, tenantId: string, id: string): Promise<Order> {
-    const order = await tx.manager.findOne(Order, { where: { id, tenantId }, lock: { mode: 'for_no_key_update' } });
+    const order = await this.store.lock(tx, tenantId, id);
     if (!order) throw notFound('order', id);
     return order;
   }
 
   async findInTx(tx: Tx, tenantId: string, id: string): Promise<Order | null> {
-    return tx.manager.findOne(Order, { where: { id, tenantId } });
+    return (await this.store.find(tenantId, id, tx)) ?? null;
+  }
+
+  /** Orders by id, for the shipments that name them. */
+  async findMany(ids: string[]): Promise<Order[]> {
+    return this.store.findMany(ids);
   }
 }

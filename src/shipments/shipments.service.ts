@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, In } from 'typeorm';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
 import { toAddress } from '../common/address.dto.js';
 import { diffSnapshots } from '../common/changes.js';
 import { toDate } from '../common/dates.js';
@@ -7,11 +8,12 @@ import { conflict, fieldError } from '../common/errors.js';
 import { notFound } from '../common/ids.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
 import { describeForbiddenMove, isTransitionAllowed } from '../common/status-machine.js';
-import { TransactionRunner, type Tx, writeBack } from '../database/transaction.js';
+import { TransactionRunner, type Tx } from '../database/transaction.js';
 import { type DomainEvent, OutboxService } from '../events/outbox.service.js';
-import { Order } from '../orders/order.entity.js';
+import type { Order } from '../orders/order.entity.js';
 import { OrdersService } from '../orders/orders.service.js';
 import { Shipment } from './shipment.entity.js';
+import { ShipmentStore } from './shipment.store.js';
 import {
   shipmentSnapshot,
   type ShipmentSnapshot,
@@ -29,7 +31,7 @@ import type {
   ListShipmentsQuery,
   UpdateShipmentDto,
 } from './shipments.dto.js';
-import { TrackingEvent } from './tracking-event.entity.js';
+import type { TrackingEvent } from './tracking-event.entity.js';
 
 const EDITABLE: readonly (keyof ShipmentSnapshot & string)[] = [
   'carrier',
@@ -56,6 +58,7 @@ export class ShipmentsService {
     private readonly transactions: TransactionRunner,
     private readonly outbox: OutboxService,
     private readonly orders: OrdersService,
+    private readonly store: ShipmentStore,
   ) {}
 
   async create(tenantId: string, dto: CreateShipmentDto): Promise<ShipmentView> {
@@ -63,7 +66,8 @@ export class ShipmentsService {
       const order = dto.orderId ? await this.orders.findInTx(tx, tenantId, dto.orderId) : null;
       if (dto.orderId && !order) throw fieldError('orderId', `no order ${dto.orderId} exists for this tenant`);
       const now = new Date();
-      const shipment = tx.manager.create(Shipment, {
+      const shipment: Shipment = {
+        id: randomUUID(),
         tenantId,
         orderId: order?.id ?? null,
         shipmentNumber: dto.shipmentNumber,
@@ -85,23 +89,24 @@ export class ShipmentsService {
         version: 1,
         createdAt: now,
         updatedAt: now,
-      });
-      await tx.manager.insert(Shipment, shipment);
+      };
       const snapshot = shipmentSnapshot(shipment, order);
-      await this.outbox.record(tx, tenantId, [this.event('shipment.created', shipment, snapshot)]);
+      await this.outbox.record(
+        tx,
+        tenantId,
+        [this.event('shipment.created', shipment, snapshot)],
+        this.store.insert(shipment),
+      );
       return { ...snapshot, trackingEvents: [] };
     });
   }
 
   async get(tenantId: string, id: string): Promise<ShipmentView> {
-    const shipment = await this.dataSource.manager.findOne(Shipment, { where: { id, tenantId } });
+    const shipment = await this.store.find(tenantId, id);
     if (!shipment) throw notFound('shipment', id);
     const [order, tracking] = await Promise.all([
-      shipment.orderId ? this.dataSource.manager.findOne(Order, { where: { id: shipment.orderId } }) : null,
-      this.dataSource.manager.find(TrackingEvent, {
-        where: { shipmentId: id },
-        order: { occurredAt: 'ASC', id: 'ASC' },
-      }),
+      shipment.orderId ? this.orders.findMany([shipment.orderId]).then((found) => found[0] ?? null) : null,
+      this.store.trackingOf(id),
     ]);
     return { ...shipmentSnapshot(shipment, order), trackingEvents: tracking.map(trackingEventView) };
   }
@@ -125,7 +130,7 @@ export class ShipmentsService {
       qb.andWhere('(s.created_at, s.id) < (:key::timestamptz, :afterId::uuid)', { key: after.key, afterId: after.id });
     const rows = await qb.getMany();
     const orderIds = [...new Set(rows.map((s) => s.orderId).filter((id): id is string => id !== null))];
-    const orders = orderIds.length ? await this.dataSource.manager.find(Order, { where: { id: In(orderIds) } }) : [];
+    const orders = await this.orders.findMany(orderIds);
     const byId = new Map(orders.map((o) => [o.id, o]));
     return toPage(
       rows,
@@ -153,7 +158,6 @@ export class ShipmentsService {
       if (Object.keys(changes).length === 0) return before;
       shipment.version += 1;
       shipment.updatedAt = new Date();
-      await writeBack(tx, Shipment, shipment);
       const after = shipmentSnapshot(shipment, order);
       const events: DomainEvent[] = [this.event('shipment.updated', shipment, { ...after, changes })];
       if (changes.eta) {
@@ -166,7 +170,7 @@ export class ShipmentsService {
         });
         events.push(this.event('shipment.tracking_updated', shipment, { ...after, trackingEvent }));
       }
-      await this.outbox.record(tx, tenantId, events);
+      await this.outbox.record(tx, tenantId, events, this.store.update(shipment));
       return after;
     });
     return this.withTracking(snapshot);
@@ -199,13 +203,12 @@ export class ShipmentsService {
       }
       shipment.version += 1;
       shipment.updatedAt = new Date();
-      await writeBack(tx, Shipment, shipment);
       const after = shipmentSnapshot(shipment, order);
       const data = { ...after, previousStatus };
       const events: DomainEvent[] = [this.event('shipment.status_changed', shipment, data)];
       if (dto.status === 'delivered') events.push(this.event('shipment.delivered', shipment, data));
       if (dto.status === 'exception') events.push(this.event('shipment.exception', shipment, data));
-      await this.outbox.record(tx, tenantId, events);
+      await this.outbox.record(tx, tenantId, events, this.store.update(shipment));
       if (shipment.orderId) await this.orders.followShipments(tx, tenantId, shipment.orderId, occurredAt);
       return after;
     });
@@ -216,7 +219,8 @@ export class ShipmentsService {
     return this.transactions.run(async (tx) => {
       const { shipment, order } = await this.lock(tx, tenantId, id);
       const now = new Date();
-      const tracking = tx.manager.create(TrackingEvent, {
+      const tracking: TrackingEvent = {
+        id: randomUUID(),
         tenantId,
         shipmentId: shipment.id,
         code: dto.code,
@@ -225,14 +229,18 @@ export class ShipmentsService {
         occurredAt: new Date(dto.occurredAt),
         eta: toDate(dto.eta),
         createdAt: now,
-      });
-      await tx.manager.insert(TrackingEvent, tracking);
+      };
       if (tracking.eta) shipment.eta = tracking.eta;
       shipment.version += 1;
       shipment.updatedAt = now;
-      await writeBack(tx, Shipment, shipment);
       const data = { ...shipmentSnapshot(shipment, order), trackingEvent: trackingEventPayload(tracking) };
-      await this.outbox.record(tx, tenantId, [this.event('shipment.tracking_updated', shipment, data)]);
+      await this.outbox.record(
+        tx,
+        tenantId,
+        [this.event('shipment.tracking_updated', shipment, data)],
+        this.store.insertTracking(tracking),
+        this.store.update(shipment),
+      );
       return trackingEventView(tracking);
     });
   }
@@ -242,20 +250,14 @@ export class ShipmentsService {
   }
 
   private async lock(tx: Tx, tenantId: string, id: string): Promise<{ shipment: Shipment; order: Order | null }> {
-    const shipment = await tx.manager.findOne(Shipment, {
-      where: { id, tenantId },
-      lock: { mode: 'for_no_key_update' },
-    });
+    const shipment = await this.store.lock(tx, tenantId, id);
     if (!shipment) throw notFound('shipment', id);
     const order = shipment.orderId ? await this.orders.findInTx(tx, tenantId, shipment.orderId) : null;
     return { shipment, order };
   }
 
   private async withTracking(snapshot: ShipmentSnapshot): Promise<ShipmentView> {
-    const tracking = await this.dataSource.manager.find(TrackingEvent, {
-      where: { shipmentId: snapshot.id },
-      order: { occurredAt: 'ASC', id: 'ASC' },
-    });
+    const tracking = await this.store.trackingOf(snapshot.id);
     return { ...snapshot, trackingEvents: tracking.map(trackingEventView) };
   }
 }

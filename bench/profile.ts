@@ -1,0 +1,188 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { freePort } from '../scripts/ports.js';
+import { closedLoop, type LoadRequest } from './load.js';
+
+/**
+ * `npm run bench:profile`: where a create's CPU goes. Starts the built service (or another build,
+ * e.g. an older checkout's `dist/src/main.js`) under `--cpu-prof` on a fresh database of the server
+ * PostgreSQL (BENCH_SERVER_URL), drives `POST /v1/orders` at 16 connections for
+ * BENCH_PROFILE_SECONDS (a paused subscription, so every order fans out one held delivery), and
+ * prints the profile's self time by package and its top functions. The .cpuprofile file stays in
+ * BENCH_PROFILE_DIR for Chrome DevTools or speedscope.
+ *
+ *   node dist/bench/profile.js [path/to/dist/src/main.js]
+ */
+const main = path.resolve(process.argv[2] ?? 'dist/src/main.js');
+const seconds = Number(process.env.BENCH_PROFILE_SECONDS ?? 10);
+const serverUrl = process.env.BENCH_SERVER_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const profileDir = path.resolve(
+  process.env.BENCH_PROFILE_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'waybill-profile-')),
+);
+const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+function owner(url: string): string {
+  if (!url) return '(native / runtime)';
+  if (url.startsWith('node:')) return 'node core';
+  const modules = url.lastIndexOf('/node_modules/');
+  if (modules >= 0) {
+    const rest = url.slice(modules + '/node_modules/'.length).split('/');
+    return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+  }
+  const src = url.indexOf('/dist/src/');
+  if (src >= 0) return `waybill ${url.slice(src + '/dist/src/'.length).split('/')[0]}/`;
+  return url;
+}
+
+/** V8 stamps samples with the monotonic clock in µs, as process.hrtime does in every process. */
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
+/** Self time by owner and the heaviest functions, from a V8 .cpuprofile, within [fromUs, toUs]. */
+function summarize(file: string, fromUs: number, toUs: number): string {
+  const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    nodes: ProfileNode[];
+    samples: number[];
+    timeDeltas: number[];
+    startTime: number;
+  };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  let at = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
+    if (at >= fromUs && at <= toUs) selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
+  });
+  let total = 0;
+  let idle = 0;
+  const byOwner = new Map<string, number>();
+  const byFunction = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const frame = byId.get(id)!.callFrame;
+    if (frame.functionName === '(idle)') {
+      idle += us;
+      continue;
+    }
+    total += us;
+    const who = ['(garbage collector)', '(program)'].includes(frame.functionName)
+      ? frame.functionName
+      : owner(frame.url);
+    byOwner.set(who, (byOwner.get(who) ?? 0) + us);
+    const fn = `${frame.functionName || '(anonymous)'} ${owner(frame.url)}:${frame.lineNumber + 1}`;
+    byFunction.set(fn, (byFunction.get(fn) ?? 0) + us);
+  }
+  const pct = (us: number) => `${((us / total) * 100).toFixed(1)} %`;
+  const top = (map: Map<string, number>, n: number) =>
+    [...map.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([name, us]) => `  ${pct(us).padStart(7)}  ${name}`);
+  return [
+    `busy ${(total / 1e6).toFixed(1)} s, idle ${(idle / 1e6).toFixed(1)} s`,
+    'self time by package:',
+    ...top(byOwner, 15),
+    'top functions (self):',
+    ...top(byFunction, 20),
+  ].join('\n');
+}
+
+async function run(): Promise<void> {
+  const dbName = `waybill_profile_${process.pid}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${dbName}`;
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, main], {
+    env: {
+      ...process.env,
+      DATABASE_URL: url.toString(),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ADMIN_TOKEN,
+      ENCRYPTION_KEY: 'ab'.repeat(32),
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const origin = `http://127.0.0.1:${port}`;
+  const window = { from: 0, to: 0 };
+  try {
+    for (let i = 0; ; i++) {
+      const up = await fetch(`${origin}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (up) break;
+      if (child.exitCode !== null || i > 600) throw new Error('the service did not start');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const post = async (key: string, route: string, body: unknown) => {
+      const response = await fetch(`${origin}${route}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!response.ok) throw new Error(`${route}: ${response.status} ${await response.text()}`);
+      return response.json() as Promise<any>;
+    };
+    const { apiKey } = await post(ADMIN_TOKEN, '/v1/tenants', { name: 'profile' });
+    await post(apiKey, '/v1/webhooks', { name: 'erp', url: 'http://127.0.0.1:9/erp', eventTypes: ['*'], paused: true });
+    const request = (n: number): LoadRequest => ({
+      path: '/v1/orders',
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        orderNumber: `SO-${n}`,
+        externalRef: 'PO-88231',
+        customer: { name: 'Acme Retail GmbH', ref: 'C-42' },
+        shipFrom: { name: 'DC Hamburg', street: 'Am Kaiserkai 1', city: 'Hamburg', postalCode: '20457', country: 'DE' },
+        shipTo: { name: 'Store Munich', street: 'Marienplatz 8', city: 'Munich', postalCode: '80331', country: 'DE' },
+        lines: [
+          { sku: 'PAL-EUR-01', description: 'Euro pallet', quantity: 4, unit: 'PLT', weightKg: 1480 },
+          { sku: 'CTN-12', description: 'Carton, 12 units', quantity: 30, unit: 'CTN', weightKg: 210 },
+        ],
+        notes: 'Dock 4',
+      }),
+    });
+    // Warm up, then measure; the summary counts the samples of the measured window only.
+    await closedLoop([origin], 16, 2, (n) => request(-1 - n), 201);
+    window.from = monotonicUs();
+    const load = await closedLoop([origin], 16, seconds, request, 201);
+    window.to = monotonicUs();
+    console.log(
+      `${main}: ${Math.round(load.perSec)} orders/s, p50 ${load.p50Ms.toFixed(1)} ms, p99 ${load.p99Ms.toFixed(1)} ms`,
+    );
+  } finally {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+  }
+  const files = fs.readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'));
+  const newest = files
+    .map((f) => path.join(profileDir, f))
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+  if (!newest) throw new Error(`no profile written to ${profileDir}`);
+  console.log(`profile: ${newest}`);
+  console.log(summarize(newest, window.from, window.to));
+}
+
+run().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
