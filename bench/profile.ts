@@ -15,6 +15,7 @@ import { closedLoop, type LoadRequest } from './load.js';
  * BENCH_PROFILE_DIR for Chrome DevTools or speedscope.
  *
  *   node dist/bench/profile.js [path/to/dist/src/main.js]
+ *   node dist/bench/profile.js some.cpuprofile      (summarize a profile taken otherwise)
  */
 const main = path.resolve(process.argv[2] ?? 'dist/src/main.js');
 const seconds = Number(process.env.BENCH_PROFILE_SECONDS ?? 10);
@@ -62,6 +63,10 @@ function summarize(file: string, fromUs: number, toUs: number): string {
     at += delta;
     if (at >= fromUs && at <= toUs) selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
   });
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
+  /** Time with at least one frame of the owner on the stack (a package's calls into others included). */
+  const inclusive = new Map<string, number>();
   let total = 0;
   let idle = 0;
   const byOwner = new Map<string, number>();
@@ -73,6 +78,12 @@ function summarize(file: string, fromUs: number, toUs: number): string {
       continue;
     }
     total += us;
+    const owners = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const url = byId.get(at)!.callFrame.url;
+      if (url) owners.add(owner(url));
+    }
+    for (const o of owners) inclusive.set(o, (inclusive.get(o) ?? 0) + us);
     const who = ['(garbage collector)', '(program)'].includes(frame.functionName)
       ? frame.functionName
       : owner(frame.url);
@@ -90,6 +101,8 @@ function summarize(file: string, fromUs: number, toUs: number): string {
     `busy ${(total / 1e6).toFixed(1)} s, idle ${(idle / 1e6).toFixed(1)} s`,
     'self time by package:',
     ...top(byOwner, 15),
+    'inclusive time by package (its frame anywhere on the stack):',
+    ...top(inclusive, 15),
     'top functions (self):',
     ...top(byFunction, 20),
   ].join('\n');
@@ -182,7 +195,10 @@ async function run(): Promise<void> {
   console.log(summarize(newest, window.from, window.to));
 }
 
-run().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+// Given a .cpuprofile instead of a build: summarize it whole.
+if (main.endsWith('.cpuprofile')) console.log(summarize(main, 0, Number.MAX_SAFE_INTEGER));
+else
+  run().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });

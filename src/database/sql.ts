@@ -41,3 +41,22 @@ export interface Statement {
   sql: string;
   params: unknown[];
 }
+
+const statementNames = new Map<string, string>();
+/** Named statements are kept per connection by PostgreSQL; a bound on how many texts get one. */
+const MAX_NAMED_STATEMENTS = 1_000;
+
+/**
+ * A query as a named (prepared) statement: PostgreSQL parses and plans its text once per
+ * connection instead of on every call, which on the hot writes is a good part of the
+ * database's CPU. Only for fixed texts (a text built per call gets a name per variant, up to a
+ * bound, then runs unnamed).
+ */
+export function prepared(text: string, values: unknown[] = []): pg.QueryConfig {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < MAX_NAMED_STATEMENTS) {
+    name = `waybill_${statementNames.size}`;
+    statementNames.set(text, name);
+  }
+  return name === undefined ? { text, values } : { name, text, values };
+}

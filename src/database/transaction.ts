@@ -1,13 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import type pg from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
+import { prepared } from './sql.js';
 
 /** One unit of work: its manager, and callbacks that run only once it has committed. */
 export interface Tx {
   manager: EntityManager;
   /**
-   * Plain SQL on the transaction's own connection, answering the rows: the domain's hot writes
-   * go this way (no query runner, no entity metadata). Errors are pg's (the error filter maps them).
+   * Plain SQL on the transaction's own connection, as a named statement (see `prepared`),
+   * answering the rows: the domain's hot writes go this way (no query runner, no entity
+   * metadata). Errors are pg's (the error filter maps them).
    */
   query<T = Record<string, any>>(sql: string, params?: unknown[]): Promise<T[]>;
   afterCommit(callback: () => void): void;
@@ -24,7 +26,7 @@ export class TransactionRunner {
       const client = (manager.queryRunner as unknown as { databaseConnection: pg.PoolClient }).databaseConnection;
       return work({
         manager,
-        query: async <T>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as T[],
+        query: async <T>(sql: string, params?: unknown[]) => (await client.query(prepared(sql, params))).rows as T[],
         afterCommit: (callback) => callbacks.push(callback),
       });
     });

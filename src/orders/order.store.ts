@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type pg from 'pg';
 import { DataSource } from 'typeorm';
-import { pgPool, type Statement } from '../database/sql.js';
+import { pgPool, prepared, type Statement } from '../database/sql.js';
 import type { Tx } from '../database/transaction.js';
 import type { Order } from './order.entity.js';
 
@@ -87,14 +87,17 @@ export class OrderStore {
     const sql = `SELECT ${ORDER_COLUMNS} FROM "order" o WHERE o.id = $1 AND o.tenant_id = $2`;
     const rows = tx
       ? await tx.query<Order>(sql, [id, tenantId])
-      : (await this.pool.query<Order>(sql, [id, tenantId])).rows;
+      : (await this.pool.query<Order>(prepared(sql, [id, tenantId]))).rows;
     return rows[0];
   }
 
   /** Orders by id (a page of shipments names theirs). */
   async findMany(ids: string[]): Promise<Order[]> {
     if (ids.length === 0) return [];
-    return (await this.pool.query<Order>(`SELECT ${ORDER_COLUMNS} FROM "order" o WHERE o.id = ANY($1::uuid[])`, [ids]))
-      .rows;
+    return (
+      await this.pool.query<Order>(
+        prepared(`SELECT ${ORDER_COLUMNS} FROM "order" o WHERE o.id = ANY($1::uuid[])`, [ids]),
+      )
+    ).rows;
   }
 }

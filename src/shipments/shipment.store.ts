@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type pg from 'pg';
 import { DataSource } from 'typeorm';
-import { pgPool, type Statement } from '../database/sql.js';
+import { pgPool, prepared, type Statement } from '../database/sql.js';
 import type { Tx } from '../database/transaction.js';
 import type { Shipment } from './shipment.entity.js';
 import type { TrackingEvent } from './tracking-event.entity.js';
@@ -123,8 +123,7 @@ export class ShipmentStore {
 
   async find(tenantId: string, id: string): Promise<Shipment | undefined> {
     const { rows } = await this.pool.query<Shipment>(
-      `SELECT ${SHIPMENT_COLUMNS} FROM shipment s WHERE s.id = $1 AND s.tenant_id = $2`,
-      [id, tenantId],
+      prepared(`SELECT ${SHIPMENT_COLUMNS} FROM shipment s WHERE s.id = $1 AND s.tenant_id = $2`, [id, tenantId]),
     );
     return rows[0];
   }
@@ -132,8 +131,10 @@ export class ShipmentStore {
   /** A shipment's tracking events, oldest first. */
   async trackingOf(shipmentId: string): Promise<TrackingEvent[]> {
     const { rows } = await this.pool.query<TrackingEvent>(
-      `SELECT ${TRACKING_COLUMNS} FROM tracking_event t WHERE t.shipment_id = $1 ORDER BY t.occurred_at, t.id`,
-      [shipmentId],
+      prepared(
+        `SELECT ${TRACKING_COLUMNS} FROM tracking_event t WHERE t.shipment_id = $1 ORDER BY t.occurred_at, t.id`,
+        [shipmentId],
+      ),
     );
     return rows;
   }

@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type pg from 'pg';
 import { DataSource, IsNull, type Repository } from 'typeorm';
 import { notFound } from '../common/ids.js';
-import { pgPool } from '../database/sql.js';
+import { pgPool, prepared } from '../database/sql.js';
 import { API_KEY_CHANNEL, ApiKeyCache } from './api-key-cache.js';
 import { ApiKey } from './api-key.entity.js';
 import { FEED_TOKEN_PREFIX, generateApiKey, hashApiKey, PORTAL_TOKEN_PREFIX } from './api-key-secret.js';
@@ -103,8 +103,7 @@ export class TenancyService {
     if (!key) {
       const mark = this.cache.mark();
       const { rows } = await this.pool.query<{ id: string; tenant_id: string; last_used_at: Date | null }>(
-        'SELECT id, tenant_id, last_used_at FROM api_key WHERE key_hash = $1 AND revoked_at IS NULL',
-        [hash],
+        prepared('SELECT id, tenant_id, last_used_at FROM api_key WHERE key_hash = $1 AND revoked_at IS NULL', [hash]),
       );
       if (rows.length === 0) return undefined;
       key = { id: rows[0].id, tenantId: rows[0].tenant_id, lastUsedAt: rows[0].last_used_at };
