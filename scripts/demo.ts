@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import axios, { type AxiosInstance } from 'axios';
+import { createWaybillClient, type DeliverySummary, ok, type Schemas } from '../client/index.js';
 import { DemoErp } from './demo-erp.js';
 import { freePort, isPortFree } from './ports.js';
 import { type ServiceProcess, startService, waitForHealth } from './service-process.js';
@@ -34,24 +34,10 @@ function intFromEnv(name: string, fallback: number): number {
   return Number(raw);
 }
 
-interface Delivery {
-  id: string;
-  eventType: string;
-  status: string;
-  attemptCount: number;
-}
+type Delivery = DeliverySummary;
 
-/** An axios client whose errors say which call failed and what the service answered. */
-function client(baseURL: string, token: string): AxiosInstance {
-  const http = axios.create({ baseURL, timeout: 15_000, headers: { authorization: `Bearer ${token}` } });
-  http.interceptors.response.use(undefined, (error: unknown) => {
-    if (!axios.isAxiosError(error)) return Promise.reject(error);
-    const call = `${error.config?.method?.toUpperCase()} ${error.config?.url}`;
-    const answer = error.response ? `${error.response.status} ${JSON.stringify(error.response.data)}` : error.message;
-    return Promise.reject(new Error(`${call} failed: ${answer}`));
-  });
-  return http;
-}
+/** The generated, typed API client (client/); a failed call throws naming the call and the answer. */
+const client = (baseUrl: string, token: string) => createWaybillClient({ baseUrl, token });
 
 let service: ServiceProcess | undefined;
 let erp: DemoErp | undefined;
@@ -143,28 +129,23 @@ async function main(): Promise<void> {
   step(`Demo ERP listening on ${erpUrl}; it verifies every push with the standardwebhooks library.`);
 
   step('Creating a tenant "Demo Logistics" (POST /v1/tenants with the operator token) …');
-  const operator = client(`${apiBase}/v1`, adminToken);
-  const { apiKey } = (await operator.post<{ apiKey: string }>('/tenants', { name: 'Demo Logistics' })).data;
-  const api = client(`${apiBase}/v1`, apiKey);
+  const operator = client(apiBase, adminToken);
+  const { apiKey } = await ok(operator.POST('/v1/tenants', { body: { name: 'Demo Logistics' } }));
+  const api = client(apiBase, apiKey);
 
-  const catalog = (await api.get<{ data: Array<{ name: string }> }>('/event-types')).data.data;
+  const catalog = (await ok(api.GET('/v1/event-types'))).data;
   const eventTypes = catalog.map((entry) => entry.name).filter((name) => /^(order|shipment)\./.test(name));
   step(
     `Subscribing the ERP to ${eventTypes.length} event types, in order per order and shipment (POST /v1/webhooks) …`,
   );
-  const webhook = (
-    await api.post<{ id: string; secret: string }>('/webhooks', {
-      name: 'Demo ERP',
-      url: erpUrl,
-      eventTypes,
-      ordered: true,
-    })
-  ).data;
+  const webhook = await ok(
+    api.POST('/v1/webhooks', { body: { name: 'Demo ERP', url: erpUrl, eventTypes, ordered: true } }),
+  );
   erp.useSecret(webhook.secret);
   print(`    Subscription ${webhook.id}; its signing secret goes to the ERP.`);
   await pause();
   step('Sending a test event, as the settings screen\'s "Send test" does …');
-  await api.post(`/webhooks/${webhook.id}/test`, {});
+  await ok(api.POST('/v1/webhooks/{id}/test', { params: { path: { id: webhook.id } }, body: {} }));
   await pause();
 
   const now = Date.now();
@@ -193,18 +174,25 @@ async function main(): Promise<void> {
   };
   const ids: Record<string, string> = {};
 
-  const createOrder = async (body: Record<string, unknown>) => {
-    ids[body.orderNumber as string] = (await api.post<{ id: string }>('/orders', body)).data.id;
+  const createOrder = async (body: Schemas['CreateOrderDto']) => {
+    ids[body.orderNumber] = (await ok(api.POST('/v1/orders', { body }))).id;
   };
-  const moveOrder = (number: string, status: string, extra: Record<string, unknown> = {}) =>
-    api.post(`/orders/${ids[number]}/status`, { status, ...extra });
-  const createShipment = async (body: Record<string, unknown>) => {
-    ids[body.shipmentNumber as string] = (await api.post<{ id: string }>('/shipments', body)).data.id;
+  type OrderMove = Schemas['ChangeOrderStatusDto'];
+  const moveOrder = (number: string, status: OrderMove['status'], extra: Omit<OrderMove, 'status'> = {}) =>
+    ok(api.POST('/v1/orders/{id}/status', { params: { path: { id: ids[number] } }, body: { status, ...extra } }));
+  const createShipment = async (body: Schemas['CreateShipmentDto']) => {
+    ids[body.shipmentNumber] = (await ok(api.POST('/v1/shipments', { body }))).id;
   };
-  const moveShipment = (number: string, status: string, extra: Record<string, unknown> = {}) =>
-    api.post(`/shipments/${ids[number]}/status`, { status, ...extra });
-  const track = (number: string, event: Record<string, unknown>) =>
-    api.post(`/shipments/${ids[number]}/tracking-events`, { occurredAt: new Date().toISOString(), ...event });
+  type ShipmentMove = Schemas['ChangeShipmentStatusDto'];
+  const moveShipment = (number: string, status: ShipmentMove['status'], extra: Omit<ShipmentMove, 'status'> = {}) =>
+    ok(api.POST('/v1/shipments/{id}/status', { params: { path: { id: ids[number] } }, body: { status, ...extra } }));
+  const track = (number: string, event: Omit<Schemas['CreateTrackingEventDto'], 'occurredAt'>) =>
+    ok(
+      api.POST('/v1/shipments/{id}/tracking-events', {
+        params: { path: { id: ids[number] } },
+        body: { occurredAt: new Date().toISOString(), ...event },
+      }),
+    );
 
   /** Every delivery of the subscription, once none is pending or being sent (or after `timeoutMs`). */
   const settledDeliveries = async (timeoutMs: number): Promise<{ deliveries: Delivery[]; settled: boolean }> => {
@@ -213,9 +201,11 @@ async function main(): Promise<void> {
       const deliveries: Delivery[] = [];
       let cursor: string | null = null;
       do {
-        const page: { data: Delivery[]; nextCursor: string | null } = (
-          await api.get('/deliveries', { params: { webhookId: webhook.id, limit: 200, ...(cursor ? { cursor } : {}) } })
-        ).data;
+        const page: { data: Delivery[]; nextCursor: string | null } = await ok(
+          api.GET('/v1/deliveries', {
+            params: { query: { webhookId: webhook.id, limit: 200, cursor: cursor ?? undefined } },
+          }),
+        );
         deliveries.push(...page.data);
         cursor = page.nextCursor;
       } while (cursor);
@@ -265,7 +255,9 @@ async function main(): Promise<void> {
   await moveOrder('SO-1002', 'confirmed');
   await pause();
   step('Café Lumen asks for a later delivery date on SO-1003 (PATCH → order.updated) …');
-  await api.patch(`/orders/${ids['SO-1003']}`, { requestedDeliveryAt: at(72) });
+  await ok(
+    api.PATCH('/v1/orders/{id}', { params: { path: { id: ids['SO-1003'] } }, body: { requestedDeliveryAt: at(72) } }),
+  );
   await pause();
   step('Café Lumen cancels SO-1003 …');
   await moveOrder('SO-1003', 'cancelled', { reason: 'Customer cancelled by phone' });
@@ -312,7 +304,12 @@ async function main(): Promise<void> {
   await moveShipment('SH-2002', 'booked');
   await pause();
   step('DHL Freight confirms SH-2001 with tracking number JJD000390017 (PATCH → shipment.updated) …');
-  await api.patch(`/shipments/${ids['SH-2001']}`, { trackingNumber: 'JJD000390017' });
+  await ok(
+    api.PATCH('/v1/shipments/{id}', {
+      params: { path: { id: ids['SH-2001'] } },
+      body: { trackingNumber: 'JJD000390017' },
+    }),
+  );
   await pause();
   step('SH-2001 is picked up in Hamburg; its order SO-1001 follows to in_transit …');
   await moveShipment('SH-2001', 'picked_up');
@@ -387,11 +384,7 @@ async function main(): Promise<void> {
       `    ${count('pending') + count('delivering')} still pending after ${DELIVERIES_TIMEOUT_MS / 1000} s; see ${shown(logFile)}`,
     );
   for (const delivery of retried) {
-    const full = (
-      await api.get<{
-        attempts: Array<{ responseStatus: number | null; errorClass: string | null; requestBody: string | null }>;
-      }>(`/deliveries/${delivery.id}`)
-    ).data;
+    const full = await ok(api.GET('/v1/deliveries/{id}', { params: { path: { id: delivery.id } } }));
     const data = JSON.parse(full.attempts[0]?.requestBody ?? '{}')?.data ?? {};
     const outcomes = full.attempts.map((a) => a.responseStatus ?? a.errorClass).join(' → ');
     print(
@@ -400,11 +393,11 @@ async function main(): Promise<void> {
   }
   const { verified, refused, rejected } = erp.tally;
   print(`    The ERP verified ${verified} pushes, refused ${refused} during the outage and rejected ${rejected}.`);
-  const health = (await api.get<{ status: string }>(`/webhooks/${webhook.id}`)).data.status;
+  const health = (await ok(api.GET('/v1/webhooks/{id}', { params: { path: { id: webhook.id } } }))).status;
   print(`    The subscription is ${health}.`);
 
   print();
-  const portal = (await api.post<{ url: string; expiresAt: string }>('/portal-sessions', { ttlSeconds: 3600 })).data;
+  const portal = await ok(api.POST('/v1/portal-sessions', { body: { ttlSeconds: 3600 } }));
   print(`Demo ready: ${publicUrl}/settings   (sign in with the API key ${apiKey})`);
   print(`  Or open this one-time link, as the TMS would embed it (no key needed, valid once for an hour):`);
   print(`            ${portal.url}`);

@@ -6,7 +6,11 @@ export const ENVELOPE = component(
   'Envelope',
   record(
     envelopeProperties(
-      { type: 'object', description: "The aggregate's snapshot and what changed (see the type's schema)" },
+      {
+        type: 'object',
+        additionalProperties: true,
+        description: "The aggregate's snapshot and what changed (see the type's schema)",
+      },
       { type: 'string', enum: [...EVENT_TYPES] },
       { ...string, examples: [API_VERSION] },
     ),
@@ -21,12 +25,17 @@ export const EVENT_TYPE = component(
     name: { type: 'string', enum: [...EVENT_TYPES] },
     description: string,
     example: ENVELOPE,
-    schema: { type: 'object', description: "JSON Schema (draft 2020-12) of the type's envelope" },
+    schema: {
+      type: 'object',
+      additionalProperties: true,
+      description: "JSON Schema (draft 2020-12) of the type's envelope",
+    },
   }),
 );
 export const EVENT_TYPE_PAGE = pageOf('EventTypePage', EVENT_TYPE);
 
 export const EVENT_SCHEMA = component('EventSchema', {
   type: 'object',
+  additionalProperties: true,
   description: "JSON Schema (draft 2020-12) of the type's envelope",
 });

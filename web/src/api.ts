@@ -1,4 +1,6 @@
-/** The screen talks to the same public REST API as every other client; nothing else. */
+import { createWaybillClient, type ErrorBody, type Schemas } from '../../client/index';
+
+/** The screen talks to the same public REST API as every other client, through the generated client; nothing else. */
 
 export interface Session {
   token: string;
@@ -45,159 +47,49 @@ export function whenUnauthorized(handler: (message: string) => void): void {
   onUnauthorized = handler;
 }
 
-export async function request<T>(
-  method: string,
-  path: string,
-  body?: unknown,
+/** The generated, typed client (client/): paths, parameters, bodies and answers come from openapi.json. */
+export const client = createWaybillClient({ baseUrl: '', token: () => loadSession()?.token });
+
+/**
+ * An answer's data, or an ApiError in the screen's words; a 401 for the session in use signs out.
+ * `token` is the one the call sent when it is not the session's (the sign-in check).
+ */
+export async function call<T>(
+  request: Promise<{ data?: T; error?: unknown; response: Response }>,
   token = loadSession()?.token,
 ): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  let response: Response;
+  let answer: { data?: T; error?: unknown; response: Response };
   try {
-    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    answer = await request;
   } catch {
     throw new ApiError(0, 'Waybill cannot be reached. Check the connection and try again.');
   }
-  const text = await response.text();
-  let parsed: any = undefined;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = text;
-  }
-  if (!response.ok) {
-    const message = typeof parsed?.message === 'string' ? parsed.message : `${response.status} ${response.statusText}`;
-    const error = new ApiError(response.status, message, Array.isArray(parsed?.errors) ? parsed.errors : []);
-    if (response.status === 401 && token && token === loadSession()?.token) onUnauthorized(message);
-    throw error;
-  }
-  return parsed as T;
+  const { data, error, response } = answer;
+  if (response.ok) return data as T;
+  const body = error as Partial<ErrorBody> | undefined;
+  const message = typeof body?.message === 'string' ? body.message : `${response.status} ${response.statusText}`;
+  if (response.status === 401 && token && token === loadSession()?.token) onUnauthorized(message);
+  throw new ApiError(response.status, message, Array.isArray(body?.errors) ? body.errors : []);
 }
 
-export const api = {
-  get: <T>(path: string) => request<T>('GET', path),
-  post: <T>(path: string, body: unknown = {}) => request<T>('POST', path, body),
-  patch: <T>(path: string, body: unknown) => request<T>('PATCH', path, body),
-  delete: (path: string) => request<void>('DELETE', path),
-};
-
-export function query(params: Record<string, string | number | undefined | null>): string {
-  const search = new URLSearchParams();
-  for (const [name, value] of Object.entries(params))
-    if (value !== undefined && value !== null && value !== '') search.set(name, String(value));
-  const text = search.toString();
-  return text ? `?${text}` : '';
-}
-
-// ---- What the API answers (the parts the screen uses) ----
+// ---- What the API answers: the generated types (openapi.json) ----
 
 export interface Page<T> {
   data: T[];
   nextCursor: string | null;
 }
-
-export interface FeedToken {
-  id: string;
-  webhookId: string;
-  prefix: string;
-  createdAt: string;
-  expiresAt: string | null;
-  lastUsedAt: string | null;
-}
-
-export type AuthView =
-  | { type: 'none' }
-  | { type: 'basic'; configured: true; username: string }
-  | { type: 'bearer'; configured: true }
-  | {
-      type: 'oauth2ClientCredentials';
-      configured: true;
-      tokenUrl: string;
-      clientId: string;
-      scope: string | null;
-      audience: string | null;
-      clientAuth: string;
-    };
-
-export interface Webhook {
-  id: string;
-  name: string;
-  url: string | null;
-  description: string | null;
-  eventTypes: string[];
-  filters: Record<string, string[]>;
-  headerNames: string[];
-  enabled: boolean;
-  paused: boolean;
-  ordered: boolean;
-  timeoutMs: number;
-  maxConcurrency: number;
-  rateLimitPerSecond: number | null;
-  retrySchedule: string[] | null;
-  apiVersion: string;
-  payloadFormat: 'envelope' | 'jsonata' | 'x12-214' | 'edifact-iftsta';
-  payloadOptions: Record<string, unknown> | null;
-  deliveryMode: 'push' | 'pull';
-  auth: AuthView;
-  tls: { configured: true; subject: string; issuer: string; validTo: string; caConfigured: boolean } | null;
-  status: 'healthy' | 'failing' | 'disabled';
-  disabledReason: string | null;
-  consecutiveFailures: number;
-  lastSuccessAt: string | null;
-  lastFailureAt: string | null;
-  lastFailureReason?: string | null;
-  permanentStatuses?: number[];
-  maintenanceWindows?: Array<{ days: string[]; start: string; end: string; timeZone: string }>;
-  inMaintenance?: boolean;
-  nextMaintenanceWindow?: { startsAt: string; endsAt: string } | null;
-  createdAt: string;
-  secret?: string;
-}
-
-export interface EventType {
-  name: string;
-  description: string;
-  example: unknown;
-}
-
-export interface Attempt {
-  number: number;
-  trigger: string;
-  startedAt: string;
-  durationMs: number | null;
-  url: string | null;
-  requestHeaders: Record<string, string> | null;
-  requestBody: string | null;
-  responseStatus: number | null;
-  responseHeaders: Record<string, string> | null;
-  responseBody: string | null;
-  errorClass: string | null;
-  errorMessage?: string | null;
-  /** One line read from the answer (problem+json detail, OData message, SOAP fault, text) or the error. */
-  reason?: string | null;
-}
-
-export interface Delivery {
-  id: string;
-  webhookId: string;
-  eventId: string;
-  eventType: string;
-  status: string;
-  attemptCount?: number;
-  createdAt?: string;
-  updatedAt?: string;
-  nextAttemptAt?: string | null;
-  lastResponseStatus?: number | null;
-  lastErrorClass?: string | null;
-  lastReason?: string | null;
-  attempts?: Attempt[];
-}
-
-export interface StoredEvent {
-  id: string;
-  type: string;
-  occurredAt?: string;
-  createdAt?: string;
-}
+export type FeedToken = Schemas['FeedTokenInfo'];
+export type AuthView = Schemas['ReceiverAuth'];
+/** A subscription; the one a create answers also carries its secret. */
+export type Webhook = Schemas['Webhook'] & { secret?: string };
+export type EventType = Schemas['EventType'];
+export type Attempt = Schemas['Attempt'];
+/** A delivery of the log (no attempts) or one opened with its attempts. */
+export type Delivery = Schemas['DeliverySummary'] & { attempts?: Attempt[] };
+export type StoredEvent = Schemas['Envelope'];
+export type CreateWebhookBody = Schemas['CreateWebhookDto'];
+export type UpdateWebhookBody = Schemas['UpdateWebhookDto'];
+export type DraftPreviewBody = Schemas['DraftPreviewDto'];
+export type TestEventType = NonNullable<Schemas['TestWebhookDto']['eventType']>;
+export type DeliveryStatus = Delivery['status'];
+export type DeliveryEventType = Delivery['eventType'];

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, api, loadSession, request, saveSession, type Session, whenUnauthorized } from './api';
+import { ApiError, call, client, loadSession, saveSession, type Session, whenUnauthorized } from './api';
 import { Catalog } from './catalog';
 import { DeliveryPage } from './delivery';
 import { EndpointDetail } from './endpoint-detail';
@@ -88,12 +88,7 @@ export function App() {
 
   useEffect(() => {
     if (!portalCode) return;
-    request<{ token: string; readOnly: boolean; expiresAt: string }>(
-      'POST',
-      '/v1/portal-sessions/redeem',
-      { code: portalCode },
-      undefined,
-    )
+    call(client.POST('/v1/portal-sessions/redeem', { body: { code: portalCode } }), undefined)
       .then((answer) => {
         signIn({ token: answer.token, readOnly: answer.readOnly, kind: 'portal', expiresAt: answer.expiresAt });
         setNotice(null);
@@ -130,7 +125,7 @@ export function App() {
     );
 
   const signOut = async () => {
-    if (session.kind === 'portal') await api.delete('/v1/portal-sessions/current').catch(() => undefined);
+    if (session.kind === 'portal') await call(client.DELETE('/v1/portal-sessions/current')).catch(() => undefined);
     signIn(null);
     setNotice('Signed out.');
     navigate('#/endpoints');
@@ -238,7 +233,13 @@ function SignIn({ notice, onSignedIn }: { notice: string | null; onSignedIn: (se
     setBusy(true);
     setError(null);
     try {
-      await request('GET', '/v1/webhooks?limit=1', undefined, token);
+      await call(
+        client.GET('/v1/webhooks', {
+          params: { query: { limit: 1 } },
+          headers: { authorization: `Bearer ${token}` },
+        }),
+        token,
+      );
       onSignedIn({ token, readOnly: false, kind: 'key' });
     } catch (failure) {
       setError(

@@ -1,16 +1,16 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, type EventType, type Page } from './api';
+import { call, client, type EventType } from './api';
 import { Alert, CopyButton, describeError, Loading } from './ui';
 
 let cached: Promise<EventType[]> | null = null;
 
 /** The event catalog, fetched once per page (a failed fetch is tried again next time). */
 function loadCatalog(): Promise<EventType[]> {
-  cached ??= api.get<Page<EventType>>('/v1/event-types').then((answer) => answer.data);
-  cached.catch(() => {
+  const loading = (cached ??= call(client.GET('/v1/event-types')).then((answer) => answer.data));
+  loading.catch(() => {
     cached = null;
   });
-  return cached;
+  return loading;
 }
 
 export function useCatalog(): EventType[] | null {

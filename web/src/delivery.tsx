@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, type Attempt, type Delivery } from './api';
+import { call, client, type Attempt, type Delivery } from './api';
 import { Alert, describeError, formatTime, Loading, prettyBody, StatusText } from './ui';
 
 const SETTLED = new Set(['delivered', 'failed', 'superseded', 'discarded']);
@@ -14,7 +14,7 @@ export function DeliveryPage({ id, readOnly }: { id: string; readOnly: boolean }
 
   const load = async (): Promise<Delivery | null> => {
     try {
-      const answer = await api.get<Delivery>(`/v1/deliveries/${id}`);
+      const answer = await call(client.GET('/v1/deliveries/{id}', { params: { path: { id } } }));
       setDelivery(answer);
       setError(null);
       return answer;
@@ -42,7 +42,7 @@ export function DeliveryPage({ id, readOnly }: { id: string; readOnly: boolean }
 
   const redeliver = async () => {
     try {
-      await api.post(`/v1/deliveries/${id}/redeliver`);
+      await call(client.POST('/v1/deliveries/{id}/redeliver', { params: { path: { id } } }));
       setNote('Queued for delivery again; this page updates when it settles.');
       polls.current = 0;
       await load();

@@ -1,5 +1,16 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, type Attempt, type Delivery, type FeedToken, type Page, type Webhook } from './api';
+import {
+  call,
+  client,
+  type Attempt,
+  type Delivery,
+  type DeliveryEventType,
+  type DeliveryStatus,
+  type FeedToken,
+  type Page,
+  type TestEventType,
+  type Webhook,
+} from './api';
 import { navigate } from './app';
 import { useCatalog } from './catalog';
 import {
@@ -34,8 +45,7 @@ export function EndpointDetail({ id, readOnly, secretOnce, forgetSecret, logStat
   const [sent, setSent] = useState(0);
 
   const load = () =>
-    api
-      .get<Webhook>(`/v1/webhooks/${id}`)
+    call(client.GET('/v1/webhooks/{id}', { params: { path: { id } } }))
       .then((w) => {
         setWebhook(w);
         setError(null);
@@ -47,7 +57,7 @@ export function EndpointDetail({ id, readOnly, secretOnce, forgetSecret, logStat
 
   const patch = async (body: Record<string, unknown>, done: string) => {
     try {
-      setWebhook(await api.patch<Webhook>(`/v1/webhooks/${id}`, body));
+      setWebhook(await call(client.PATCH('/v1/webhooks/{id}', { params: { path: { id } }, body })));
       setMessage(done);
       setError(null);
     } catch (failure) {
@@ -57,7 +67,7 @@ export function EndpointDetail({ id, readOnly, secretOnce, forgetSecret, logStat
 
   const remove = async () => {
     try {
-      await api.delete(`/v1/webhooks/${id}`);
+      await call(client.DELETE('/v1/webhooks/{id}', { params: { path: { id } } }));
       navigate('#/endpoints');
     } catch (failure) {
       setError(describeError(failure));
@@ -230,7 +240,7 @@ function SigningSecret({
 
   const reveal = async () => {
     try {
-      setSecret((await api.get<{ secret: string }>(`/v1/webhooks/${id}/secret`)).secret);
+      setSecret((await call(client.GET('/v1/webhooks/{id}/secret', { params: { path: { id } } }))).secret);
       setNote(null);
       setError(null);
     } catch (failure) {
@@ -239,7 +249,9 @@ function SigningSecret({
   };
   const rotate = async () => {
     try {
-      const answer = await api.post<{ secret: string }>(`/v1/webhooks/${id}/rotate-secret`, { expireOldNow });
+      const answer = await call(
+        client.POST('/v1/webhooks/{id}/rotate-secret', { params: { path: { id } }, body: { expireOldNow } }),
+      );
       setSecret(answer.secret);
       setNote(
         expireOldNow
@@ -324,7 +336,14 @@ function TestSend({ id, readOnly, onSent }: { id: string; readOnly: boolean; onS
     setBusy(true);
     setError(null);
     try {
-      setResult(await api.post<Attempt>(`/v1/webhooks/${id}/test`, type === 'webhook.test' ? {} : { eventType: type }));
+      setResult(
+        await call(
+          client.POST('/v1/webhooks/{id}/test', {
+            params: { path: { id } },
+            body: type === 'webhook.test' ? {} : { eventType: type as TestEventType },
+          }),
+        ),
+      );
       onSent();
     } catch (failure) {
       setResult(null);
@@ -395,7 +414,7 @@ function ConnectionCheck({ id }: { id: string }) {
     setBusy(true);
     setError(null);
     try {
-      setResult(await api.post(`/v1/webhooks/${id}/check`));
+      setResult(await call(client.POST('/v1/webhooks/{id}/check', { params: { path: { id } } })));
     } catch (failure) {
       setResult(null);
       setError(describeError(failure));
@@ -434,7 +453,7 @@ function FeedAccess({ id, readOnly }: { id: string; readOnly: boolean }) {
   const [error, setError] = useState<string | null>(null);
   const load = async () => {
     try {
-      setTokens((await api.get<Page<FeedToken>>(`/v1/webhooks/${id}/feed-tokens`)).data);
+      setTokens((await call(client.GET('/v1/webhooks/{id}/feed-tokens', { params: { path: { id } } }))).data);
     } catch (failure) {
       setError(describeError(failure));
     }
@@ -442,7 +461,7 @@ function FeedAccess({ id, readOnly }: { id: string; readOnly: boolean }) {
   useEffect(() => void load(), [id]);
   const revoke = async (tokenId: string) => {
     try {
-      await api.delete(`/v1/webhooks/${id}/feed-tokens/${tokenId}`);
+      await call(client.DELETE('/v1/webhooks/{id}/feed-tokens/{tokenId}', { params: { path: { id, tokenId } } }));
       setError(null);
       await load();
     } catch (failure) {
@@ -510,11 +529,14 @@ function DeliveryLog({
 
   const load = async () => {
     try {
-      const params = new URLSearchParams({ webhookId: webhook.id, limit: '20' });
-      if (status) params.set('status', status);
-      if (eventType) params.set('eventType', eventType);
-      if (cursor) params.set('cursor', cursor);
-      setPage(await api.get<Page<Delivery>>(`/v1/deliveries?${params}`));
+      const query = {
+        webhookId: webhook.id,
+        limit: 20,
+        status: (status || undefined) as DeliveryStatus | undefined,
+        eventType: (eventType || undefined) as DeliveryEventType | undefined,
+        cursor: cursor || undefined,
+      };
+      setPage(await call(client.GET('/v1/deliveries', { params: { query } })));
       setError(null);
     } catch (failure) {
       setError(describeError(failure));
@@ -532,9 +554,12 @@ function DeliveryLog({
       return;
     }
     try {
-      const answer = await api.post<{ replayed: number }>(`/v1/webhooks/${webhook.id}/replay`, {
-        since: at.toISOString(),
-      });
+      const answer = await call(
+        client.POST('/v1/webhooks/{id}/replay', {
+          params: { path: { id: webhook.id } },
+          body: { since: at.toISOString() },
+        }),
+      );
       setReplayNote(
         `${answer.replayed} failed ${answer.replayed === 1 ? 'delivery was' : 'deliveries were'} queued again.`,
       );

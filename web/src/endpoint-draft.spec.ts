@@ -44,7 +44,14 @@ const stored: Webhook = {
   consecutiveFailures: 0,
   lastSuccessAt: null,
   lastFailureAt: null,
+  lastFailureReason: null,
+  permanentStatuses: [],
+  coalesce: null,
+  maintenanceWindows: [],
+  inMaintenance: false,
+  nextMaintenanceWindow: null,
   createdAt: '2026-12-01T00:00:00.000Z',
+  updatedAt: '2026-12-01T00:00:00.000Z',
 };
 
 describe('the endpoint form → API body', () => {

@@ -1,5 +1,16 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiError, api, type EventType, type FieldError, type Page, type StoredEvent, type Webhook } from './api';
+import {
+  ApiError,
+  call,
+  client,
+  type CreateWebhookBody,
+  type DraftPreviewBody,
+  type EventType,
+  type FieldError,
+  type StoredEvent,
+  type UpdateWebhookBody,
+  type Webhook,
+} from './api';
 import {
   type AuthType,
   bodyOf,
@@ -27,8 +38,7 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
 
   useEffect(() => {
     if (!id) return;
-    api
-      .get<Webhook>(`/v1/webhooks/${id}`)
+    call(client.GET('/v1/webhooks/{id}', { params: { path: { id } } }))
       .then((webhook) => {
         setExisting(webhook);
         setDraft(draftOf(webhook));
@@ -68,10 +78,12 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
     try {
       const body = bodyOf(draft, existing);
       if (existing) {
-        await api.patch<Webhook>(`/v1/webhooks/${existing.id}`, body);
+        await call(
+          client.PATCH('/v1/webhooks/{id}', { params: { path: { id: existing.id } }, body: body as UpdateWebhookBody }),
+        );
         navigate(`#/endpoints/${existing.id}`);
       } else {
-        const created = await api.post<Webhook>('/v1/webhooks', body);
+        const created = await call(client.POST('/v1/webhooks', { body: body as CreateWebhookBody }));
         onCreated?.({ webhookId: created.id, secret: created.secret ?? '' });
         navigate(`#/endpoints/${created.id}`);
       }
@@ -608,8 +620,7 @@ function Preview({ draft }: { draft: Draft }) {
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
-    api
-      .get<Page<StoredEvent>>('/v1/events?limit=20')
+    call(client.GET('/v1/events', { params: { query: { limit: 20 } } }))
       .then((page) => setEvents(page.data))
       .catch(() => setEvents([]));
   }, []);
@@ -629,8 +640,7 @@ function Preview({ draft }: { draft: Draft }) {
       const body: Record<string, unknown> = { payloadFormat: draft.payloadFormat, payloadOptions: JSON.parse(options) };
       if (chosen.startsWith('event:')) body.eventId = chosen.slice(6);
       else body.eventType = chosen.slice(5);
-      api
-        .post<{ body: string | null; contentType: string }>('/v1/webhooks/preview', body)
+      call(client.POST('/v1/webhooks/preview', { body: body as DraftPreviewBody }))
         .then((answer) => {
           setPreview(answer);
           setError(null);

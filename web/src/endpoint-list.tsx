@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, type Page, type Webhook } from './api';
+import { call, client, type Page, type Webhook } from './api';
 import { Alert, describeError, EnabledSwitch, formatTime, HealthBadge, HealthBanner, Loading } from './ui';
 
 export function EndpointList({ readOnly }: { readOnly: boolean }) {
@@ -11,8 +11,8 @@ export function EndpointList({ readOnly }: { readOnly: boolean }) {
       const all: Webhook[] = [];
       let cursor: string | null = null;
       do {
-        const page: Page<Webhook> = await api.get(
-          `/v1/webhooks?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        const page: Page<Webhook> = await call(
+          client.GET('/v1/webhooks', { params: { query: { limit: 200, cursor: cursor ?? undefined } } }),
         );
         all.push(...page.data);
         cursor = page.nextCursor;
@@ -29,7 +29,9 @@ export function EndpointList({ readOnly }: { readOnly: boolean }) {
 
   const toggle = async (webhook: Webhook, enabled: boolean) => {
     try {
-      const updated = await api.patch<Webhook>(`/v1/webhooks/${webhook.id}`, { enabled });
+      const updated = await call(
+        client.PATCH('/v1/webhooks/{id}', { params: { path: { id: webhook.id } }, body: { enabled } }),
+      );
       setWebhooks((list) => list?.map((w) => (w.id === updated.id ? updated : w)) ?? null);
     } catch (failure) {
       setError(`Could not ${enabled ? 'enable' : 'disable'} ${webhook.name}: ${describeError(failure)}`);

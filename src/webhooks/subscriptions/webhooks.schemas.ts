@@ -82,7 +82,7 @@ const webhookProperties = {
   },
   apiVersion: string,
   payloadFormat: oneOfValues(PAYLOAD_FORMATS),
-  payloadOptions: nullable({ type: 'object' }),
+  payloadOptions: nullable({ type: 'object', additionalProperties: true }),
   coalesce: nullable(record({ eventTypes: { type: 'array', items: oneOfValues(EVENT_TYPES) }, windowMs: integer })),
   deliveryMode: oneOfValues(DELIVERY_MODES),
   maintenanceWindows: { type: 'array', maxItems: MAX_WINDOWS, items: MAINTENANCE_WINDOW },
