@@ -18,6 +18,14 @@ export function createHttpAdapter(): FastifyAdapter {
   });
 }
 
+/**
+ * The OpenAPI UI loads only its own files (its scripts are all files; its styles are partly
+ * inline, its icons data: URIs), talks only to this service, and cannot be framed.
+ */
+export const DOCS_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+  "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
 /** Everything main.ts and the test harness both apply to the app: body parsing, pipes, errors, OpenAPI. */
 export function configureApp(app: NestFastifyApplication): void {
   app.useBodyParser('application/json', { bodyLimit: BODY_LIMIT_BYTES }, parseJsonBody);
@@ -26,6 +34,14 @@ export function configureApp(app: NestFastifyApplication): void {
   app.useGlobalPipes(new AppValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter(app.getHttpAdapter()));
   mountSettings(app, app.get<AppConfig>(APP_CONFIG));
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onSend', async (request, reply, payload) => {
+      const path = request.url.split('?')[0].toLowerCase();
+      if (path === '/docs' || path.startsWith('/docs/')) reply.header('content-security-policy', DOCS_CSP);
+      return payload;
+    });
   const document = createOpenApiDocument(app, app.get<AppConfig>(APP_CONFIG).publicUrl);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }

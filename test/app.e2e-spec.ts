@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrdersService } from '../src/orders/orders.service.js';
-import { createTestApp, type TestApp } from './support/test-app.js';
+import { createTestApp, METRICS_TOKEN, type TestApp } from './support/test-app.js';
 
 describe('the application', () => {
   let t: TestApp;
@@ -38,8 +38,8 @@ describe('the application', () => {
     expect(String(ui.body)).toContain('swagger');
   });
 
-  it('serves Prometheus metrics at /metrics without a key', async () => {
-    const answer = await t.api('GET', '/metrics', { key: null });
+  it('serves Prometheus metrics at /metrics with the METRICS_TOKEN', async () => {
+    const answer = await t.api('GET', '/metrics', { key: METRICS_TOKEN });
     expect(answer.status).toBe(200);
     expect(answer.headers.get('content-type')).toContain('text/plain');
     for (const name of [

@@ -5,7 +5,7 @@ import { DeliveriesService } from '../src/webhooks/deliveries/deliveries.service
 import { Dispatcher } from '../src/webhooks/engine/dispatcher.js';
 import { orderBody, shipmentBody } from './support/fixtures.js';
 import { eventually, type Receiver, startReceiver } from './support/receiver.js';
-import { createTestApp, type TestApp } from './support/test-app.js';
+import { createTestApp, METRICS_TOKEN, type TestApp } from './support/test-app.js';
 
 describe('delivery engine', () => {
   let t: TestApp;
@@ -93,7 +93,7 @@ describe('delivery engine', () => {
     });
     expect(full.attempts[0].requestHeaders['webhook-signature']).toBe(request.headers['webhook-signature']);
     expect(full.attempts[0].requestBody).toBe(request.body);
-    const metrics = (await t.api('GET', '/metrics', { key: null })).body as string;
+    const metrics = (await t.api('GET', '/metrics', { key: METRICS_TOKEN })).body as string;
     expect(
       Number(/^waybill_delivery_attempts_total\{outcome="delivered"\} (\d+)$/m.exec(metrics)?.[1]),
     ).toBeGreaterThanOrEqual(1);

@@ -90,6 +90,7 @@ export function httpErrorFromDatabase(error: DriverError): HttpException | undef
     case '22007': // invalid datetime format
     case '22008': // datetime field overflow
     case '22003': // numeric value out of range
+    case '22021': // a byte sequence PostgreSQL cannot store (a NUL character, say)
       return new BadRequestException({
         statusCode: 400,
         error: 'Bad Request',

@@ -18,6 +18,9 @@ export interface AppConfig {
   dataDir: string;
   embeddedPostgresPort: number;
   adminToken: string | undefined;
+  /** Bearer token that /metrics requires; unset: /metrics answers 404. */
+  metricsToken: string | undefined;
+  throttle: ThrottleSettings;
   logLevel: LogLevel;
   logFormat: LogFormat;
   role: Role;
@@ -32,6 +35,13 @@ export interface AppConfig {
   apiKeyCacheTtlMs: number;
   /** CSP frame-ancestors sources allowed to frame /settings; empty: none. */
   settingsFrameAncestors: string[];
+}
+
+export interface ThrottleSettings {
+  /** Failed authentications per client address per minute before it is refused (429) for a minute; 0: off. */
+  authFailuresPerMinute: number;
+  /** Calls per tenant per minute to each expensive route (preview, test, check, replay; redeem per address); 0: off. */
+  expensivePerMinute: number;
 }
 
 export interface WebhookSettings {
@@ -151,6 +161,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (!/^https?:\/\/[^/]+/.test(publicUrl)) {
     problems.push(`PUBLIC_URL must be an http(s) URL (got "${publicUrl}")`);
   }
+  const metricsToken = read('METRICS_TOKEN');
+  if (metricsToken !== undefined && metricsToken.length < 16) {
+    problems.push('METRICS_TOKEN must be at least 16 characters');
+  }
+  const throttle: ThrottleSettings = {
+    authFailuresPerMinute: int('THROTTLE_AUTH_FAILURES_PER_MINUTE', 20, 0, 1_000_000),
+    expensivePerMinute: int('THROTTLE_EXPENSIVE_PER_MINUTE', 60, 0, 1_000_000),
+  };
   const adminToken = read('ADMIN_TOKEN');
   if (adminToken !== undefined && adminToken.length < 16) {
     problems.push('ADMIN_TOKEN must be at least 16 characters long');
@@ -193,6 +211,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     dataDir: path.resolve(read('DATA_DIR') ?? './.data'),
     embeddedPostgresPort: port('EMBEDDED_PG_PORT', 54329),
     adminToken,
+    metricsToken,
+    throttle,
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: oneOf('LOG_FORMAT', LOG_FORMATS, production ? 'json' : 'pretty'),
     role: oneOf('ROLE', ROLES, 'all'),

@@ -1,4 +1,16 @@
-import { Controller, Get, Global, Header, Module } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Global,
+  Header,
+  Headers,
+  Inject,
+  Module,
+  NotFoundException,
+  UnauthorizedException,
+} from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { safeEqual } from '../tenancy/api-key-secret.js';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { Public } from '../tenancy/tenant-context.js';
@@ -7,14 +19,23 @@ import { ApiAnswer } from '../common/openapi.js';
 @ApiTags('operations')
 @Controller('metrics')
 export class MetricsController {
-  constructor(private readonly registry: Registry) {}
+  constructor(
+    private readonly registry: Registry,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
+  /** Only with `Authorization: Bearer $METRICS_TOKEN`: the metrics name every tenant's webhooks. Unset: 404. */
   @Get()
   @Public()
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
-  @ApiOperation({ summary: 'Prometheus metrics (text format)' })
+  @ApiOperation({ summary: 'Prometheus metrics (text format); needs Authorization: Bearer $METRICS_TOKEN' })
   @ApiAnswer(200, 'The metrics', { type: 'string' }, 'text/plain')
-  metrics(): Promise<string> {
+  metrics(@Headers('authorization') authorization: string | undefined): Promise<string> {
+    const token = this.config.metricsToken;
+    if (!token) throw new NotFoundException('no such resource: /metrics (set METRICS_TOKEN to serve it)');
+    const presented = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+    if (!presented || !safeEqual(presented, token))
+      throw new UnauthorizedException('/metrics needs Authorization: Bearer <METRICS_TOKEN>');
     return this.registry.metrics();
   }
 }

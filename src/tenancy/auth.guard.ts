@@ -9,6 +9,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { safeEqual } from './api-key-secret.js';
+import { AuthFailureThrottle } from './auth-failure-throttle.js';
 import { TenancyService } from './tenancy.service.js';
 import {
   type Access,
@@ -33,6 +34,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly tenancy: TenancyService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly failures: AuthFailureThrottle,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -42,6 +44,31 @@ export class AuthGuard implements CanActivate {
     ]);
     if (access === 'public') return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const address = request.ip;
+    const wait = this.failures.blockedFor(address);
+    if (wait > 0) throw this.refuse(context, wait);
+    try {
+      return await this.authenticate(context, request, access);
+    } catch (error) {
+      if (!(error instanceof UnauthorizedException)) throw error;
+      const blocked = await this.failures.recordFailure(address);
+      throw blocked > 0 ? this.refuse(context, blocked) : error;
+    }
+  }
+
+  private refuse(context: ExecutionContext, seconds: number) {
+    context
+      .switchToHttp()
+      .getResponse<{ header(name: string, value: string): void }>()
+      .header('Retry-After', String(seconds));
+    return this.failures.refusal(seconds);
+  }
+
+  private async authenticate(
+    context: ExecutionContext,
+    request: AuthenticatedRequest,
+    access: Access | undefined,
+  ): Promise<boolean> {
     const token = bearerToken(request);
 
     if (access === 'operator') {

@@ -1,3 +1,4 @@
+import { ExpensiveRoute } from '../common/throttling.js';
 import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ParseIdPipe } from '../common/ids.js';
@@ -64,6 +65,7 @@ export class TenancyController {
 
   @Post('portal-sessions/redeem')
   @Public()
+  @ExpensiveRoute()
   @HttpCode(200)
   @ApiOperation({
     summary: 'Exchange a one-time link for the settings session token (once; the settings screen does this)',

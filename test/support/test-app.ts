@@ -9,6 +9,7 @@ import { createTestDatabase } from './test-database.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const TEST_ENCRYPTION_KEY = '7f'.repeat(32);
+export const METRICS_TOKEN = 'test-metrics-token-0123456789';
 
 export interface TestAppOptions {
   env?: Record<string, string>;
@@ -56,6 +57,10 @@ export async function createTestApp(options: TestAppOptions | Record<string, str
     LOG_LEVEL: 'error',
     ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
     WEBHOOK_ALLOW_PRIVATE: 'true',
+    METRICS_TOKEN,
+    // Suites make many calls from one address: throttling is tested where it is set low.
+    THROTTLE_AUTH_FAILURES_PER_MINUTE: '0',
+    THROTTLE_EXPENSIVE_PER_MINUTE: '0',
     ...env,
     DATABASE_URL: database.url,
   });

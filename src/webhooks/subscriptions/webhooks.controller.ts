@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ParseIdPipe } from '../../common/ids.js';
+import { ExpensiveRoute } from '../../common/throttling.js';
 import { CurrentTenant, PortalRule, type TenantContext } from '../../tenancy/tenant-context.js';
 import { DeliveriesService } from '../deliveries/deliveries.service.js';
 import { PreviewService } from '../formats/preview.service.js';
@@ -45,6 +46,7 @@ export class WebhooksController {
   ) {}
 
   @Post('preview')
+  @ExpensiveRoute()
   @PortalRule('preview')
   @HttpCode(200)
   @ApiOperation({ summary: 'The exact body, content type and headers a draft subscription would send for an event' })
@@ -111,6 +113,7 @@ export class WebhooksController {
   }
 
   @Post(':id/test')
+  @ExpensiveRoute()
   @HttpCode(200)
   @ApiOperation({
     summary: 'Send webhook.test (or the example of eventType) now; answers the attempt, even when it failed',
@@ -123,6 +126,7 @@ export class WebhooksController {
   }
 
   @Post(':id/preview')
+  @ExpensiveRoute()
   @PortalRule('preview')
   @HttpCode(200)
   @ApiOperation({
@@ -139,6 +143,7 @@ export class WebhooksController {
   }
 
   @Post(':id/check')
+  @ExpensiveRoute()
   @PortalRule('reads')
   @HttpCode(200)
   @ApiOperation({
@@ -187,6 +192,7 @@ export class WebhooksController {
   }
 
   @Post(':id/replay')
+  @ExpensiveRoute()
   @HttpCode(202)
   @ApiOperation({ summary: "Re-queue this subscription's failed deliveries created since a time" })
   @ApiAnswer(202, 'How many were re-queued', REPLAYED)
