@@ -172,7 +172,8 @@ describe('/metrics, /docs and hostile bodies', () => {
               : bodies.map((raw) => ({ path, raw }));
           for (const key of credentials)
             for (const send of sends) {
-              const answer = await t.api(method.toUpperCase(), send.path, { key, raw: send.raw });
+              // What this protects is "never a 500"; the answers' shapes are the contract suite's.
+              const answer = await t.api(method.toUpperCase(), send.path, { key, raw: send.raw, contract: false });
               if (answer.status >= 500)
                 failures.push(`${method.toUpperCase()} ${send.path} ${send.raw?.slice(0, 40)} → ${answer.status}`);
             }

@@ -58,6 +58,8 @@ export class EventsService {
   }
 
   async get(tenantId: string, id: string): Promise<Envelope> {
+    // Not an event id at all (a NUL PostgreSQL cannot even compare, say): unknown like any other.
+    if (!/^evt_[0-9A-Za-z_-]{1,100}$/.test(id)) throw notFound('event', id);
     const rows: EventRow[] = await this.dataSource.query(`SELECT * FROM event WHERE tenant_id = $1 AND id = $2`, [
       tenantId,
       id,

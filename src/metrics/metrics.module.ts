@@ -14,7 +14,7 @@ import { safeEqual } from '../tenancy/api-key-secret.js';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { Public } from '../tenancy/tenant-context.js';
-import { ApiAnswer } from '../common/openapi.js';
+import { ApiAnswer, ApiErrors } from '../common/openapi.js';
 
 @ApiTags('operations')
 @Controller('metrics')
@@ -30,6 +30,7 @@ export class MetricsController {
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   @ApiOperation({ summary: 'Prometheus metrics (text format); needs Authorization: Bearer $METRICS_TOKEN' })
   @ApiAnswer(200, 'The metrics', { type: 'string' }, 'text/plain')
+  @ApiErrors([401, 'Without Authorization: Bearer $METRICS_TOKEN'], [404, 'METRICS_TOKEN is not set'])
   metrics(@Headers('authorization') authorization: string | undefined): Promise<string> {
     const token = this.config.metricsToken;
     if (!token) throw new NotFoundException('no such resource: /metrics (set METRICS_TOKEN to serve it)');
