@@ -101,6 +101,26 @@ describe('crash safety', () => {
       30_000,
       'every committed event to arrive after the restart',
     );
+    // Nothing reached the receiver unaudited, not even the requests the kill cut short: each
+    // delivery has at least as many attempt rows as requests arrived with its webhook-id.
+    const db = new pg.Client({ connectionString: database.url });
+    await db.connect();
+    const audited = await eventually(async () => {
+      const { rows } = await db.query(
+        `SELECT d.event_id, count(a.id)::int AS attempts, bool_and(d.status = 'delivered') AS delivered
+           FROM delivery d LEFT JOIN delivery_attempt a ON a.delivery_id = d.id GROUP BY d.event_id`,
+      );
+      return rows.length === 40 && rows.every((r) => r.delivered) ? rows : undefined;
+    });
+    await db.end();
+    const arrived = new Map<string, number>();
+    for (const request of receiver.requests) {
+      const id = String(request.headers['webhook-id']);
+      arrived.set(id, (arrived.get(id) ?? 0) + 1);
+    }
+    for (const row of audited)
+      expect(row.attempts, row.event_id).toBeGreaterThanOrEqual(arrived.get(row.event_id) ?? 0);
+    expect(audited.filter((r) => r.attempts > 1).length).toBeGreaterThanOrEqual(1);
     second.kill('SIGTERM');
     await new Promise((resolve) => second.once('exit', resolve));
     await database.drop();

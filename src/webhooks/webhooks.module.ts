@@ -15,7 +15,6 @@ import { SubscriptionHealthStore } from './subscriptions/subscription-health.sto
 import { MaintenanceStore } from './subscriptions/maintenance-store.js';
 import { MaintenanceSwitch } from './engine/maintenance-switch.js';
 import { CLOCK, systemClock } from '../common/clock.js';
-import { WebhookRuntimeStore } from './subscriptions/webhook-runtime.store.js';
 import { DataSource } from 'typeorm';
 import { Dispatcher } from './engine/dispatcher.js';
 import { FanOut } from './engine/fan-out.js';
@@ -76,7 +75,6 @@ import { FeedService } from './feed/feed.service.js';
     SubscriptionHealthStore,
     MaintenanceStore,
     MaintenanceSwitch,
-    WebhookRuntimeStore,
     AttemptPipeline,
     DeliverySignal,
     FeedSignal,

@@ -128,7 +128,7 @@ describe('engine faults (issue 13)', () => {
     const [delivery] = await h.deliveries(key, hooks[0].id);
     const refused = await t.api('POST', `/v1/deliveries/${delivery.id}/redeliver`, { key });
     expect(refused.status).toBe(409);
-    await eventually(async () => (await h.detail(key, delivery.id)).attempts.length === 1);
+    await eventually(async () => (await h.detail(key, delivery.id)).attempts[0]?.errorClass === 'timeout');
     expect((await t.api('POST', `/v1/deliveries/${delivery.id}/redeliver`, { key })).status).toBe(202);
     await eventually(async () => (await h.detail(key, delivery.id)).status === 'delivered');
   });
@@ -190,7 +190,11 @@ describe('engine faults (issue 13)', () => {
     expect(switched.status).toBe(200);
     // The attempt in flight times out (a failure with a retry left).
     const [delivery] = await h.deliveries(key, hooks[0].id);
-    await eventually(async () => (await h.detail(key, delivery.id)).attempts.length === 1, 10_000, 'the timeout');
+    await eventually(
+      async () => (await h.detail(key, delivery.id)).attempts[0]?.errorClass === 'timeout',
+      10_000,
+      'the timeout',
+    );
     const feed = await t.api('GET', `/v1/feeds/${hooks[0].id}`, { key });
     expect(feed.status).toBe(200);
     expect(feed.body.data.map((item: any) => item.type)).toEqual(['order.created']);

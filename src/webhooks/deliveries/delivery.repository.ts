@@ -5,6 +5,7 @@ import type { Tx } from '../../database/transaction.js';
 import { API_VERSION } from '../../events/event-types.js';
 import { envelopeColumns, envelopeFromRow } from '../../events/outbox.service.js';
 import {
+  type CurrentRuntime,
   WEBHOOK_RUNTIME_COLUMNS,
   webhookRuntimeFromRow,
   type WebhookRuntimeRow,
@@ -41,6 +42,7 @@ export interface TestSendRecord {
   envelope: string;
   attempt: Omit<
     AttemptRecord,
+    | 'attemptId'
     | 'deliveryId'
     | 'tenantId'
     | 'webhookId'
@@ -82,7 +84,7 @@ function statusCondition(status: DeliveryStatus): string {
 /** The batch as rows (`o`) and the delivery updates; $1 the batch as JSON, $2 this instance. */
 const RECORD_CTES = `o AS (
     SELECT * FROM json_to_recordset($1::json) AS o(
-      delivery_id uuid, tenant_id uuid, webhook_id uuid, number int, trigger text, started_at timestamptz,
+      attempt_id bigint, delivery_id uuid, tenant_id uuid, webhook_id uuid, number int, trigger text, started_at timestamptz,
       duration_ms int, url text, request_headers jsonb, request_body text, response_status int,
       response_headers jsonb, response_body text, error_class text, error_message text, reason text,
       status text, retry_in_ms bigint, retry_base int)
@@ -101,16 +103,18 @@ const RECORD_CTES = `o AS (
     RETURNING d.id, d.status
   )`;
 
-/** The audit rows of the batch; a delivery removed while in flight (its tenant deleted, say) takes none. */
-const INSERT_ATTEMPTS = `INSERT INTO delivery_attempt (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,
-                                request_headers, request_body, response_status, response_headers, response_body,
-                                error_class, error_message, reason)
-  SELECT delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url, request_headers,
-         request_body, response_status, response_headers, response_body, error_class, error_message, reason
+/** The audit rows of the batch: each attempt's row, written when it started, takes its outcome. */
+const INSERT_ATTEMPTS = `UPDATE delivery_attempt a
+     SET started_at = o.started_at, duration_ms = o.duration_ms, url = o.url, request_headers = o.request_headers,
+         request_body = o.request_body, response_status = o.response_status, response_headers = o.response_headers,
+         response_body = o.response_body, error_class = o.error_class, error_message = o.error_message, reason = o.reason
     FROM o
-   WHERE EXISTS (SELECT 1 FROM delivery d WHERE d.id = o.delivery_id)
-     AND NOT EXISTS (SELECT 1 FROM delivery_attempt a
-                      WHERE a.delivery_id = o.delivery_id AND a.number = o.number AND a.started_at = o.started_at)`;
+   WHERE a.id = o.attempt_id`;
+
+/** What an attempt row says until its outcome is written: if its instance stops first, it stays so. */
+export const INTERRUPTED = 'interrupted';
+const INTERRUPTED_MESSAGE =
+  'its instance stopped while the request was (or was about to be) on the wire; no outcome was recorded';
 
 interface ClaimRow extends WebhookRuntimeRow {
   id: string;
@@ -128,6 +132,7 @@ interface ClaimRow extends WebhookRuntimeRow {
 
 function toRecordRow(r: AttemptRecord) {
   return {
+    attempt_id: r.attemptId,
     delivery_id: r.deliveryId,
     tenant_id: r.tenantId,
     webhook_id: r.webhookId,
@@ -364,6 +369,56 @@ export class DeliveryRepository {
       bodyVersion: r.ev_api_version ?? API_VERSION,
       webhook: webhookRuntimeFromRow(r),
     }));
+  }
+
+  /**
+   * The pre-send step, for the deliveries about to start (one statement per turn of the event
+   * loop): each subscription as it is now, and, for those that may be sent to and that this
+   * instance still holds, the attempt counted and its audit row written before the request goes
+   * out. Nothing reaches a receiver unaudited: if this instance dies before the outcome is
+   * written, the row stays, saying so (`interrupted`).
+   */
+  async startAttempts(
+    starting: Array<{ deliveryId: string; number: number }>,
+  ): Promise<Map<string, { attemptId: string | null; current: CurrentRuntime | null }>> {
+    const { rows } = await this.pool.query<
+      WebhookRuntimeRow & { delivery_id: string; attempt_id: string | null; sendable: boolean | null }
+    >(
+      `WITH req AS (
+         SELECT r.delivery_id, r.number, d.webhook_id
+           FROM unnest($1::uuid[], $2::int[]) AS r(delivery_id, number)
+           JOIN delivery d ON d.id = r.delivery_id
+       ), cur AS (
+         SELECT ${WEBHOOK_RUNTIME_COLUMNS},
+                (w.enabled AND NOT w.paused AND NOT w.in_maintenance AND w.status <> 'disabled'
+                 AND w.deleted_at IS NULL AND w.delivery_mode = 'push') AS sendable
+           FROM webhook w WHERE w.id IN (SELECT webhook_id FROM req)
+       ), started AS (
+         UPDATE delivery d SET attempt_count = req.number
+           FROM req JOIN cur ON cur.webhook_id = req.webhook_id AND cur.sendable
+          WHERE d.id = req.delivery_id AND d.status = 'pending' AND d.leased_by = $3 AND d.attempt_count = req.number - 1
+         RETURNING d.id, d.tenant_id, d.webhook_id, d.attempt_count, d.next_trigger
+       ), attempts AS (
+         INSERT INTO delivery_attempt (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,
+                                       request_headers, error_class, error_message)
+         SELECT s.id, s.tenant_id, s.webhook_id, s.attempt_count, s.next_trigger, now(), 0, coalesce(cur.url, ''),
+                '{}'::jsonb, '${INTERRUPTED}', '${INTERRUPTED_MESSAGE}'
+           FROM started s JOIN cur ON cur.webhook_id = s.webhook_id
+         RETURNING id, delivery_id
+       )
+       SELECT req.delivery_id, a.id::text AS attempt_id, cur.*
+         FROM req LEFT JOIN cur ON cur.webhook_id = req.webhook_id LEFT JOIN attempts a ON a.delivery_id = req.delivery_id`,
+      [starting.map((s) => s.deliveryId), starting.map((s) => s.number), this.instanceId],
+    );
+    return new Map(
+      rows.map((r) => [
+        r.delivery_id,
+        {
+          attemptId: r.attempt_id,
+          current: r.webhook_id ? { runtime: webhookRuntimeFromRow(r), sendable: r.sendable === true } : null,
+        },
+      ]),
+    );
   }
 
   /**

@@ -92,6 +92,8 @@ export interface ClaimedDelivery {
 
 /** One finished attempt and the delivery's state after it, ready to be written. */
 export interface AttemptRecord extends Omit<AttemptRow, 'trigger' | 'errorClass'> {
+  /** The audit row written when the attempt started. */
+  attemptId: string;
   deliveryId: string;
   tenantId: string;
   webhookId: string;

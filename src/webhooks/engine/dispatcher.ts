@@ -15,7 +15,7 @@ import type { AttemptRecord, ClaimedDelivery } from '../deliveries/delivery.rows
 import { DeliveryRepository } from '../deliveries/delivery.repository.js';
 import { SubscriptionHealthStore } from '../subscriptions/subscription-health.store.js';
 import type { WebhookRuntime } from '../subscriptions/webhook-runtime.js';
-import { type CurrentRuntime, WebhookRuntimeStore } from '../subscriptions/webhook-runtime.store.js';
+import type { CurrentRuntime } from '../subscriptions/webhook-runtime.js';
 import { ReceiverClient } from '../transport/receiver-client.js';
 import { RequestComposer } from '../transport/request-composer.js';
 import { Sender } from '../transport/sender.js';
@@ -27,6 +27,12 @@ import { DeliverySignal } from './delivery-signal.js';
 import { Lanes } from './lanes.js';
 import { type Finished, Recorder } from './recorder.js';
 import { retryWait } from './retry-policy.js';
+
+/** What the pre-send step found: the subscription now, and the attempt's audit row if it may go. */
+interface Started {
+  attemptId: string | null;
+  current: CurrentRuntime | null;
+}
 
 /** After the grace, requests still in flight are cut; their outcomes are recorded within this long. */
 const ABORT_SETTLE_MS = 5_000;
@@ -49,7 +55,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   private readonly slots: ConcurrencySlots;
   private readonly recorder: Recorder;
   private readonly abort = new AbortController();
-  private checks: Array<{ delivery: ClaimedDelivery; done: (current: CurrentRuntime | null | Error) => void }> = [];
+  private starting: Array<{ delivery: ClaimedDelivery; done: (started: Started | Error) => void }> = [];
   private returning: string[] = [];
   private running = false;
   private stopping = false;
@@ -64,7 +70,6 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     @Inject(ReceiverClient) private readonly receivers: ReceiverClient,
     @Inject(RequestComposer) private readonly composer: RequestComposer,
     private readonly pipeline: AttemptPipeline,
-    private readonly runtimes: WebhookRuntimeStore,
     private readonly signal: DeliverySignal,
     scheduler: SchedulerRegistry,
     private readonly metrics: DeliveryMetrics,
@@ -153,11 +158,17 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
 
   /** One delivery through its lane's slot: the pre-send check, the attempt, its outcome to the recorder. */
   private async send(delivery: ClaimedDelivery): Promise<void> {
-    const current = await this.currentSettings(delivery);
-    if (!current || !current.sendable || this.stopping) {
-      // Paused, disabled, deleted or switched to pull since it was claimed (or the check could not be
-      // made): it is not sent under the old settings. Its lease goes back (a DELETE discarded it already).
+    if (this.stopping) {
       this.giveBack([delivery.id], false);
+      return;
+    }
+    const { attemptId, current } = await this.start(delivery);
+    if (!current?.sendable || attemptId === null) {
+      // Paused, disabled, deleted or switched to pull since it was claimed (or the check could not
+      // be made): it is not sent under the old settings and its lease goes back (a DELETE discarded
+      // it already). One whose lease this instance lost is left to the instance that has it.
+      if (!current?.sendable) this.giveBack([delivery.id], false);
+      else this.release([delivery.id]);
       return;
     }
     delivery.webhook = current.runtime;
@@ -175,7 +186,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     );
     this.attempted += 1;
     const finished: Finished = {
-      record: this.recordOf(delivery, result),
+      record: this.recordOf(delivery, attemptId, result),
       verdict: result.verdict,
       eventId: delivery.eventId,
       eventType: delivery.eventType,
@@ -185,41 +196,44 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   /**
-   * The subscription as it is now, read together with the others about to start (one statement per
-   * turn of the event loop). Admin actions win over claimed work: a request goes out only under
-   * settings read after it was claimed and just before it is sent. While the database cannot be
+   * The pre-send step, batched with the others about to start (one statement per turn of the
+   * event loop): the subscription as it is now (admin actions win over claimed work: a request
+   * goes out only under settings read after it was claimed, just before it is sent) and the
+   * attempt's audit row, written before the request goes out. While the database cannot be
    * reached the delivery waits (its lease kept alive) for up to a third of its lease.
    */
-  private async currentSettings(delivery: ClaimedDelivery): Promise<CurrentRuntime | null> {
+  private async start(delivery: ClaimedDelivery): Promise<Started> {
     const deadline = Date.now() + this.config.webhooks.leaseMs / 3;
     for (let wait = 100; ; wait = Math.min(wait * 2, 2_000)) {
-      const current = await new Promise<CurrentRuntime | null | Error>((done) => {
-        this.checks.push({ delivery, done });
-        if (this.checks.length === 1) setImmediate(() => void this.runChecks());
+      const started = await new Promise<Started | Error>((done) => {
+        this.starting.push({ delivery, done });
+        if (this.starting.length === 1) setImmediate(() => void this.startAll());
       });
-      if (!(current instanceof Error)) return current;
+      if (!(started instanceof Error)) return started;
       if (this.stopping || Date.now() + wait > deadline) {
-        this.logger.warn(`could not check subscription ${delivery.webhookId} before sending: ${current.message}`);
-        return null;
+        this.logger.warn(`could not check subscription ${delivery.webhookId} before sending: ${started.message}`);
+        return { attemptId: null, current: null };
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 
-  private async runChecks(): Promise<void> {
-    const checks = this.checks;
-    this.checks = [];
+  private async startAll(): Promise<void> {
+    const starting = this.starting;
+    this.starting = [];
     try {
-      const current = await this.runtimes.current([...new Set(checks.map((c) => c.delivery.webhookId))]);
-      for (const check of checks) check.done(current.get(check.delivery.webhookId) ?? null);
+      const started = await this.repository.startAttempts(
+        starting.map((s) => ({ deliveryId: s.delivery.id, number: s.delivery.attemptCount + 1 })),
+      );
+      for (const s of starting) s.done(started.get(s.delivery.id) ?? { attemptId: null, current: null });
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
-      for (const check of checks) check.done(failure);
+      for (const s of starting) s.done(failure);
     }
   }
 
   /** The attempt as the audit keeps it, and the delivery's next state: delivered, pending until a retry, or failed. */
-  private recordOf(delivery: ClaimedDelivery, result: AttemptResult): AttemptRecord {
+  private recordOf(delivery: ClaimedDelivery, attemptId: string, result: AttemptResult): AttemptRecord {
     const { outcome, verdict } = result;
     const number = delivery.attemptCount + 1;
     const aborted = verdict.kind === 'aborted';
@@ -235,6 +249,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
             });
     const status = statusAfterAttempt(verdict.kind, retryInMs !== null);
     return {
+      attemptId,
       deliveryId: delivery.id,
       tenantId: delivery.tenantId,
       webhookId: delivery.webhookId,

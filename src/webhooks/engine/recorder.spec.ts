@@ -65,6 +65,7 @@ describe('isConnectionError', () => {
 
 describe('storable records', () => {
   const record: AttemptRecord = {
+    attemptId: '1',
     deliveryId: 'd',
     tenantId: 't',
     webhookId: 'w',

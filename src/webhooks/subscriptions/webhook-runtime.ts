@@ -28,6 +28,13 @@ export interface WebhookRuntime {
   tlsEncrypted: string | null;
 }
 
+/** A subscription as the engine finds it just before sending: its settings now, and whether it may be sent to. */
+export interface CurrentRuntime {
+  runtime: WebhookRuntime;
+  /** Switched on, not paused, not in maintenance, not disabled, not deleted, and pushed to. */
+  sendable: boolean;
+}
+
 /** The subscription columns the engine reads (webhook aliased `w`), as `webhookRuntimeFromRow` reads them. */
 export const WEBHOOK_RUNTIME_COLUMNS = `w.id AS webhook_id, w.url, w.timeout_ms, w.max_concurrency, w.rate_limit_per_second,
   w.retry_schedule, w.permanent_statuses, w.ordered, w.updated_at AS w_version, w.secret_encrypted, w.previous_secret_encrypted,
