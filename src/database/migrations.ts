@@ -4,6 +4,7 @@ import { PayloadFormats1763920000000 } from '../../migrations/1763920000000-payl
 import { ErpConnectivity1763930000000 } from '../../migrations/1763930000000-erp-connectivity.js';
 import { PortalSessions1763940000000 } from '../../migrations/1763940000000-portal-sessions.js';
 import { OrderedFollowers1764000000000 } from '../../migrations/1764000000000-ordered-followers.js';
+import { AttemptRowRoom1764000000001 } from '../../migrations/1764000000001-attempt-row-room.js';
 import { FeedTokenLifeCycle1764100000000 } from '../../migrations/1764100000000-feed-token-life-cycle.js';
 import { EncryptionKeys1764100000001 } from '../../migrations/1764100000001-encryption-keys.js';
 import { AttemptReasons1764200000000 } from '../../migrations/1764200000000-attempt-reasons.js';
@@ -17,6 +18,7 @@ export const MIGRATIONS = [
   ErpConnectivity1763930000000,
   PortalSessions1763940000000,
   OrderedFollowers1764000000000,
+  AttemptRowRoom1764000000001,
   FeedTokenLifeCycle1764100000000,
   EncryptionKeys1764100000001,
   AttemptReasons1764200000000,
