@@ -460,6 +460,11 @@ export class DeliveryRepository {
       return recorded(rows);
     }
     const client = await this.pool.connect();
+    // A checked-out client has no listener of its own: a server going away (a restart) would
+    // otherwise be an unhandled 'error' and end the process.
+    let broken: Error | undefined;
+    const onError = (error: Error) => (broken = error);
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const { rows } = await client.query<{ kind: string; id: string }>(statement, params);
@@ -468,10 +473,13 @@ export class DeliveryRepository {
       await client.query('COMMIT');
       return recorded(rows);
     } catch (error) {
+      broken ??= error instanceof Error ? error : new Error(String(error));
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      client.off('error', onError);
+      // A client that failed is not given back to the pool for reuse.
+      client.release(broken);
     }
   }
 
