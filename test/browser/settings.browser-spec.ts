@@ -433,6 +433,47 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     await page.close();
   });
 
+  it('live: while the endpoint page is open, failing pushes appear in the log with their status and the health badge turns Failing, without Refresh', async () => {
+    const created = await t.api('POST', '/v1/webhooks', {
+      body: { name: 'ERP live', url: `${receiver.url}/live`, eventTypes: ['order.created'], retrySchedule: ['100ms'] },
+    });
+    expect(created.status).toBe(201);
+    const page = await openSignedIn();
+    await openEndpoint(page, created.body.id, 'ERP live');
+    await page.getByText('No deliveries yet.').waitFor();
+    expect(await textOf(page.locator('.badge-healthy'))).toBe('Healthy');
+    let refreshClicks = 0;
+    await page.exposeFunction('countRefresh', () => (refreshClicks += 1));
+    await page.evaluate(`document.addEventListener('click', (e) => {
+      if (e.target instanceof HTMLElement && e.target.closest('button')?.textContent?.trim() === 'Refresh') countRefresh();
+    }, true)`);
+
+    receiver.always((request) =>
+      request.path === '/live' ? { status: 500, body: 'ERP down for the live test' } : { status: 200, body: 'ok' },
+    );
+    try {
+      // 3 deliveries × 2 attempts: past WEBHOOK_FAILING_AFTER (5) consecutive failures.
+      for (let i = 0; i < 3; i += 1)
+        expect((await t.api('POST', '/v1/orders', { body: orderBody() })).status).toBe(201);
+      const rows = page
+        .getByRole('row')
+        .filter({ has: page.getByRole('link', { name: 'order.created', exact: true }) });
+      await expect.poll(async () => rows.count(), { timeout: 20_000 }).toBe(3);
+      await expect
+        .poll(async () => (await rows.allInnerTexts()).filter((text) => /\bfailed\b/.test(text)).length, {
+          timeout: 20_000,
+        })
+        .toBe(3);
+      expect((await rows.first().innerText()).includes('500')).toBe(true);
+      await page.locator('.badge-failing').waitFor({ timeout: 20_000 });
+      expect(refreshClicks).toBe(0);
+    } finally {
+      receiver.always({ status: 200, body: 'ok' });
+      await t.api('DELETE', `/v1/webhooks/${created.body.id}`);
+      await page.close();
+    }
+  });
+
   it('replays failed deliveries since a time picked in "Replay failed since"', async () => {
     const { id, name } = await theEndpoint();
     receiver.always({ status: 500, body: 'still closed' });

@@ -20,6 +20,7 @@ import {
   EnabledSwitch,
   formatTime,
   HealthBadge,
+  useLiveRefresh,
   HealthBanner,
   Loading,
   prettyBody,
@@ -54,6 +55,8 @@ export function EndpointDetail({ id, readOnly, secretOnce, forgetSecret, logStat
   useEffect(() => {
     void load();
   }, [id]);
+  // The badge and banner follow the endpoint's health while the page is open.
+  useLiveRefresh(load);
 
   const patch = async (body: Record<string, unknown>, done: string) => {
     try {
@@ -545,6 +548,8 @@ function DeliveryLog({
   useEffect(() => {
     void load();
   }, [status, eventType, cursor, refresh]);
+  // New deliveries and their outcomes show up without Refresh.
+  useLiveRefresh(load);
 
   const replay = async (event: Event) => {
     event.preventDefault();

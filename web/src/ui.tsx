@@ -206,3 +206,38 @@ export function EnabledSwitch({
     </label>
   );
 }
+
+/** How often a visible page re-reads what it shows (the endpoint page and its delivery log). */
+export const LIVE_REFRESH_MS = 5_000;
+
+/**
+ * Calls `refresh` every LIVE_REFRESH_MS while the tab is visible, and once at once when it
+ * becomes visible again; nothing while hidden. A call still running is not started twice. The
+ * caller replaces its data in place (keyed rows), so nothing flickers and scroll and open rows stay.
+ */
+export function useLiveRefresh(refresh: () => Promise<unknown>, intervalMs = LIVE_REFRESH_MS): void {
+  const latest = useRef(refresh);
+  latest.current = refresh;
+  useEffect(() => {
+    let running = false;
+    const tick = () => {
+      if (running || document.visibilityState !== 'visible') return;
+      running = true;
+      void latest.current().finally(() => {
+        running = false;
+      });
+    };
+    let timer = window.setInterval(tick, intervalMs);
+    const onVisibility = () => {
+      window.clearInterval(timer);
+      if (document.visibilityState !== 'visible') return;
+      tick();
+      timer = window.setInterval(tick, intervalMs);
+    };
+    document.addEventListener('visibilitychange', onVisibility);
+    return () => {
+      window.clearInterval(timer);
+      document.removeEventListener('visibilitychange', onVisibility);
+    };
+  }, [intervalMs]);
+}
