@@ -189,6 +189,13 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Endpoints', exact: true }).waitFor();
     expect(page.url()).not.toContain(t.tenant.key);
+    // The key was exchanged for a session token: the browser keeps only that.
+    expect(await page.evaluate(`JSON.stringify(sessionStorage) + JSON.stringify(localStorage)`)).not.toContain(
+      t.tenant.key,
+    );
+    const keySession = await sessionOf(page);
+    expect(keySession).toMatchObject({ readOnly: false, token: expect.stringMatching(/^wbs_/) });
+    expect((await t.api('GET', '/v1/webhooks', { key: keySession.token })).status).toBe(200);
     await page.getByRole('link', { name: 'Endpoints', exact: true }).waitFor();
     await page.getByRole('link', { name: 'Event catalog', exact: true }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
@@ -199,6 +206,13 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     expect(await row.innerText()).toContain('Healthy');
     expect(await row.getByRole('switch', { name: `Enabled: ${seed.name}` }).isChecked()).toBe(true);
     await audit(page, 'endpoints list');
+
+    // Signing out ends that session at once.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in to Integrations' }).waitFor();
+    await expect
+      .poll(async () => (await t.api('GET', '/v1/webhooks', { key: keySession.token })).status, { timeout: 5_000 })
+      .toBe(401);
     await page.close();
   });
 

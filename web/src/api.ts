@@ -5,7 +5,7 @@ import { createWaybillClient, type ErrorBody, type Schemas } from '../../client/
 export interface Session {
   token: string;
   readOnly: boolean;
-  /** `key`: signed in with an API key; `portal`: opened through a TMS portal link. */
+  /** A session token either way (never the API key). `key`: signed in with an API key; `portal`: opened through a TMS portal link. */
   kind: 'key' | 'portal';
   expiresAt?: string;
 }
@@ -15,7 +15,13 @@ const SESSION_KEY = 'waybill.session';
 export function loadSession(): Session | null {
   try {
     const raw = sessionStorage.getItem(SESSION_KEY);
-    return raw ? (JSON.parse(raw) as Session) : null;
+    const session = raw ? (JSON.parse(raw) as Session) : null;
+    // An API key kept by an earlier version of the screen: forget it (a session token is needed now).
+    if (session && !session.token.startsWith('wbs_')) {
+      sessionStorage.removeItem(SESSION_KEY);
+      return null;
+    }
+    return session;
   } catch {
     return null;
   }

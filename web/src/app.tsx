@@ -7,6 +7,9 @@ import { EndpointForm } from './endpoint-form';
 import { EndpointList } from './endpoint-list';
 import { Alert, describeError } from './ui';
 
+/** A sign-in with an API key opens a settings session of this length (the key is not kept). */
+const KEY_SESSION_SECONDS = 8 * 3600;
+
 export type Route =
   | { page: 'list' }
   | { page: 'new' }
@@ -125,7 +128,7 @@ export function App() {
     );
 
   const signOut = async () => {
-    if (session.kind === 'portal') await call(client.DELETE('/v1/portal-sessions/current')).catch(() => undefined);
+    await call(client.DELETE('/v1/portal-sessions/current')).catch(() => undefined);
     signIn(null);
     setNotice('Signed out.');
     navigate('#/endpoints');
@@ -233,14 +236,18 @@ function SignIn({ notice, onSignedIn }: { notice: string | null; onSignedIn: (se
     setBusy(true);
     setError(null);
     try {
-      await call(
-        client.GET('/v1/webhooks', {
-          params: { query: { limit: 1 } },
+      // The key is exchanged for a session token, like a portal link; only the session is kept.
+      const link = await call(
+        client.POST('/v1/portal-sessions', {
+          body: { readOnly: false, ttlSeconds: KEY_SESSION_SECONDS },
           headers: { authorization: `Bearer ${token}` },
         }),
         token,
       );
-      onSignedIn({ token, readOnly: false, kind: 'key' });
+      const code = new URL(link.url).searchParams.get('portal') ?? '';
+      const session = await call(client.POST('/v1/portal-sessions/redeem', { body: { code } }), undefined);
+      setKey('');
+      onSignedIn({ token: session.token, readOnly: session.readOnly, kind: 'key', expiresAt: session.expiresAt });
     } catch (failure) {
       setError(
         failure instanceof ApiError && failure.status === 401
@@ -257,7 +264,9 @@ function SignIn({ notice, onSignedIn }: { notice: string | null; onSignedIn: (se
   return (
     <main id="main" class="container narrow">
       <h1>Sign in to Integrations</h1>
-      <p class="muted">Use a tenant API key. It is kept in this browser tab only and forgotten when the tab closes.</p>
+      <p class="muted">
+        Use a tenant API key. It is exchanged for a session of 8 hours in this browser tab; the key itself is not kept.
+      </p>
       {notice ? <Alert kind={/expired|could not|ended/.test(notice) ? 'error' : 'info'}>{notice}</Alert> : null}
       <form onSubmit={submit} class="stack" noValidate>
         <div class="field">
