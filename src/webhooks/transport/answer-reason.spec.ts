@@ -112,6 +112,17 @@ describe('reasonOf', () => {
     expect(oneLine('a\u0000b\u2028c\u0085d')).toBe('a b c d');
   });
 
+  it('never holds a lone surrogate (PostgreSQL refuses it in json and would fail the whole batch of outcomes)', () => {
+    const wellFormed = (reason: string) => expect(() => encodeURIComponent(reason)).not.toThrow();
+    // A JSON escape and an XML character reference are the two ways a body can spell half a pair.
+    wellFormed(answer(400, '{"message":"customer \\ud800 unknown"}'));
+    wellFormed(answer(400, '{"detail":"\\udc00\\ud83d"}', 'application/problem+json'));
+    wellFormed(answer(500, '<faultstring>bad &#xD800; value &#55296;</faultstring>', 'text/xml'));
+    expect(answer(400, '{"message":"a \\ud800 b"}')).toBe('a b');
+    expect(answer(400, '{"message":"pair \\ud83d\\ude00 kept"}')).toBe('pair 😀 kept');
+    wellFormed(oneLine('x\ud800'));
+  });
+
   it('reads a body of unclosed tags as text (the parser stays linear: no tag is searched for twice)', () => {
     const body = `<a:Fault>${'<a:faultstring '.repeat(1100)}`;
     const reason = answer(500, body, 'text/xml');

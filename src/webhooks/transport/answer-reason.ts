@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { storableText } from '../deliveries/storable.js';
 
 /** A reason is one line of at most this many characters (longer ones end in "…"). */
 export const REASON_MAX_LENGTH = 300;
@@ -143,9 +144,16 @@ function firstLine(value: string): string | undefined {
   return undefined;
 }
 
-/** Whitespace and control characters collapsed to single spaces, cut on a code-point boundary. */
+/**
+ * Whitespace and control characters collapsed to single spaces, cut on a code-point boundary. Lone
+ * surrogates (a body can spell them as `\ud800` or `&#xD800;`) are dropped: the reason also
+ * travels in the health transaction (`lastFailureReason`, `delivery.failed`), whose json
+ * PostgreSQL would refuse whole.
+ */
 export function oneLine(value: string): string {
-  const flat = value.replace(/[\s\p{Cc}]+/gu, ' ').trim();
+  const flat = storableText(value.replace(/[\s\p{Cc}]+/gu, ' '))
+    .replace(/ {2,}/g, ' ')
+    .trim();
   const points = Array.from(flat);
   return points.length <= REASON_MAX_LENGTH ? flat : `${points.slice(0, REASON_MAX_LENGTH - 1).join('')}…`;
 }
