@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   currentWindow,
   instantOfWallClock,
@@ -170,5 +170,35 @@ describe('maintenance windows', () => {
 
   it('stores days in week order without duplicates', () => {
     expect(normalizeWindows([win(['sat', 'mon', 'mon'], '01:00', '02:00')])[0].days).toEqual(['mon', 'sat']);
+  });
+
+  it('stores the canonical name of the zone', () => {
+    const [stored] = normalizeWindows([win(['mon'], '01:00', '02:00', 'europe/BERLIN')]);
+    expect(stored.timeZone).toBe('Europe/Berlin');
+    expect(normalizeWindows([win(['mon'], '01:00', '02:00', 'US/Eastern')])[0].timeZone).toBe('America/New_York');
+  });
+
+  it('costs a bounded number of time-zone look-ups, however many windows and views (a list shows 200 subscriptions)', () => {
+    const zones = ['Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kathmandu', 'Pacific/Chatham'];
+    const every = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as MaintenanceWindow['days'];
+    const windows = Array.from({ length: 20 }, (_, i) =>
+      win(every, `${String(i).padStart(2, '0')}:${String(i * 2).padStart(2, '0')}`, '23:59', zones[i % zones.length]),
+    );
+    // Two weeks around the US and Lord Howe spring changes: every zone's offset moves or is checked.
+    const now = at('2026-10-01T12:00:00Z');
+    const expected = span(nextWindow(windows, now));
+    const lookUps = vi.spyOn(Intl.DateTimeFormat.prototype, 'formatToParts');
+    try {
+      for (let view = 0; view < 200; view++)
+        expect(span(nextWindow(windows, new Date(now.getTime() + view)))).toEqual(expected);
+      expect(lookUps.mock.calls.length).toBeLessThan(200);
+      lookUps.mockClear();
+      const later = at('2026-11-02T00:30:00Z');
+      windowState(windows, later);
+      // A new stretch of days: a few look-ups per zone and day, not per window and day.
+      expect(lookUps.mock.calls.length).toBeLessThan(zones.length * 60);
+    } finally {
+      lookUps.mockRestore();
+    }
   });
 });

@@ -54,13 +54,18 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-export function isTimeZone(value: string): boolean {
+/** The zone's canonical IANA name ("europe/berlin" → "Europe/Berlin", "US/Eastern" → "America/New_York"), or null. */
+export function canonicalTimeZone(value: string): string | null {
   try {
-    formatter(value);
-    return true;
+    // Not cached: a client can spell one zone in many ways, and only stored (canonical) names are kept.
+    return new Intl.DateTimeFormat('en-US', { timeZone: value }).resolvedOptions().timeZone;
   } catch {
-    return false;
+    return null;
   }
+}
+
+export function isTimeZone(value: string): boolean {
+  return canonicalTimeZone(value) !== null;
 }
 
 /** The wall-clock time in `timeZone` at `instant`, as milliseconds of a UTC calendar (the zone's offset added). */
@@ -79,14 +84,69 @@ function offsetAt(instant: number, timeZone: string): number {
 }
 
 /**
+ * A zone's offsets over a stretch of UTC days: the offset at its start, then each change (at
+ * most one a day is looked for). Intl is slow (tens of µs a call) and a list of subscriptions
+ * with many windows asks for thousands of offsets, so each zone's stretch is probed once (a
+ * call per day, a binary search to the minute around a change) and kept, whatever the number of
+ * windows and views that use it.
+ */
+interface OffsetTable {
+  from: number;
+  to: number;
+  changes: Array<{ at: number; offset: number }>;
+}
+
+const offsetTables = new Map<string, OffsetTable>();
+/** Zones × stretches kept; a new day starts new stretches, so the oldest go when it is full. */
+const MAX_OFFSET_TABLES = 2048;
+
+function offsetTable(timeZone: string, fromDay: number, toDay: number): OffsetTable {
+  const key = `${timeZone} ${fromDay} ${toDay}`;
+  const known = offsetTables.get(key);
+  if (known) return known;
+  let offset = offsetAt(fromDay * DAY, timeZone);
+  const changes = [{ at: fromDay * DAY, offset }];
+  for (let day = fromDay + 1; day <= toDay; day++) {
+    const next = offsetAt(day * DAY, timeZone);
+    if (next === offset) continue;
+    // The first minute of the new offset: zones change on whole minutes.
+    let low = (day - 1) * DAY;
+    let high = day * DAY;
+    while (high - low > MINUTE) {
+      const middle = low + Math.floor((high - low) / MINUTE / 2) * MINUTE;
+      if (offsetAt(middle, timeZone) === offset) low = middle;
+      else high = middle;
+    }
+    changes.push({ at: high, offset: next });
+    offset = next;
+  }
+  const table = { from: fromDay * DAY, to: toDay * DAY, changes };
+  if (offsetTables.size >= MAX_OFFSET_TABLES) offsetTables.delete(offsetTables.keys().next().value!);
+  offsetTables.set(key, table);
+  return table;
+}
+
+/** The zone's offset at `instant`: from the table when it covers the instant, else asked of Intl. */
+function offsetFrom(table: OffsetTable | null, instant: number, timeZone: string): number {
+  if (!table || instant < table.from || instant > table.to) return offsetAt(instant, timeZone);
+  let offset = table.changes[0].offset;
+  for (const change of table.changes) {
+    if (change.at > instant) break;
+    offset = change.offset;
+  }
+  return offset;
+}
+
+/**
  * The instant of a local wall-clock time (given as ms of a UTC calendar). Offsets a day before
  * and a day after bracket any transition near it; a candidate is real when the zone's offset at
  * it is the one that produced it.
  */
-export function instantOfWallClock(wall: number, timeZone: string): number {
-  const before = offsetAt(wall - DAY, timeZone);
-  const after = offsetAt(wall + DAY, timeZone);
-  const candidates = [wall - before, wall - after].filter((t) => offsetAt(t, timeZone) === wall - t);
+export function instantOfWallClock(wall: number, timeZone: string, table: OffsetTable | null = null): number {
+  const offset = (instant: number) => offsetFrom(table, instant, timeZone);
+  const before = offset(wall - DAY);
+  const after = offset(wall + DAY);
+  const candidates = [wall - before, wall - after].filter((t) => offset(t) === wall - t);
   // Two real candidates: the time happens twice (clocks went back); none: it was skipped.
   return candidates.length > 0 ? Math.min(...candidates) : wall - before;
 }
@@ -121,13 +181,13 @@ export function maintenanceWindowProblems(value: unknown): string[] {
   });
 }
 
-/** The windows as stored: days in week order without duplicates. */
+/** The windows as stored: days in week order without duplicates, the zone by its canonical name. */
 export function normalizeWindows(windows: MaintenanceWindow[]): MaintenanceWindow[] {
   return windows.map((w) => ({
     days: WEEKDAYS.filter((d) => w.days.includes(d)),
     start: w.start,
     end: w.end,
-    timeZone: w.timeZone,
+    timeZone: canonicalTimeZone(w.timeZone) ?? w.timeZone,
   }));
 }
 
@@ -137,11 +197,13 @@ function occurrences(window: MaintenanceWindow, fromDay: number, toDay: number):
   const end = minutesOf(window.end);
   const length = end > start ? end - start : end + 1440 - start;
   const spans: WindowSpan[] = [];
+  // Wall-clock times a day either side of these days, up to two days long, 14 h off UTC.
+  const table = offsetTable(window.timeZone, fromDay - 2, toDay + 4);
   for (let day = fromDay; day <= toDay; day++) {
     if (!window.days.includes(WEEKDAYS[new Date(day * DAY).getUTCDay()])) continue;
     const wallStart = day * DAY + start * MINUTE;
-    const startsAt = instantOfWallClock(wallStart, window.timeZone);
-    const endsAt = instantOfWallClock(wallStart + length * MINUTE, window.timeZone);
+    const startsAt = instantOfWallClock(wallStart, window.timeZone, table);
+    const endsAt = instantOfWallClock(wallStart + length * MINUTE, window.timeZone, table);
     // A window that DST squeezes to nothing (inside a skipped hour) holds nothing.
     if (endsAt > startsAt) spans.push({ startsAt: new Date(startsAt), endsAt: new Date(endsAt) });
   }
