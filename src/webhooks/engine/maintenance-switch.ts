@@ -8,6 +8,8 @@ import { DeliverySignal } from './delivery-signal.js';
 
 const TICK = 'maintenance-windows';
 const BATCH = 500;
+/** A tick switches at most this many batches (the next tick goes on). */
+const MAX_ROUNDS = 100;
 
 /**
  * Switches subscriptions into and out of their maintenance windows as the clock passes a
@@ -51,12 +53,17 @@ export class MaintenanceSwitch implements OnApplicationBootstrap, OnApplicationS
     let released = 0;
     try {
       const now = this.clock.now();
-      for (const row of await this.store.due(now, BATCH)) {
-        const state = windowState(row.windows, now);
-        const switched = await this.store.switchState(row, state.inside, state.changesAt);
-        if (switched && row.inMaintenance && !state.inside) released += 1;
+      // Many subscriptions share a window (01:00 local is everyone's): all of them switch now, a
+      // statement per batch, not one batch per tick. Switched rows are no longer due, so this ends.
+      for (let round = 0; round < MAX_ROUNDS; round++) {
+        const due = await this.store.due(now, BATCH);
+        const switches = due.map((row) => ({ row, ...windowState(row.windows, now) }));
+        const switched = new Set(await this.store.switchStates(switches));
+        const leaving = switches.filter((s) => switched.has(s.row.id) && s.row.inMaintenance && !s.inside).length;
+        if (leaving > 0) this.signal.wake();
+        released += leaving;
+        if (due.length < BATCH) break;
       }
-      if (released > 0) this.signal.wake();
     } catch (error) {
       this.logger.warn(
         `switching maintenance windows failed: ${error instanceof Error ? error.message : String(error)}`,

@@ -28,16 +28,27 @@ export class MaintenanceStore {
   }
 
   /**
-   * Writes the new state unless the row changed meanwhile (a PATCH of its windows, or another
-   * instance that switched it first). Answers whether this call switched it.
+   * Writes each subscription's new state, in one statement, unless its row changed meanwhile (a
+   * PATCH of its windows, or another instance that switched it first). Answers the ids this call
+   * switched.
    */
-  async switchState(row: MaintenanceRow, inside: boolean, changesAt: Date | null): Promise<boolean> {
+  async switchStates(
+    switches: Array<{ row: MaintenanceRow; inside: boolean; changesAt: Date | null }>,
+  ): Promise<string[]> {
+    if (switches.length === 0) return [];
     const rows = await queryRows<{ id: string }>(
       this.dataSource,
-      `UPDATE webhook SET in_maintenance = $2, maintenance_changes_at = $3
-        WHERE id = $1 AND maintenance_changes_at = $4 RETURNING id`,
-      [row.id, inside, changesAt, row.changesAt],
+      `UPDATE webhook w SET in_maintenance = x.inside, maintenance_changes_at = x.changes_at
+         FROM unnest($1::uuid[], $2::bool[], $3::timestamptz[], $4::timestamptz[]) AS x(id, inside, changes_at, seen)
+        WHERE w.id = x.id AND w.maintenance_changes_at = x.seen
+       RETURNING w.id`,
+      [
+        switches.map((s) => s.row.id),
+        switches.map((s) => s.inside),
+        switches.map((s) => s.changesAt),
+        switches.map((s) => s.row.changesAt),
+      ],
     );
-    return rows.length > 0;
+    return rows.map((r) => r.id);
   }
 }
