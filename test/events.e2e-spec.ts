@@ -16,11 +16,13 @@ describe('domain events', () => {
     t = await createTestApp();
     db = new pg.Client({ connectionString: t.databaseUrl });
     await db.connect();
-    t.app.get(OutboxService).addListener(async (_tx, events) => {
-      if (failNextRecording?.(events)) {
-        failNextRecording = undefined;
-        throw new Error('listener failure injected by the test');
-      }
+    t.app.get(OutboxService).addListener({
+      onRecorded: async (_tx, events) => {
+        if (failNextRecording?.(events)) {
+          failNextRecording = undefined;
+          throw new Error('listener failure injected by the test');
+        }
+      },
     });
   });
   afterAll(async () => {

@@ -21,7 +21,15 @@ export interface RecordedEvent extends DomainEvent {
 }
 
 /** Runs inside the recording transaction (e.g. webhook fan-out): what it writes commits or rolls back with the change. */
-export type OutboxListener = (tx: Tx, events: RecordedEvent[]) => Promise<void>;
+export interface OutboxListener {
+  /**
+   * A SELECT whose only parameter, $1, is the tenant id: the recording statement runs it too (as
+   * a CTE, locking clauses allowed) and hands its rows to `onRecorded`, so the listener's read
+   * costs no round trip of its own. At most one listener may prefetch.
+   */
+  prefetch?: string;
+  onRecorded(tx: Tx, events: RecordedEvent[], prefetched: Array<Record<string, any>>): Promise<void>;
+}
 
 const nextUlid = monotonicFactory();
 export const newEventId = () => `evt_${nextUlid()}`;
@@ -84,6 +92,8 @@ export class OutboxService {
   private readonly committedListeners: Array<(events: RecordedEvent[]) => void> = [];
 
   addListener(listener: OutboxListener): void {
+    if (listener.prefetch && this.listeners.some((l) => l.prefetch))
+      throw new Error('only one outbox listener may prefetch');
     this.listeners.push(listener);
   }
 
@@ -121,18 +131,41 @@ export class OutboxService {
       return `change${i} AS (${statement.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)})`;
     });
     const p = (value: unknown) => `$${params.push(value)}`;
-    const sql =
-      (ctes.length ? `WITH ${ctes.join(', ')} ` : '') +
-      `INSERT INTO event (id, tenant_id, type, aggregate_type, aggregate_id, sequence, api_version, data, created_at)
-       SELECT x.id, ${p(tenantId)}, x.type, x.aggregate_type, x.aggregate_id,
+    const tenantParam = p(tenantId);
+    const prefetch = this.listeners.find((l) => l.prefetch)?.prefetch;
+    const insert = `INSERT INTO event (id, tenant_id, type, aggregate_type, aggregate_id, sequence, api_version, data, created_at)
+       SELECT x.id, ${tenantParam}, x.type, x.aggregate_type, x.aggregate_id,
               coalesce((SELECT max(e.sequence) FROM event e WHERE e.aggregate_id = x.aggregate_id), 0) + x.place,
               ${p(API_VERSION)}, x.data, ${p(createdAt)}
          FROM unnest(${p(ids)}::text[], ${p(changes.map((c) => c.type))}::text[], ${p(changes.map((c) => c.aggregateType))}::text[],
                      ${p(changes.map((c) => c.aggregateId))}::uuid[], ${p(places)}::int[], ${p(changes.map((c) => JSON.stringify(c.data)))}::json[])
               AS x(id, type, aggregate_type, aggregate_id, place, data)
        RETURNING id, sequence`;
-    const rows = await tx.query<{ id: string; sequence: number }>(sql, params);
-    const sequences = new Map(rows.map((r) => [r.id, r.sequence]));
+    let sequences: Map<string, number>;
+    let prefetched: Array<Record<string, any>> = [];
+    if (prefetch) {
+      // One row per prefetched row (or one row of nulls when there is none), each carrying the sequences.
+      ctes.push(`recorded AS (${insert})`, `prefetched AS (${prefetch.replace(/\$1\b/g, tenantParam)})`);
+      const rows = await tx.query<Record<string, any>>(
+        `WITH ${ctes.join(', ')}
+         SELECT r.recorded_sequences, p.*
+           FROM (SELECT json_agg(json_build_array(id, sequence)) AS recorded_sequences FROM recorded) r
+           LEFT JOIN (SELECT true AS prefetched_row, prefetched.* FROM prefetched) p ON true`,
+        params,
+      );
+      sequences = new Map(rows[0].recorded_sequences as Array<[string, number]>);
+      prefetched = rows.filter((row) => row.prefetched_row === true);
+      for (const row of prefetched) {
+        delete row.recorded_sequences;
+        delete row.prefetched_row;
+      }
+    } else {
+      const rows = await tx.query<{ id: string; sequence: number }>(
+        (ctes.length ? `WITH ${ctes.join(', ')} ` : '') + insert,
+        params,
+      );
+      sequences = new Map(rows.map((r) => [r.id, r.sequence]));
+    }
     const events: RecordedEvent[] = changes.map((c, i) => ({
       ...c,
       id: ids[i],
@@ -141,7 +174,7 @@ export class OutboxService {
       apiVersion: API_VERSION,
       createdAt,
     }));
-    for (const listener of this.listeners) await listener(tx, events);
+    for (const listener of this.listeners) await listener.onRecorded(tx, events, listener.prefetch ? prefetched : []);
     tx.afterCommit(() => {
       for (const listener of this.committedListeners) listener(events);
     });

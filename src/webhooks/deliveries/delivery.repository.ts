@@ -221,7 +221,7 @@ export class DeliveryRepository {
    * database's clock (plus a coalescing window), never this process's.
    */
   async insertFanOut(tx: Tx, tenantId: string, createdAt: Date, rows: NewDelivery[], leaseMs: number): Promise<void> {
-    await tx.manager.query(
+    await tx.query(
       `INSERT INTO delivery (id, tenant_id, webhook_id, event_id, event_type, aggregate_id, event_sequence, status,
                              next_attempt_at, awaiting_predecessor, lease_expires_at, leased_by, created_at, updated_at,
                              feed_position)
@@ -258,8 +258,7 @@ export class DeliveryRepository {
    */
   async pairsWithOpenDelivery(tx: Tx, pairs: Array<{ webhookId: string; aggregateId: string }>): Promise<Set<string>> {
     if (pairs.length === 0) return new Set();
-    const rows = await queryRows<{ w: string; a: string }>(
-      tx.manager,
+    const rows = await tx.query<{ w: string; a: string }>(
       `SELECT p.w, p.a FROM unnest($1::uuid[], $2::uuid[]) AS p(w, a)
         CROSS JOIN LATERAL (
           SELECT e.id FROM delivery e

@@ -25,6 +25,17 @@ interface SubscriptionRow extends WebhookRuntimeRow {
 }
 
 /**
+ * The tenant's live subscriptions ($1), for fan-out. KEY SHARE: a change that moves a
+ * subscription's held deliveries (pause, resume, re-enable, push ↔ pull, delete) locks its row
+ * FOR UPDATE, so it waits for the recording transaction and then sees its deliveries, and fan-out
+ * reads the subscription as that change left it.
+ */
+const SUBSCRIPTIONS = `SELECT w.event_types, w.filters, (w.paused OR w.status = 'disabled') AS holding, w.in_maintenance, w.coalesce,
+         w.delivery_mode, ${WEBHOOK_RUNTIME_COLUMNS}
+    FROM webhook w WHERE w.tenant_id = $1 AND w.enabled AND w.deleted_at IS NULL
+   ORDER BY w.id FOR KEY SHARE OF w`;
+
+/**
  * In the transaction that records events: one delivery per enabled subscription of the tenant
  * whose types and filters match (an operational event never goes to the subscription it is about). A paused or disabled subscription's deliveries are created
  * held (no due time) and go out when it is resumed or re-enabled.
@@ -45,21 +56,17 @@ export class FanOut implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.outbox.addListener(async (tx, events) => {
-      await this.createDeliveries(tx, events);
+    // The tenant's subscriptions are read (and key-share locked) by the statement that records the events.
+    this.outbox.addListener({
+      prefetch: SUBSCRIPTIONS,
+      onRecorded: async (tx, events, subscriptions) => {
+        await this.createDeliveries(tx, events, subscriptions as SubscriptionRow[]);
+      },
     });
   }
 
-  async createDeliveries(tx: Tx, events: RecordedEvent[]): Promise<number> {
-    const subscriptions: SubscriptionRow[] = await tx.manager.query(
-      // KEY SHARE: a change that moves a subscription's held deliveries (pause, resume, re-enable,
-      // push ↔ pull, delete) locks its row FOR UPDATE, so it waits for this transaction and then
-      // sees its deliveries, and this one reads the subscription as that change left it.
-      `SELECT w.event_types, w.filters, (w.paused OR w.status = 'disabled') AS holding, w.in_maintenance, w.coalesce, w.delivery_mode, ${WEBHOOK_RUNTIME_COLUMNS}
-         FROM webhook w WHERE w.tenant_id = $1 AND w.enabled AND w.deleted_at IS NULL
-        ORDER BY w.id FOR KEY SHARE OF w`,
-      [events[0].tenantId],
-    );
+  /** `subscriptions`: the tenant's, as SUBSCRIPTIONS reads them in this transaction. */
+  async createDeliveries(tx: Tx, events: RecordedEvent[], subscriptions: SubscriptionRow[]): Promise<number> {
     if (subscriptions.length === 0) return 0;
     const tenantId = events[0].tenantId;
     const createdAt = events[0].createdAt;
@@ -177,8 +184,10 @@ export class FanOut implements OnModuleInit {
     const ordered = subscriptions.filter((s) => s.ordered && s.delivery_mode === 'push');
     if (ordered.length === 0) return new Set();
     const pairs = new Map<string, { webhookId: string; aggregateId: string }>();
+    // An aggregate whose first event is in this batch (a create) has no delivery anywhere yet.
+    const isNew = new Set(events.filter((e) => e.sequence === 1).map((e) => e.aggregateId));
     for (const event of events)
-      for (const s of ordered)
+      for (const s of isNew.has(event.aggregateId) ? [] : ordered)
         if (matchesEventTypes(s.event_types, event.type) && matchesFilters(s.filters, event.data))
           pairs.set(`${s.webhook_id}/${event.aggregateId}`, {
             webhookId: s.webhook_id,
