@@ -31,6 +31,8 @@ export interface AppConfig {
   encryptionKeysPrevious: string | undefined;
   webhooks: WebhookSettings;
   auditRetentionDays: number;
+  /** Events older than this that no delivery refers to any more are pruned (hourly). */
+  eventRetentionDays: number;
   /** How long a valid API key is trusted without a database read (revocations reach every instance by NOTIFY at once); 0: no cache. */
   apiKeyCacheTtlMs: number;
   /** CSP frame-ancestors sources allowed to frame /settings; empty: none. */
@@ -231,6 +233,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       egressProxy,
     },
     auditRetentionDays: int('AUDIT_RETENTION_DAYS', 30, 1, 3650),
+    eventRetentionDays: int('EVENT_RETENTION_DAYS', 30, 1, 3650),
     apiKeyCacheTtlMs: read('API_KEY_CACHE_TTL') === '0' ? 0 : duration('API_KEY_CACHE_TTL', '5s', 1),
     settingsFrameAncestors: frameAncestors,
   };

@@ -9,6 +9,7 @@ import { FeedTokenLifeCycle1764100000000 } from '../../migrations/1764100000000-
 import { EncryptionKeys1764100000001 } from '../../migrations/1764100000001-encryption-keys.js';
 import { AttemptReasons1764200000000 } from '../../migrations/1764200000000-attempt-reasons.js';
 import { MaintenanceWindows1764210000000 } from '../../migrations/1764210000000-maintenance-windows.js';
+import { DeliveryLogIndexes1764300000000 } from '../../migrations/1764300000000-delivery-log-indexes.js';
 
 /** Listed explicitly, oldest first: globs do not survive bundling or ESM. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   EncryptionKeys1764100000001,
   AttemptReasons1764200000000,
   MaintenanceWindows1764210000000,
+  DeliveryLogIndexes1764300000000,
 ];

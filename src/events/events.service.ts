@@ -1,5 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Cron, CronExpression } from '@nestjs/schedule';
 import { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { queryRows } from '../database/sql.js';
 import { notFound } from '../common/ids.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
 import type { Envelope } from './event-types.js';
@@ -33,9 +36,58 @@ export function eventFromRow(row: EventRow): RecordedEvent {
   };
 }
 
+/** Events looked at per retention statement. */
+const PRUNE_CHUNK = 5_000;
+
 @Injectable()
 export class EventsService {
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly logger = new Logger(EventsService.name);
+  /** SQL conditions on an event row (`e`) under which it is kept whatever its age: see `keepWhile`. */
+  private readonly keepers: Array<(e: string) => string> = [];
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** A module that refers to events (webhook deliveries) keeps the ones it still refers to. */
+  keepWhile(condition: (e: string) => string): void {
+    this.keepers.push(condition);
+  }
+
+  /**
+   * Event retention: events older than EVENT_RETENTION_DAYS that nothing refers to any more are
+   * deleted, oldest first, in chunks along the position index (events are positioned in the
+   * order they are recorded), stopping at the first young event: each chunk is an index range,
+   * and only old events still referred to are looked at again on the next run.
+   */
+  @Cron(CronExpression.EVERY_HOUR, { name: 'event-retention' })
+  async pruneEvents(days = this.config.eventRetentionDays, chunk = PRUNE_CHUNK): Promise<number> {
+    if (this.config.role === 'api') return 0;
+    const kept = this.keepers.map((keep) => `AND NOT ${keep('b')}`).join(' ');
+    let after = '0';
+    let total = 0;
+    for (;;) {
+      const [row] = await queryRows<{ last: string | null; deleted: number; young: boolean | null }>(
+        this.dataSource,
+        `WITH batch AS (
+           SELECT id, position, tenant_id, created_at FROM event WHERE position > $1::bigint ORDER BY position LIMIT ${Math.floor(chunk)}
+         ), gone AS (
+           DELETE FROM event e USING batch b
+            WHERE e.id = b.id AND b.created_at < now() - $2 * interval '1 day' ${kept}
+           RETURNING e.id
+         )
+         SELECT (SELECT max(position)::text FROM batch) AS last, (SELECT count(*)::int FROM gone) AS deleted,
+                (SELECT bool_or(created_at >= now() - $2 * interval '1 day') FROM batch) AS young`,
+        [after, days],
+      );
+      total += row.deleted;
+      if (row.last === null || row.young) break;
+      after = row.last;
+    }
+    if (total > 0) this.logger.log(`pruned ${total} events older than ${days} days`);
+    return total;
+  }
 
   async list(tenantId: string, query: ListEventsQuery): Promise<Page<Envelope>> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;

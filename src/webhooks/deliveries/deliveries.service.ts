@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { Cron, CronExpression } from '@nestjs/schedule';
 import { APP_CONFIG, type AppConfig } from '../../config/config.js';
 import { conflict } from '../../common/errors.js';
@@ -8,7 +8,8 @@ import { DeliverySignal } from '../engine/delivery-signal.js';
 import { AUDIT_BODY_LIMIT } from '../transport/sender.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
 import type { ListDeliveriesQuery } from './deliveries.dto.js';
-import { DeliveryRepository } from './delivery.repository.js';
+import { DELIVERY_REFERS_TO_EVENT, DeliveryRepository } from './delivery.repository.js';
+import { EventsService } from '../../events/events.service.js';
 import { attemptView, deliveryView } from './delivery-view.js';
 
 /** Rows deleted per statement while pruning, so the prune never holds long locks. */
@@ -16,7 +17,7 @@ const PRUNE_CHUNK = 5_000;
 
 /** The delivery log, redeliver and replay, and the audit's retention. */
 @Injectable()
-export class DeliveriesService {
+export class DeliveriesService implements OnModuleInit {
   private readonly logger = new Logger(DeliveriesService.name);
 
   constructor(
@@ -24,7 +25,13 @@ export class DeliveriesService {
     private readonly webhooks: WebhooksService,
     private readonly signal: DeliverySignal,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly events: EventsService,
   ) {}
+
+  /** Event retention keeps every event a delivery still refers to (it can be redelivered; its detail shows it). */
+  onModuleInit(): void {
+    this.events.keepWhile(DELIVERY_REFERS_TO_EVENT);
+  }
 
   async list(tenantId: string, query: ListDeliveriesQuery) {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;

@@ -769,47 +769,74 @@ export class DeliveryRepository {
     );
   }
 
-  // ---- metrics
+  // ---- metrics (read at every scrape: costs that do not grow with the backlog)
 
-  /** Deliveries waiting to be sent (all instances), held ones included. */
-  async countWaiting(): Promise<number> {
-    const [row] = await queryRows<{ n: number }>(
+  /**
+   * Deliveries waiting to be sent (all instances), held ones included: counted exactly up to
+   * `exactUpTo` (a bounded walk of the pending index), beyond that the planner's estimate of that
+   * index (kept by autovacuum and ANALYZE), so a scrape never scans a large backlog.
+   */
+  async countWaiting(exactUpTo = 1_000): Promise<number> {
+    const [row] = await queryRows<{ n: number; estimate: number }>(
       this.dataSource,
-      `SELECT count(*)::int AS n FROM delivery WHERE status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at < now())`,
+      `SELECT (SELECT count(*)::int FROM (
+                 SELECT 1 FROM delivery WHERE status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at < now())
+                 LIMIT $1) bounded) AS n,
+              (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'delivery_due'::regclass) AS estimate`,
+      [exactUpTo],
     );
-    return row.n;
+    return row.n < exactUpTo ? row.n : Math.max(row.n, Number(row.estimate));
   }
 
-  /** Age in seconds of the oldest delivery that is due and not yet sent (0 when none). */
+  /**
+   * Age in seconds of the oldest delivery that is due and not yet sent (0 when none): the head of
+   * each subscription's due range (its own index range, past what is in flight), so the cost
+   * follows the number of subscriptions, not of pending rows.
+   */
   async oldestDueAgeSeconds(): Promise<number> {
     const [row] = await queryRows<{ age: number }>(
       this.dataSource,
-      `SELECT coalesce(extract(epoch FROM now() - min(next_attempt_at)), 0)::float AS age
-         FROM delivery WHERE status = 'pending' AND next_attempt_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())`,
+      `SELECT coalesce(extract(epoch FROM now() - min(h.at)), 0)::float AS age
+         FROM webhook w
+         CROSS JOIN LATERAL (
+           SELECT x.next_attempt_at AS at FROM delivery x
+            WHERE x.webhook_id = w.id AND x.status = 'pending' AND x.next_attempt_at <= now()
+              AND (x.lease_expires_at IS NULL OR x.lease_expires_at < now())
+            ORDER BY x.next_attempt_at LIMIT 1
+         ) h`,
     );
     return row.age;
   }
 
-  // ---- retention
+  // ---- retention (each chunk an index range from the oldest: no rescan from the start per chunk)
 
-  /** Deletes up to `chunk` attempts older than `days`; answers how many. */
+  /** Deletes up to `chunk` attempts older than `days`, oldest first; answers how many. */
   async pruneAttempts(days: number, chunk: number): Promise<number> {
     return affectedRows(
       this.dataSource,
       `DELETE FROM delivery_attempt WHERE id IN (
-         SELECT id FROM delivery_attempt WHERE started_at < now() - $1 * interval '1 day' LIMIT ${chunk})`,
+         SELECT id FROM delivery_attempt WHERE started_at < now() - $1 * interval '1 day' ORDER BY started_at LIMIT ${chunk})`,
       [days],
     );
   }
 
-  /** Deletes up to `chunk` finished deliveries last changed more than `days` ago; answers how many. */
+  /** Deletes up to `chunk` finished deliveries last changed more than `days` ago (index delivery_finished); answers how many. */
   async pruneDeliveries(days: number, chunk: number): Promise<number> {
     return affectedRows(
       this.dataSource,
       `DELETE FROM delivery WHERE id IN (
          SELECT id FROM delivery WHERE status IN ('delivered', 'failed', 'discarded', 'superseded')
-            AND updated_at < now() - $1 * interval '1 day' LIMIT ${chunk})`,
+            AND updated_at < now() - $1 * interval '1 day' ORDER BY updated_at LIMIT ${chunk})`,
       [days],
     );
   }
 }
+
+/**
+ * Whether a delivery still refers to event `e` (the alias of an event row): event retention
+ * keeps such events (a delivery may be redelivered, and its detail shows the envelope). A
+ * delivery is created in the transaction that records its event, with the event's created_at,
+ * so the probe is a point in delivery_tenant_list rather than a scan.
+ */
+export const DELIVERY_REFERS_TO_EVENT = (e: string) =>
+  `EXISTS (SELECT 1 FROM delivery d WHERE d.tenant_id = ${e}.tenant_id AND d.created_at = ${e}.created_at AND d.event_id = ${e}.id)`;

@@ -44,7 +44,7 @@ export class DeliveryMetrics {
     });
     new Gauge({
       name: 'waybill_deliveries_pending',
-      help: 'Deliveries waiting to be sent (all instances), held ones included',
+      help: 'Deliveries waiting to be sent (all instances), held ones included: exact up to 1000, an estimate beyond',
       registers: [registry],
       async collect() {
         this.set(await deliveries.countWaiting());

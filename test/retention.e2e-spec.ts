@@ -1,0 +1,125 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventsService } from '../src/events/events.service.js';
+import { DeliveriesService } from '../src/webhooks/deliveries/deliveries.service.js';
+import { DeliveryRepository } from '../src/webhooks/deliveries/delivery.repository.js';
+import { orderBody } from './support/fixtures.js';
+import { createTestApp, type TestApp } from './support/test-app.js';
+
+describe('event retention and cheap queue metrics', () => {
+  let t: TestApp;
+  let db: pg.Client;
+  beforeAll(async () => {
+    t = await createTestApp();
+    db = new pg.Client({ connectionString: t.databaseUrl });
+    await db.connect();
+  });
+  afterAll(async () => {
+    await db?.end();
+    await t?.close();
+  });
+
+  const newOrder = async (key: string) =>
+    (await t.api('POST', '/v1/orders', { key, body: orderBody() })).body.id as string;
+  const eventOf = async (orderId: string) =>
+    (await db.query(`SELECT id, created_at FROM event WHERE aggregate_id = $1`, [orderId])).rows[0] as
+      { id: string; created_at: Date } | undefined;
+  /** Moves an event (and the deliveries made with it, which share its creation time) back in time. */
+  const age = async (eventId: string, days: number) => {
+    await db.query(
+      `WITH e AS (UPDATE event SET created_at = created_at - $2 * interval '1 day' WHERE id = $1 RETURNING id, tenant_id)
+       UPDATE delivery d SET created_at = d.created_at - $2 * interval '1 day' FROM e WHERE d.event_id = e.id AND d.tenant_id = e.tenant_id`,
+      [eventId, days],
+    );
+  };
+
+  it('creates each delivery with its event’s creation time (the retention probe relies on it)', async () => {
+    const tenant = await t.newTenant();
+    await t.api('POST', '/v1/webhooks', {
+      key: tenant.key,
+      body: { name: 'erp', url: 'http://127.0.0.1:9/erp', eventTypes: ['*'], paused: true },
+    });
+    const event = (await eventOf(await newOrder(tenant.key)))!;
+    const { rows } = await db.query(`SELECT created_at FROM delivery WHERE event_id = $1`, [event.id]);
+    expect(rows).toHaveLength(1);
+    expect((rows[0].created_at as Date).getTime()).toBe(event.created_at.getTime());
+  });
+
+  it('prunes old events nothing refers to, in chunks, and keeps young ones and those a delivery still refers to', async () => {
+    const quiet = await t.newTenant(); // no subscription: its events have no delivery
+    const busy = await t.newTenant();
+    const hook = await t.api('POST', '/v1/webhooks', {
+      key: busy.key,
+      body: { name: 'erp', url: 'http://127.0.0.1:9/erp', eventTypes: ['order.created'], paused: true },
+    });
+    expect(hook.status).toBe(201);
+
+    // Positions follow recording time: what the earlier tests recorded is aged too, and every old
+    // event here is recorded before the young one.
+    for (const { id } of (await db.query(`SELECT id FROM event`)).rows) await age(id, 40);
+    const oldUnreferenced: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const event = (await eventOf(await newOrder(quiet.key)))!;
+      await age(event.id, 40);
+      oldUnreferenced.push(event.id);
+    }
+    const oldHeld = (await eventOf(await newOrder(busy.key)))!; // its delivery is held (paused): still live
+    await age(oldHeld.id, 40);
+    const oldFinished = (await eventOf(await newOrder(busy.key)))!;
+    await age(oldFinished.id, 40);
+    // Discarded recently: the delivery stays in the audit (and can be redelivered) until it is pruned.
+    await db.query(`UPDATE delivery SET status = 'discarded', updated_at = now() WHERE event_id = $1`, [
+      oldFinished.id,
+    ]);
+    const young = (await eventOf(await newOrder(quiet.key)))!;
+
+    const pruned = await t.app.get(EventsService).pruneEvents(30, 5);
+    expect(pruned).toBeGreaterThanOrEqual(oldUnreferenced.length);
+    const left = new Set(
+      (
+        await db.query(`SELECT id FROM event WHERE id = ANY($1::text[])`, [
+          [...oldUnreferenced, young.id, oldHeld.id, oldFinished.id],
+        ])
+      ).rows.map((r) => r.id as string),
+    );
+    expect([...left].sort()).toEqual([young.id, oldHeld.id, oldFinished.id].sort());
+
+    // Once the audit lets the finished delivery go, its event goes on the next run.
+    await db.query(`UPDATE delivery SET updated_at = now() - interval '31 days' WHERE event_id = $1`, [oldFinished.id]);
+    await t.app.get(DeliveriesService).pruneAudit();
+    await t.app.get(EventsService).pruneEvents(30, 5);
+    expect(await db.query(`SELECT 1 FROM event WHERE id = $1`, [oldFinished.id]).then((r) => r.rowCount)).toBe(0);
+    expect(await db.query(`SELECT 1 FROM event WHERE id = $1`, [oldHeld.id]).then((r) => r.rowCount)).toBe(1);
+  });
+
+  it('counts waiting deliveries exactly while few, and reads the estimate beyond the bound', async () => {
+    const tenant = await t.newTenant();
+    await t.api('POST', '/v1/webhooks', {
+      key: tenant.key,
+      body: { name: 'erp', url: 'http://127.0.0.1:9/erp', eventTypes: ['order.created'], paused: true },
+    });
+    for (let i = 0; i < 6; i++) await newOrder(tenant.key);
+    const repository = t.app.get(DeliveryRepository);
+    const waiting = Number((await db.query(`SELECT count(*) FROM delivery WHERE status = 'pending'`)).rows[0].count);
+    expect(await repository.countWaiting()).toBe(waiting);
+    await db.query('ANALYZE delivery');
+    // Past the bound (here 3): the planner's count of the pending index, exact right after ANALYZE.
+    expect(await repository.countWaiting(3)).toBe(waiting);
+  });
+
+  it('reports the age of the oldest due delivery not yet sent', async () => {
+    const repository = t.app.get(DeliveryRepository);
+    const tenant = await t.newTenant();
+    const hook = await t.api('POST', '/v1/webhooks', {
+      key: tenant.key,
+      body: { name: 'erp', url: 'http://127.0.0.1:9/erp', eventTypes: ['order.created'], paused: true },
+    });
+    await newOrder(tenant.key);
+    // Due for an hour, on a paused subscription (so nothing sends it meanwhile).
+    await db.query(`UPDATE delivery SET next_attempt_at = now() - interval '1 hour' WHERE webhook_id = $1`, [
+      hook.body.id,
+    ]);
+    expect(await repository.oldestDueAgeSeconds()).toBeGreaterThanOrEqual(3600);
+    await db.query(`UPDATE delivery SET next_attempt_at = NULL WHERE webhook_id = $1`, [hook.body.id]);
+  });
+});
