@@ -451,7 +451,7 @@ async function main(): Promise<void> {
     instances.map((i) => {
       const service = i.service;
       i.service = null;
-      return service?.stop(10_000);
+      return service?.stop(10_000) ?? Promise.resolve(undefined);
     }),
   );
   await receiver.down();

@@ -22,7 +22,8 @@ export class AppModule {
       module: AppModule,
       global: true,
       imports: [
-        TypeOrmModule.forRoot(dataSourceOptions(databaseUrl)),
+        // Each module registers its own entities (TypeOrmModule.forFeature); database/ knows none.
+        TypeOrmModule.forRoot({ ...dataSourceOptions(databaseUrl), autoLoadEntities: true }),
         ScheduleModule.forRoot(),
         throttlerModule(config.throttle),
         MetricsModule,

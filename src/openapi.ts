@@ -121,8 +121,12 @@ function requestSchema(name: string, schema: JsonSchema): JsonSchema {
   return { ...schema, additionalProperties: false };
 }
 
-function dtoClass(name: string): Function | undefined {
-  const storage = getMetadataStorage() as unknown as { validationMetadatas: Map<Function, unknown> };
+// class-validator keys its metadata by constructor (`Function` in its own types).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+type Constructor = Function;
+
+function dtoClass(name: string): Constructor | undefined {
+  const storage = getMetadataStorage() as unknown as { validationMetadatas: Map<Constructor, unknown> };
   for (const target of storage.validationMetadatas.keys()) if (target.name === name) return target;
   return undefined;
 }

@@ -1,13 +1,13 @@
-import { DataSource, type DataSourceOptions } from 'typeorm';
-import { ENTITIES } from './entities.js';
+import type { DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from './migrations.js';
 import { SnakeNamingStrategy } from './snake-naming.strategy.js';
 
-export function dataSourceOptions(url: string): DataSourceOptions {
+/** The connection settings; the entities come from the modules (autoLoadEntities, or the migration CLI's list). */
+export function dataSourceOptions(url: string, entities: DataSourceOptions['entities'] = []): DataSourceOptions {
   return {
     type: 'postgres',
     url,
-    entities: ENTITIES,
+    entities,
     migrations: MIGRATIONS,
     migrationsTableName: 'schema_migrations',
     namingStrategy: new SnakeNamingStrategy(),
@@ -16,8 +16,3 @@ export function dataSourceOptions(url: string): DataSourceOptions {
     extra: { max: 20, application_name: 'waybill' },
   };
 }
-
-/** For the TypeORM CLI (`npm run migration:generate`): needs DATABASE_URL. */
-export default new DataSource(
-  dataSourceOptions(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/waybill'),
-);

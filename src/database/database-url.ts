@@ -25,7 +25,7 @@ export async function prepareDatabase(config: AppConfig, logger: LoggerService):
       `embedded PostgreSQL ready on 127.0.0.1:${config.embeddedPostgresPort} in ${Date.now() - started} ms (data: ${handle.dataDirectory})`,
       'Database',
     );
-    database = { url: handle.url, embedded: true, stop: handle.stop };
+    database = { url: handle.url, embedded: true, stop: () => handle.stop() };
   }
   try {
     const applied = await runMigrations(database.url);

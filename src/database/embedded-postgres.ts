@@ -167,6 +167,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     throw new Error(
       `embedded PostgreSQL did not start on port ${options.port} (data in ${clusterDir}): ` +
         `${error instanceof Error ? error.message : 'it exited early'}; is the port taken? Set EMBEDDED_PG_PORT or DATABASE_URL.`,
+      { cause: error },
     );
   }
 

@@ -1,5 +1,4 @@
-import { ORDER_STATUSES } from '../orders/order-status.js';
-import { SHIPMENT_MODES, SHIPMENT_STATUSES } from '../shipments/shipment-status.js';
+import { ORDER_STATUSES, SHIPMENT_MODES, SHIPMENT_STATUSES } from './vocabulary.js';
 import { API_VERSION, EVENT_TYPES, type EventType } from './event-types.js';
 
 /**

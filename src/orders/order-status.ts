@@ -1,7 +1,7 @@
 import type { StatusMachine } from '../common/status-machine.js';
+import type { OrderStatus } from '../events/vocabulary.js';
 
-export const ORDER_STATUSES = ['open', 'confirmed', 'planned', 'in_transit', 'delivered', 'cancelled'] as const;
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
+export { ORDER_STATUSES, type OrderStatus } from '../events/vocabulary.js';
 
 /** Moves asked for through the API; the automatic moves that follow shipments may skip states. */
 export const ORDER_MACHINE: StatusMachine<OrderStatus> = {

@@ -1,17 +1,7 @@
 import type { StatusMachine } from '../common/status-machine.js';
+import type { ShipmentStatus } from '../events/vocabulary.js';
 
-export const SHIPMENT_STATUSES = [
-  'planned',
-  'booked',
-  'picked_up',
-  'in_transit',
-  'out_for_delivery',
-  'delivered',
-  'exception',
-  'cancelled',
-  'returned',
-] as const;
-export type ShipmentStatus = (typeof SHIPMENT_STATUSES)[number];
+export { SHIPMENT_MODES, SHIPMENT_STATUSES, type ShipmentMode, type ShipmentStatus } from '../events/vocabulary.js';
 
 export const SHIPMENT_MACHINE: StatusMachine<ShipmentStatus> = {
   planned: ['booked', 'cancelled'],
@@ -24,6 +14,3 @@ export const SHIPMENT_MACHINE: StatusMachine<ShipmentStatus> = {
   cancelled: [],
   returned: [],
 };
-
-export const SHIPMENT_MODES = ['parcel', 'ltl', 'ftl', 'ocean', 'air', 'rail'] as const;
-export type ShipmentMode = (typeof SHIPMENT_MODES)[number];

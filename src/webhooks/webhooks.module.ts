@@ -1,4 +1,5 @@
 import { Logger, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { DATABASE_URL } from '../database/database.tokens.js';
 import { EventsModule } from '../events/events.module.js';
@@ -27,6 +28,7 @@ import { PreviewService } from './formats/preview.service.js';
 import { TestSender } from './engine/test-sender.js';
 import { RESOLVER, type Resolver, systemResolver, UrlGuard } from './transport/url-guard.js';
 import { loadSecretBox, type SecretBox } from './transport/secret-box.js';
+import { Webhook } from './subscriptions/webhook.entity.js';
 import { WebhooksController } from './subscriptions/webhooks.controller.js';
 import { WebhooksService } from './subscriptions/webhooks.service.js';
 import { SECRET_BOX } from './webhooks.tokens.js';
@@ -38,7 +40,7 @@ import { FeedService } from './feed/feed.service.js';
  * nothing of orders or shipments, so it can be lifted into another NestJS app.
  */
 @Module({
-  imports: [EventsModule, TenancyModule],
+  imports: [EventsModule, TenancyModule, TypeOrmModule.forFeature([Webhook])],
   controllers: [WebhooksController, DeliveriesController, FeedController],
   providers: [
     { provide: RESOLVER, useValue: systemResolver },

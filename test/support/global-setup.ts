@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import { freePort } from './ports.js';
+import { ensureBuilt } from './build.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -17,6 +18,7 @@ let dataDir: string | undefined;
 
 /** DATABASE_URL when set (a server PostgreSQL); otherwise one embedded cluster for the whole run. */
 export async function setup(project: TestProject): Promise<void> {
+  ensureBuilt();
   if (process.env.DATABASE_URL) {
     project.provide('adminDatabaseUrl', process.env.DATABASE_URL);
     return;

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { type Flash, navigate } from './navigation';
 import { ApiError, call, client, loadSession, saveSession, type Session, whenUnauthorized } from './api';
 import { Catalog } from './catalog';
 import { DeliveryPage } from './delivery';
@@ -30,10 +31,6 @@ export function parseRoute(hash: string): Route {
   return { page: 'list' };
 }
 
-export function navigate(hash: string): void {
-  if (location.hash !== hash) location.hash = hash;
-}
-
 function useRoute(): Route {
   const [route, setRoute] = useState(() => parseRoute(location.hash));
   useEffect(() => {
@@ -52,12 +49,6 @@ function takePortalCode(): string | null {
   url.searchParams.delete('portal');
   history.replaceState(null, '', url.pathname + url.search + url.hash);
   return code;
-}
-
-/** A secret shown once (after creating an endpoint); kept in memory only, never in storage. */
-export interface Flash {
-  webhookId: string;
-  secret: string;
 }
 
 export function App() {

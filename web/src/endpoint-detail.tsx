@@ -11,7 +11,7 @@ import {
   type TestEventType,
   type Webhook,
 } from './api';
-import { navigate } from './app';
+import { navigate } from './navigation';
 import { useCatalog } from './catalog';
 import {
   Alert,

@@ -231,7 +231,7 @@ export function bodyOf(d: Draft, existing: Webhook | null): Record<string, unkno
       ...(d.tlsCa.trim() ? { caPem: d.tlsCa.trim() } : {}),
     };
   }
-  return JSON.parse(JSON.stringify(body));
+  return JSON.parse(JSON.stringify(body)) as Record<string, unknown>;
 }
 
 /**

@@ -22,7 +22,7 @@ import {
   isOperationalType,
   payloadOptionsOf,
 } from './endpoint-draft';
-import { navigate, type Flash } from './app';
+import { navigate, type Flash } from './navigation';
 import { useCatalog } from './catalog';
 import { Alert, describeError, errorProps, FieldErrors, fieldErrorId, hasError, Loading } from './ui';
 

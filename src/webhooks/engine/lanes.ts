@@ -210,7 +210,7 @@ export class Lanes {
   /** Takes slots for a lane with work: all of its subscription's that are free. */
   private acquire(lane: Lane): void {
     lane.acquiring = true;
-    this.slots
+    void this.slots
       .acquire(lane.id, lane.maxConcurrency, lane.maxConcurrency)
       .catch((error: unknown) => {
         this.logger.warn(`taking concurrency slots failed: ${String(error)}`);

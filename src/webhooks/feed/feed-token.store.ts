@@ -96,7 +96,9 @@ export class FeedTokenStore {
     if (!row.fresh) {
       this.dataSource
         .query(`UPDATE feed_token SET last_used_at = now() WHERE id = $1`, [row.id])
-        .catch((error: unknown) => this.logger.warn(`could not record the last use of feed token ${row.id}: ${error}`));
+        .catch((error: unknown) =>
+          this.logger.warn(`could not record the last use of feed token ${row.id}: ${String(error)}`),
+        );
     }
     return { tenantId: row.tenant_id, webhookId: row.webhook_id };
   }

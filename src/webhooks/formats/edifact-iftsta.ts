@@ -33,7 +33,7 @@ export const EDIFACT_TRACKING_CODE = '31';
 export const EDIFACT_EVENT_TYPES = ['shipment.status_changed', 'shipment.tracking_updated'];
 
 /** UNB sender and recipient identification (0004/0010, an..35) in characters every receiver reads alike. */
-const ID = /^[A-Za-z0-9.\/-]([A-Za-z0-9 .\/-]{0,33}[A-Za-z0-9.\/-])?$/;
+const ID = /^[A-Za-z0-9./-]([A-Za-z0-9 ./-]{0,33}[A-Za-z0-9./-])?$/;
 
 export function edifactOptionsProblems(options: unknown): Array<{ field: string; message: string }> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
@@ -72,6 +72,7 @@ export function edifactText(value: unknown, maxLength: number): string {
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
     .replaceAll('ß', 'ss')
+    // eslint-disable-next-line no-control-regex -- control characters are what this strips
     .replace(/[\u0000-\u001f\u007f]+/g, ' ')
     .replace(/[^\u0020-\u007e]/g, '?')
     .trim();

@@ -56,6 +56,7 @@ export async function evaluateInSandbox(expression: string, envelopeJson: string
     // Our own bound too, so no caller ever waits on a task the pool lost (a child that died oddly).
     let timer: NodeJS.Timeout | undefined;
     const lost = new Promise<never>((_, reject) => {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- workerpool's TimeoutError is an Error, typed any
       timer = setTimeout(() => reject(new workerpool.Promise.TimeoutError('lost')), JSONATA_LIMITS.deadlineMs + 5_000);
     });
     try {
