@@ -18,9 +18,10 @@ function newest(dir: string): number {
 /**
  * Some suites run the built service, demo and screen (dist/). CI builds once before its passes;
  * a newcomer's `npm test`, or one after an edit, builds here when dist/ is missing or older than
- * its sources.
+ * its sources. A direct `npx vitest run <file>` does not build (build first when it needs dist/).
  */
 export function ensureBuilt(): void {
+  if (process.env.npm_lifecycle_event !== 'test') return;
   const builtAt = Math.min(...BUILT.map((file) => (fs.existsSync(file) ? fs.statSync(file).mtimeMs : 0)));
   const changedAt = Math.max(...SOURCES.filter((dir) => fs.existsSync(dir)).map(newest));
   if (builtAt > changedAt) return;
