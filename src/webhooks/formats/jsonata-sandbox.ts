@@ -1,6 +1,7 @@
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { fileURLToPath } from 'node:url';
 import workerpool from 'workerpool';
+import { FairQueue } from './fair-queue.js';
 
 /**
  * Limits of one evaluation of a tenant's expression. JSONata checks its own timeout and depth
@@ -14,6 +15,10 @@ export const JSONATA_LIMITS = {
   /** Past this the child process is killed and replaced. */
   deadlineMs: 2_000,
   heapMb: 128,
+  /** Child processes evaluating at once, shared by every tenant. */
+  processes: 2,
+  /** Evaluations of one tenant waiting for a process; past this its next one fails at once ("busy"). */
+  maxWaitingPerTenant: 200,
   /** EDI and ERP documents are large; a body past this is a transform error. */
   maxResultBytes: 1_048_576,
 } as const;
@@ -34,8 +39,7 @@ function sandboxPool(): workerpool.Pool {
   pool ??= workerpool.pool(WORKER_SCRIPT, {
     workerType: 'process',
     minWorkers: 1,
-    maxWorkers: 2,
-    maxQueueSize: 1_000,
+    maxWorkers: JSONATA_LIMITS.processes,
     workerTerminateTimeout: 100,
     emitStdStreams: true,
     forkOpts: {
@@ -47,8 +51,55 @@ function sandboxPool(): workerpool.Pool {
   return pool;
 }
 
-/** Evaluates a tenant's expression over an envelope in the sandbox, off the service's event loop. */
-export async function evaluateInSandbox(expression: string, envelopeJson: string): Promise<SandboxResult> {
+/** One evaluation waiting for a process. */
+interface Evaluation {
+  expression: string;
+  envelopeJson: string;
+  resolve: (result: SandboxResult) => void;
+}
+
+/**
+ * Evaluations wait here, not in the pool's own first-come queue: the processes are shared by
+ * every tenant, and one tenant's flood of expressions that each run into the deadline (previews,
+ * saves, pushes of a mapping that is slow on real data) must not hold up another's. The next
+ * free process goes to the tenant that has used the least process time.
+ */
+const waiting = new FairQueue<Evaluation>(JSONATA_LIMITS.deadlineMs, JSONATA_LIMITS.maxWaitingPerTenant);
+let running = 0;
+
+/**
+ * Evaluates a tenant's expression over an envelope in the sandbox, off the service's event loop.
+ * `tenantId`: whose evaluation it is, for the sandbox's fair share between tenants.
+ */
+export function evaluateInSandbox(expression: string, envelopeJson: string, tenantId: string): Promise<SandboxResult> {
+  return new Promise<SandboxResult>((resolve) => {
+    if (!waiting.enqueue(tenantId, { expression, envelopeJson, resolve }))
+      return resolve({
+        ok: false,
+        code: 'busy',
+        message: `the JSONata sandbox already holds ${JSONATA_LIMITS.maxWaitingPerTenant} evaluations of this tenant; try again later`,
+      });
+    startWaiting();
+  });
+}
+
+function startWaiting(): void {
+  while (running < JSONATA_LIMITS.processes) {
+    const next = waiting.next();
+    if (!next) return;
+    running++;
+    const started = performance.now();
+    void runInPool(next.item.expression, next.item.envelopeJson).then((result) => {
+      running--;
+      waiting.settle(next.owner, performance.now() - started);
+      next.item.resolve(result);
+      startWaiting();
+    });
+  }
+}
+
+/** One evaluation in a process of the pool, started now; never rejects. */
+async function runInPool(expression: string, envelopeJson: string): Promise<SandboxResult> {
   try {
     const task = sandboxPool()
       .exec('render', [expression, envelopeJson, JSONATA_LIMITS])
@@ -71,9 +122,6 @@ export async function evaluateInSandbox(expression: string, envelopeJson: string
         code: 'deadline',
         message: `it ran longer than ${JSONATA_LIMITS.deadlineMs} ms and was stopped`,
       };
-    const text = String((error as Error)?.message ?? error);
-    if (/max queue size/i.test(text))
-      return { ok: false, code: 'busy', message: 'the JSONata sandbox is busy; the delivery is retried' };
     return {
       ok: false,
       code: 'crashed',

@@ -85,6 +85,8 @@ export function payloadOptionsProblems(
 
 /** What a subscription's settings say about its body. */
 export interface PayloadSettings {
+  /** Whose subscription: the JSONata sandbox shares its processes fairly between tenants. */
+  tenantId: string;
   apiVersion: string;
   payloadFormat: PayloadFormat;
   payloadOptions: PayloadOptions;
@@ -106,7 +108,7 @@ export async function renderForSubscription(
   } catch (error) {
     throw new TransformError((error as Error).message);
   }
-  return renderPayload(settings.payloadFormat, settings.payloadOptions, envelope, context);
+  return renderPayload(settings.tenantId, settings.payloadFormat, settings.payloadOptions, envelope, context);
 }
 
 /**
@@ -116,6 +118,7 @@ export async function renderForSubscription(
  * mapping can neither stall nor crash the service.
  */
 export async function renderPayload(
+  tenantId: string,
   format: PayloadFormat,
   options: PayloadOptions,
   envelopeJson: string,
@@ -140,7 +143,7 @@ export async function renderPayload(
     };
   }
   const { expression, contentType } = options as JsonataOptions;
-  const result = await evaluateInSandbox(expression, envelopeJson);
+  const result = await evaluateInSandbox(expression, envelopeJson, tenantId);
   if (!result.ok) {
     const detail =
       result.code === 'D1012'

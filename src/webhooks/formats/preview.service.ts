@@ -57,6 +57,7 @@ export class PreviewService {
     if (problems.length) throw fieldError(problems[0].field, problems[0].message);
     const { id, body: envelope, version } = await this.envelope(tenantId, source);
     const settings = {
+      tenantId,
       apiVersion: draft.apiVersion ?? API_VERSION,
       payloadFormat: format,
       payloadOptions: (draft.payloadOptions ?? null) as PayloadOptions,

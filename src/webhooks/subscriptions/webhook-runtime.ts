@@ -5,6 +5,7 @@ import type { Webhook } from './webhook.entity.js';
 /** A subscription's settings as the engine needs them to send; `version` changes whenever the row does. */
 export interface WebhookRuntime {
   id: string;
+  tenantId: string;
   url: string;
   timeoutMs: number;
   maxConcurrency: number;
@@ -36,7 +37,7 @@ export interface CurrentRuntime {
 }
 
 /** The subscription columns the engine reads (webhook aliased `w`), as `webhookRuntimeFromRow` reads them. */
-export const WEBHOOK_RUNTIME_COLUMNS = `w.id AS webhook_id, w.url, w.timeout_ms, w.max_concurrency, w.rate_limit_per_second,
+export const WEBHOOK_RUNTIME_COLUMNS = `w.id AS webhook_id, w.tenant_id AS w_tenant_id, w.url, w.timeout_ms, w.max_concurrency, w.rate_limit_per_second,
   w.retry_schedule, w.permanent_statuses, w.ordered, w.updated_at AS w_version, w.secret_encrypted, w.previous_secret_encrypted,
   w.previous_secret_expires_at, w.headers_encrypted, w.api_version AS w_api_version, w.payload_format, w.payload_options,
   w.auth_type, w.auth_encrypted, w.tls_encrypted`;
@@ -44,6 +45,7 @@ export const WEBHOOK_RUNTIME_COLUMNS = `w.id AS webhook_id, w.url, w.timeout_ms,
 /** A row selected with WEBHOOK_RUNTIME_COLUMNS. */
 export interface WebhookRuntimeRow {
   webhook_id: string;
+  w_tenant_id: string;
   url: string | null;
   timeout_ms: number;
   max_concurrency: number;
@@ -67,6 +69,7 @@ export interface WebhookRuntimeRow {
 export function webhookRuntimeFromRow(r: WebhookRuntimeRow): WebhookRuntime {
   return {
     id: r.webhook_id,
+    tenantId: r.w_tenant_id,
     url: r.url ?? '',
     timeoutMs: r.timeout_ms,
     maxConcurrency: r.max_concurrency,
@@ -92,6 +95,7 @@ export function webhookRuntimeFromRow(r: WebhookRuntimeRow): WebhookRuntime {
 export function runtimeOf(webhook: Webhook): WebhookRuntime {
   return {
     id: webhook.id,
+    tenantId: webhook.tenantId,
     url: webhook.url ?? '',
     timeoutMs: webhook.timeoutMs,
     maxConcurrency: webhook.maxConcurrency,

@@ -106,7 +106,7 @@ export class WebhooksService {
     const payloadOptions = checkPayload(payloadFormat, dto.payloadOptions);
     dto.eventTypes = typesForFormat(payloadFormat, dto.eventTypes);
     await checkTrialRender(
-      { apiVersion: dto.apiVersion ?? API_VERSION, payloadFormat, payloadOptions },
+      { tenantId, apiVersion: dto.apiVersion ?? API_VERSION, payloadFormat, payloadOptions },
       dto.eventTypes,
     );
     const secret = generateSigningSecret();
