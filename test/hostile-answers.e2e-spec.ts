@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderBody } from './support/fixtures.js';
 import { eventually, type Receiver, startReceiver } from './support/receiver.js';
@@ -109,5 +111,43 @@ describe('hostile answers', () => {
         [d.id, expect.stringContaining('mapping failed')],
       ]),
     );
+  });
+
+  it('an in-flight answer after the subscription was deleted records no operational event about it', async () => {
+    const { api, subscribe } = await tenant();
+    // A receiver that holds the push until the test lets it answer.
+    const held: http.ServerResponse[] = [];
+    const erp = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => held.push(res));
+    });
+    await new Promise<void>((resolve) => erp.listen(0, '127.0.0.1', resolve));
+    const gone = (await receiver()).always({ status: 410, body: 'gone' });
+    const ops = await receiver();
+    try {
+      const url = `http://127.0.0.1:${(erp.address() as AddressInfo).port}`;
+      const deleted = await subscribe(url);
+      await subscribe(ops.url, { eventTypes: ['webhook.disabled', 'webhook.failing', 'delivery.failed'] });
+      await api('POST', '/v1/orders', { body: orderBody() });
+      await eventually(() => held.length === 1, 10_000, 'the push on the wire');
+      expect((await api('DELETE', `/v1/webhooks/${deleted.id}`)).status).toBe(204);
+      held[0].writeHead(410).end('removed');
+      const [delivery] = (await api('GET', `/v1/deliveries?webhookId=${deleted.id}`)).body.data;
+      await eventually(
+        async () => (await api('GET', `/v1/deliveries/${delivery.id}`)).body.attempts.length === 1,
+        10_000,
+        'the answer recorded',
+      );
+      // A later disablement of a live subscription is told; by then the deleted one's batch is long written.
+      const live = await subscribe(gone.url);
+      await api('POST', '/v1/orders', { body: orderBody() });
+      await ops.waitForRequests(2);
+      const recorded = (await api('GET', '/v1/events?type=webhook.disabled')).body.data;
+      expect(recorded.map((e: { data: { webhookId: string } }) => e.data.webhookId)).toEqual([live.id]);
+      expect(ops.bodies().every((e: { data: { webhookId: string } }) => e.data.webhookId === live.id)).toBe(true);
+    } finally {
+      erp.closeAllConnections();
+      await new Promise<void>((resolve) => erp.close(() => resolve()));
+    }
   });
 });

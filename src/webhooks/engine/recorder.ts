@@ -236,6 +236,8 @@ export class Recorder {
   ): Promise<void> {
     const byTenant = new Map<string, DomainEvent[]>();
     for (const subscription of before) {
+      // The tenant deleted it while an answer was on the wire: there is nothing left to tell about.
+      if (subscription.deleted) continue;
       const events: DomainEvent[] = [];
       for (const f of batch) {
         if (f.record.webhookId !== subscription.id || !failed.has(f.record.deliveryId)) continue;

@@ -12,6 +12,8 @@ export interface LockedHealthRow extends HealthRow {
   tenantId: string;
   name: string;
   url: string | null;
+  /** Deleted (an answer that was on the wire came back after the DELETE). */
+  deleted: boolean;
 }
 
 /** The health columns of subscriptions, read and written in the recorder's health transaction. */
@@ -27,7 +29,7 @@ export class SubscriptionHealthStore {
       `SELECT id, tenant_id AS "tenantId", name, url, status, disabled_reason AS "disabledReason",
               consecutive_failures AS "consecutiveFailures", failing_since AS "failingSince",
               last_success_at AS "lastSuccessAt", last_failure_at AS "lastFailureAt",
-              last_failure_reason AS "lastFailureReason"
+              last_failure_reason AS "lastFailureReason", deleted_at IS NOT NULL AS deleted
          FROM webhook WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
       [ids],
     );
