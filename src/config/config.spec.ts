@@ -60,5 +60,9 @@ describe('configuration', () => {
     for (const bad of ['socks5://egress:1080', 'egress:3128', 'http://egress:3128/path', 'ftp://x']) {
       expect(() => loadConfig({ WEBHOOK_EGRESS_PROXY: bad }), bad).toThrow(/WEBHOOK_EGRESS_PROXY/);
     }
+    // Credentials that are not valid percent-encoding are a configuration problem, said without echoing them.
+    const malformed = () => loadConfig({ WEBHOOK_EGRESS_PROXY: 'http://waybill:s3cret%zz@egress:3128' });
+    expect(malformed).toThrow(/WEBHOOK_EGRESS_PROXY/);
+    expect(malformed).not.toThrow(/s3cret/);
   });
 });

@@ -74,6 +74,16 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 /** Reads and validates the environment once; every problem is reported together. */
+/** Whether percent-encoded URL credentials decode (a stray `%` does not). */
+function decodable(value: string): boolean {
+  try {
+    decodeURIComponent(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const problems: string[] = [];
   const read = (name: string): string | undefined => {
@@ -201,6 +211,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     } else if (egressProxy.pathname !== '/' || egressProxy.search || egressProxy.hash) {
       problems.push(
         'WEBHOOK_EGRESS_PROXY must be a proxy origin (scheme, optional credentials, host and port), without a path',
+      );
+      egressProxy = null;
+    } else if (!decodable(egressProxy.username) || !decodable(egressProxy.password)) {
+      // Said without the value: it holds the proxy's password.
+      problems.push(
+        'WEBHOOK_EGRESS_PROXY credentials must be percent-encoded (e.g. %40 for @, %25 for %) so they can be read',
       );
       egressProxy = null;
     }
