@@ -32,6 +32,7 @@ const AXE_PAGES = [
   'sign-in',
   'endpoints list',
   'endpoint form',
+  'endpoint form with windows',
   'endpoint detail',
   'delivery detail',
   'event catalog',
@@ -592,6 +593,80 @@ describe.skipIf(skipReason !== undefined)('the Integrations settings screen in C
     expect([...stored.eventTypes].sort()).toEqual(['order.created', 'order.status_changed']);
     endpoint = { id, name: renamed, secret };
     await page.close();
+  });
+
+  it('permanent statuses and maintenance windows in the form: kept by a save that does not touch them; a bad status or time is named beside its field; corrected, saved', async () => {
+    const window = { days: ['sat'], start: '22:00', end: '06:00', timeZone: 'Europe/Berlin' };
+    const created = (
+      await t.api('POST', '/v1/webhooks', {
+        body: {
+          name: 'ERP batch',
+          url: `${receiver.url}/batch`,
+          eventTypes: ['order.created'],
+          permanentStatuses: [422],
+          maintenanceWindows: [window],
+        },
+      })
+    ).body;
+    const editPage = async (page: Page, name: string) => {
+      await page.goto(settingsUrl(`#/endpoints/${created.id}/edit`));
+      await page.getByRole('heading', { name: `Edit ${name}`, exact: true }).waitFor();
+    };
+    try {
+      const page = await openSignedIn();
+      await editPage(page, 'ERP batch');
+      const statuses = page.getByLabel('Permanent statuses');
+      await expect.poll(() => statuses.inputValue()).toBe('422');
+      const first = page.getByRole('group', { name: 'Window 1', exact: true });
+      expect(await first.getByLabel('Start').inputValue()).toBe('22:00');
+      expect(await first.getByLabel('Time zone').inputValue()).toBe('Europe/Berlin');
+      expect(await first.getByLabel('Sat').isChecked()).toBe(true);
+      expect(await first.getByLabel('Mon').isChecked()).toBe(false);
+
+      await page.getByLabel('Name', { exact: true }).fill('ERP batch (EU)');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await page.getByRole('heading', { name: 'ERP batch (EU)', exact: true }).waitFor();
+      expect((await t.api('GET', `/v1/webhooks/${created.id}`)).body).toMatchObject({
+        permanentStatuses: [422],
+        maintenanceWindows: [window],
+      });
+
+      await editPage(page, 'ERP batch (EU)');
+      await expect.poll(() => statuses.inputValue()).toBe('422');
+      await statuses.fill('400, 422, 200');
+      await page.getByRole('button', { name: 'Add maintenance window' }).click();
+      const second = page.getByRole('group', { name: 'Window 2', exact: true });
+      await second.getByLabel('Start').fill('25:00');
+      await second.getByLabel('Time zone').fill('Mars/Olympus');
+      await audit(page, 'endpoint form with windows');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      expect(await pollText(page.locator('#field-error-permanentStatuses'), /\S/)).toContain('200');
+      expect(await pollText(page.locator('#field-error-maintenanceWindows'), /\S/)).toMatch(
+        /1\.start[\s\S]*1\.timeZone/,
+      );
+      expect(await statuses.getAttribute('aria-invalid')).toBe('true');
+      expect(await second.getByLabel('Start').getAttribute('aria-invalid')).toBe('true');
+      expect(await second.getByLabel('Time zone').getAttribute('aria-invalid')).toBe('true');
+      expect(await second.getByLabel('End').getAttribute('aria-invalid')).toBeNull();
+      expect(await first.getByLabel('Start').getAttribute('aria-invalid')).toBeNull();
+      expect((await t.api('GET', `/v1/webhooks/${created.id}`)).body.permanentStatuses).toEqual([422]);
+
+      await statuses.fill('400, 422');
+      await second.getByLabel('Start').fill('01:00');
+      await second.getByLabel('Time zone').fill('America/New_York');
+      await first.getByLabel('Sun').check();
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await page.getByRole('heading', { name: 'ERP batch (EU)', exact: true }).waitFor();
+      const stored = (await t.api('GET', `/v1/webhooks/${created.id}`)).body;
+      expect(stored.permanentStatuses).toEqual([400, 422]);
+      expect(stored.maintenanceWindows).toEqual([
+        { ...window, days: ['sun', 'sat'] },
+        { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '01:00', end: '03:00', timeZone: 'America/New_York' },
+      ]);
+      await page.close();
+    } finally {
+      await t.api('DELETE', `/v1/webhooks/${created.id}`);
+    }
   });
 
   it('ERP answers on the screen: a 422 problem+json ends the delivery with its detail as the reason; a 410 shows a banner with the reason and a link to the failed deliveries; the next maintenance window', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Webhook } from './api';
-import { bodyOf, type Draft, draftOf, draftProblems, EMPTY } from './endpoint-draft';
+import { bodyOf, type Draft, draftOf, draftProblems, EMPTY, windowFieldsInError } from './endpoint-draft';
 
 const draft = (overrides: Partial<Draft>): Draft => ({ ...EMPTY, ...overrides });
 
@@ -204,5 +204,52 @@ describe('the endpoint form → API body', () => {
     const removedOne = { ...editing, headersTouched: true, headers: editing.headers.slice(1) };
     expect(draftProblems(removedOne)).toEqual([{ field: 'headers', message: expect.stringContaining('X-Tenant') }]);
     expect(draftProblems({ ...removedOne, headers: [{ name: 'X-Tenant', value: 't-1' }] })).toEqual([]);
+  });
+
+  it('permanent statuses and maintenance windows: sent on create when given, on edit only when changed (kept otherwise)', () => {
+    expect(bodyOf(draft({}), null)).not.toHaveProperty('permanentStatuses');
+    expect(bodyOf(draft({}), null)).not.toHaveProperty('maintenanceWindows');
+    const window = {
+      days: ['sun', 'mon'] as Draft['windows'][number]['days'],
+      start: ' 22:00',
+      end: '06:00 ',
+      timeZone: 'Europe/Berlin',
+    };
+    const created = bodyOf(draft({ permanentStatuses: '422, 400 x', windows: [window] }), null);
+    // A non-number goes as typed, so the API names the field.
+    expect(created.permanentStatuses).toEqual([422, 400, 'x']);
+    expect(created.maintenanceWindows).toEqual([
+      { days: ['mon', 'sun'], start: '22:00', end: '06:00', timeZone: 'Europe/Berlin' },
+    ]);
+
+    const withBoth = {
+      ...stored,
+      permanentStatuses: [400, 422],
+      maintenanceWindows: [{ days: ['sat' as const], start: '22:00', end: '06:00', timeZone: 'Europe/Berlin' }],
+    };
+    const editing = draftOf(withBoth);
+    expect(editing).toMatchObject({ permanentStatuses: '400, 422', windows: withBoth.maintenanceWindows });
+    const untouched = bodyOf(editing, withBoth);
+    expect(untouched).not.toHaveProperty('permanentStatuses');
+    expect(untouched).not.toHaveProperty('maintenanceWindows');
+    const cleared = bodyOf(
+      { ...editing, permanentStatuses: '', permanentStatusesTouched: true, windows: [], windowsTouched: true },
+      withBoth,
+    );
+    expect(cleared).toMatchObject({ permanentStatuses: [], maintenanceWindows: [] });
+  });
+
+  it("marks the window inputs the API's maintenanceWindows error names", () => {
+    const errors = [
+      {
+        field: 'maintenanceWindows',
+        message:
+          '1.start must be a time such as 01:00; 1.timeZone must be an IANA time zone; 0 must be { days, start, end, timeZone }',
+      },
+      { field: 'name', message: '1.start is not this' },
+    ];
+    expect([...windowFieldsInError(errors, 1)].sort()).toEqual(['start', 'timeZone']);
+    expect([...windowFieldsInError(errors, 0)]).toEqual(['window']);
+    expect(windowFieldsInError(errors, 2).size).toBe(0);
   });
 });

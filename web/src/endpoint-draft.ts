@@ -19,6 +19,11 @@ export interface Draft {
   maxConcurrency: string;
   rateLimitPerSecond: string;
   retrySchedule: string;
+  /** Comma-separated statuses, e.g. "400, 422". */
+  permanentStatuses: string;
+  permanentStatusesTouched: boolean;
+  windows: WindowDraft[];
+  windowsTouched: boolean;
   payloadFormat: Format;
   expression: string;
   contentType: string;
@@ -46,6 +51,17 @@ export interface Draft {
   removeTls: boolean;
 }
 
+/** One maintenance window as typed. */
+export interface WindowDraft {
+  days: Weekday[];
+  start: string;
+  end: string;
+  timeZone: string;
+}
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
 export const EMPTY: Draft = {
   name: '',
   url: '',
@@ -61,6 +77,10 @@ export const EMPTY: Draft = {
   maxConcurrency: '',
   rateLimitPerSecond: '',
   retrySchedule: '',
+  permanentStatuses: '',
+  permanentStatusesTouched: false,
+  windows: [],
+  windowsTouched: false,
   payloadFormat: 'envelope',
   expression: '{ "shipment": data.shipmentNumber, "status": data.status, "eventId": id }',
   contentType: 'application/json',
@@ -112,6 +132,8 @@ export function draftOf(webhook: Webhook): Draft {
         ? webhook.retrySchedule.join(', ')
         : 'none'
       : '',
+    permanentStatuses: (webhook.permanentStatuses ?? []).join(', '),
+    windows: (webhook.maintenanceWindows ?? []).map((w) => ({ ...w, days: [...w.days] as Weekday[] })),
     payloadFormat: webhook.payloadFormat,
     expression: webhook.payloadFormat === 'jsonata' ? str(options.expression) : EMPTY.expression,
     contentType:
@@ -198,6 +220,19 @@ export function bodyOf(d: Draft, existing: Webhook | null): Record<string, unkno
   if (schedule === 'none') body.retrySchedule = [];
   else if (schedule) body.retrySchedule = schedule.split(/[\s,]+/).filter(Boolean);
   else if (editing) body.retrySchedule = null;
+  // Sent when changed (on edit) or given (on create): a save that did not touch them keeps what is stored.
+  if (editing ? d.permanentStatusesTouched : d.permanentStatuses.trim())
+    body.permanentStatuses = d.permanentStatuses
+      .split(/[\s,]+/)
+      .filter(Boolean)
+      .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+  if (editing ? d.windowsTouched : d.windows.length)
+    body.maintenanceWindows = d.windows.map((w) => ({
+      days: WEEKDAYS.filter((day) => w.days.includes(day)),
+      start: w.start.trim(),
+      end: w.end.trim(),
+      timeZone: w.timeZone.trim(),
+    }));
 
   const keep = editing && existing.auth.type === d.authType;
   const secret = (value: string) => (value || !keep ? value : undefined);
@@ -249,6 +284,22 @@ export function draftProblems(d: Draft): Array<{ field: string; message: string 
         },
       ]
     : [];
+}
+
+/**
+ * Which inputs of window `index` the API named in its `maintenanceWindows` error ("0.start must be
+ * a time such as 01:00; 0.timeZone …"), so the form can mark them.
+ */
+export function windowFieldsInError(errors: Array<{ field: string; message: string }>, index: number): Set<string> {
+  const named = new Set<string>();
+  for (const e of errors) {
+    if (e.field !== 'maintenanceWindows') continue;
+    for (const part of e.message.split('; ')) {
+      const match = /^(\d+)(?:\.(\w+))? /.exec(part);
+      if (match && Number(match[1]) === index) named.add(match[2] ?? 'window');
+    }
+  }
+  return named;
 }
 
 /** Waybill's operational events (webhook.failing, delivery.failed, …): `*` does not include them. */

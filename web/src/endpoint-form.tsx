@@ -21,6 +21,10 @@ import {
   type Format,
   isOperationalType,
   payloadOptionsOf,
+  type Weekday,
+  WEEKDAYS,
+  type WindowDraft,
+  windowFieldsInError,
 } from './endpoint-draft';
 import { navigate, type Flash } from './navigation';
 import { useCatalog } from './catalog';
@@ -118,6 +122,8 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
     'tls',
     'deliveryMode',
     'ordered',
+    'permanentStatuses',
+    'maintenanceWindows',
   ]);
   const stray = errors.filter((e) => !known.has(e.field.split('.')[0]));
 
@@ -341,6 +347,33 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
         </p>
       </fieldset>
 
+      <fieldset>
+        <legend>ERP answers</legend>
+        <div class="field">
+          <label for="f-permanentStatuses">Permanent statuses</label>
+          <input
+            id="f-permanentStatuses"
+            type="text"
+            inputMode="numeric"
+            placeholder="400, 422"
+            value={draft.permanentStatuses}
+            onInput={(e) => {
+              const value = e.currentTarget.value;
+              setDraft((d) => ({ ...d, permanentStatuses: value, permanentStatusesTouched: true }));
+            }}
+            {...errorProps('permanentStatuses', errors, 'f-permanentStatuses-hint')}
+          />
+          <p class="hint" id="f-permanentStatuses-hint">
+            HTTP statuses that end a delivery as failed at once, with no retry and without counting toward health (the
+            endpoint is up, the data is wrong), comma-separated, e.g. <code>400, 422</code>. Empty: every answer that is
+            not 2xx is retried.
+          </p>
+          <FieldErrors field="permanentStatuses" errors={errors} />
+        </div>
+      </fieldset>
+
+      <MaintenanceWindows draft={draft} setDraft={setDraft} errors={errors} />
+
       <PayloadFormat draft={draft} set={set} text={text} errors={errors} />
       <ReceiverAuth draft={draft} set={set} text={text} errors={errors} existing={existing} />
 
@@ -398,6 +431,149 @@ export function EndpointForm({ id, onCreated }: { id?: string; onCreated?: (flas
 }
 
 type Setter = <K extends keyof Draft>(name: K, value: Draft[K]) => void;
+
+const DAY_NAMES: Record<Weekday, string> = {
+  mon: 'Mon',
+  tue: 'Tue',
+  wed: 'Wed',
+  thu: 'Thu',
+  fri: 'Fri',
+  sat: 'Sat',
+  sun: 'Sun',
+};
+
+/** The browser's own zone: the likeliest one for a new window. */
+function localTimeZone(): string {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  } catch {
+    return 'UTC';
+  }
+}
+
+/**
+ * The ERP's batch windows, each as days, start, end and zone. The API checks them; its answer
+ * ("0.start must be a time such as 01:00") is shown under the windows and marks the inputs it names.
+ */
+function MaintenanceWindows({
+  draft,
+  setDraft,
+  errors,
+}: {
+  draft: Draft;
+  setDraft: (update: (d: Draft) => Draft) => void;
+  errors: FieldError[];
+}) {
+  const zones = useMemo(() => {
+    try {
+      return Intl.supportedValuesOf('timeZone');
+    } catch {
+      return [];
+    }
+  }, []);
+  const windows = (update: (windows: WindowDraft[]) => WindowDraft[]) =>
+    setDraft((d) => ({ ...d, windowsTouched: true, windows: update(d.windows) }));
+  const change = (index: number, patch: Partial<WindowDraft>) =>
+    windows((all) => all.map((w, i) => (i === index ? { ...w, ...patch } : w)));
+  const errorId = fieldErrorId('maintenanceWindows');
+  return (
+    <fieldset aria-describedby="windows-hint">
+      <legend>Maintenance windows</legend>
+      <p class="hint" id="windows-hint">
+        The ERP's batch windows, in its local time. Inside one, pushes are held (no attempt, no retry spent) and go out
+        oldest first when it ends. An end that is not after the start crosses midnight; <code>24:00</code> is the end of
+        the day.
+      </p>
+      {draft.windows.map((w, index) => {
+        const named = windowFieldsInError(errors, index);
+        const mark = (key: string) =>
+          named.has(key) || named.has('window')
+            ? { 'aria-invalid': 'true' as const, 'aria-describedby': errorId }
+            : { 'aria-invalid': undefined, 'aria-describedby': undefined };
+        return (
+          <fieldset key={index}>
+            <legend>Window {index + 1}</legend>
+            <fieldset class="inline">
+              <legend>Days</legend>
+              {WEEKDAYS.map((day) => (
+                <label class="check" key={day}>
+                  <input
+                    type="checkbox"
+                    checked={w.days.includes(day)}
+                    onChange={(e) => {
+                      const on = e.currentTarget.checked;
+                      change(index, { days: on ? [...w.days, day] : w.days.filter((d) => d !== day) });
+                    }}
+                    {...mark('days')}
+                  />
+                  {DAY_NAMES[day]}
+                </label>
+              ))}
+            </fieldset>
+            <div class="grid">
+              <div class="field">
+                <label for={`window-start-${index}`}>Start</label>
+                <input
+                  id={`window-start-${index}`}
+                  type="text"
+                  placeholder="01:00"
+                  value={w.start}
+                  onInput={(e) => change(index, { start: e.currentTarget.value })}
+                  {...mark('start')}
+                />
+              </div>
+              <div class="field">
+                <label for={`window-end-${index}`}>End</label>
+                <input
+                  id={`window-end-${index}`}
+                  type="text"
+                  placeholder="03:30"
+                  value={w.end}
+                  onInput={(e) => change(index, { end: e.currentTarget.value })}
+                  {...mark('end')}
+                />
+              </div>
+              <div class="field">
+                <label for={`window-zone-${index}`}>Time zone</label>
+                <input
+                  id={`window-zone-${index}`}
+                  type="text"
+                  list="time-zones"
+                  autocomplete="off"
+                  placeholder="Europe/Berlin"
+                  value={w.timeZone}
+                  onInput={(e) => change(index, { timeZone: e.currentTarget.value })}
+                  {...mark('timeZone')}
+                />
+              </div>
+            </div>
+            <button type="button" class="secondary" onClick={() => windows((all) => all.filter((_, i) => i !== index))}>
+              Remove window {index + 1}
+            </button>
+          </fieldset>
+        );
+      })}
+      <button
+        type="button"
+        class="secondary"
+        onClick={() =>
+          windows((all) => [
+            ...all,
+            { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '01:00', end: '03:00', timeZone: localTimeZone() },
+          ])
+        }
+      >
+        Add maintenance window
+      </button>
+      <datalist id="time-zones">
+        {zones.map((zone) => (
+          <option key={zone} value={zone} />
+        ))}
+      </datalist>
+      <FieldErrors field="maintenanceWindows" errors={errors} />
+    </fieldset>
+  );
+}
 type TextProps = (name: keyof Draft) => { value: string; onInput: (e: Event) => void };
 
 function NumberField({
