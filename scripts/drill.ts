@@ -292,7 +292,12 @@ async function main(): Promise<void> {
       schedule.push({
         when: at((k + 0.5) / KILLS),
         what: async () => {
-          const live = instances.filter((i) => i.service && i.ready);
+          // Never the last one standing: wait (up to a minute) for a second instance to be up.
+          let live = instances.filter((i) => i.service && i.ready);
+          for (let waited = 0; live.length < 2 && waited < 60_000; waited += 250) {
+            await sleep(250);
+            live = instances.filter((i) => i.service && i.ready);
+          }
           if (live.length < 2) return;
           const victim = live[Math.floor(Math.random() * live.length)];
           const service = victim.service!;
@@ -303,7 +308,9 @@ async function main(): Promise<void> {
           kills.push({ at: Date.now() - startedAt, instance: victim.index });
           log(`SIGKILL instance ${victim.index} (${kills.length}/${KILLS})`);
           void sleep(1_000 + Math.random() * 2_000).then(() =>
-            boot(victim).catch((error: unknown) => log(`instance ${victim.index} did not come back: ${String(error)}`)),
+            boot(victim).catch((error: unknown) => {
+              if (!finished) log(`instance ${victim.index} did not come back: ${String(error)}`);
+            }),
           );
         },
       });
