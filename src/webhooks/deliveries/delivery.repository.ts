@@ -103,13 +103,9 @@ const RECORD_CTES = `o AS (
     RETURNING d.id, d.status
   )`;
 
-/**
- * The audit rows of the batch: each attempt's row, written when it started (its start time is the
- * database's then), takes its outcome. No indexed column changes, so the update can stay on its
- * page (HOT; the table keeps room for it).
- */
+/** The audit rows of the batch: each attempt's row, written with its lease, takes its outcome. */
 const INSERT_ATTEMPTS = `UPDATE delivery_attempt a
-     SET duration_ms = o.duration_ms, url = o.url, request_headers = o.request_headers,
+     SET started_at = o.started_at, duration_ms = o.duration_ms, url = o.url, request_headers = o.request_headers,
          request_body = o.request_body, response_status = o.response_status, response_headers = o.response_headers,
          response_body = o.response_body, error_class = o.error_class, error_message = o.error_message, reason = o.reason
     FROM o
@@ -120,8 +116,24 @@ export const INTERRUPTED = 'interrupted';
 const INTERRUPTED_MESSAGE =
   'its instance stopped while the request was (or was about to be) on the wire; no outcome was recorded';
 
+/**
+ * The audit rows of attempts about to be made, written with their lease (claim or direct
+ * hand-over): whatever happens to the instance, a request that goes out has its row. `source`
+ * is a CTE of leased deliveries with id, tenant_id, webhook_id, attempt_count (this attempt's
+ * number) and next_trigger. A delivery given back unsent takes its row back.
+ */
+const INSERT_STARTED_ATTEMPTS = (
+  source: string,
+) => `INSERT INTO delivery_attempt (delivery_id, tenant_id, webhook_id, number,
+           trigger, started_at, duration_ms, url, request_headers, error_class, error_message)
+         SELECT s.id, s.tenant_id, s.webhook_id, s.attempt_count, s.next_trigger, now(), 0, coalesce(sw.url, ''),
+                '{}'::jsonb, '${INTERRUPTED}', '${INTERRUPTED_MESSAGE}'
+           FROM ${source} s JOIN webhook sw ON sw.id = s.webhook_id
+         RETURNING id, delivery_id`;
+
 interface ClaimRow extends WebhookRuntimeRow {
   id: string;
+  attempt_id: string;
   tenant_id: string;
   aggregate_id: string | null;
   event_id: string;
@@ -199,7 +211,7 @@ export class DeliveryRepository {
   ) {
     this.pool = new pg.Pool({
       connectionString: databaseUrl,
-      max: 4,
+      max: 6,
       application_name: 'waybill-dispatcher',
       // JIT compiles a plan whose estimated cost passes jit_above_cost on every call (node-pg's
       // statements are unnamed, so re-planned): 352 ms instead of 14 ms measured for a claim.
@@ -220,16 +232,28 @@ export class DeliveryRepository {
    * The deliveries of one recorded batch of events, in one statement. Due times are the
    * database's clock (plus a coalescing window), never this process's.
    */
-  async insertFanOut(tx: Tx, tenantId: string, createdAt: Date, rows: NewDelivery[], leaseMs: number): Promise<void> {
-    await tx.query(
-      `INSERT INTO delivery (id, tenant_id, webhook_id, event_id, event_type, aggregate_id, event_sequence, status,
-                             next_attempt_at, awaiting_predecessor, lease_expires_at, leased_by, created_at, updated_at,
-                             feed_position)
-       SELECT i, $1, w, e, t, a, s, 'pending', now() + due * interval '1 millisecond', aw,
-              CASE WHEN l THEN now() + $10 * interval '1 millisecond' END, CASE WHEN l THEN $11 END, $8, $8, f
-         FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::int[], $9::bool[], $12::bigint[],
-                     $13::bigint[], $14::bool[])
-              AS x(i, w, e, t, a, s, l, due, f, aw)`,
+  async insertFanOut(
+    tx: Tx,
+    tenantId: string,
+    createdAt: Date,
+    rows: NewDelivery[],
+    leaseMs: number,
+  ): Promise<Map<string, string>> {
+    const started = await tx.query<{ delivery_id: string; id: string }>(
+      `WITH inserted AS (
+         INSERT INTO delivery (id, tenant_id, webhook_id, event_id, event_type, aggregate_id, event_sequence, status,
+                               next_attempt_at, awaiting_predecessor, attempt_count, lease_expires_at, leased_by,
+                               created_at, updated_at, feed_position)
+         SELECT i, $1, w, e, t, a, s, 'pending', now() + due * interval '1 millisecond', aw, CASE WHEN l THEN 1 ELSE 0 END,
+                CASE WHEN l THEN now() + $10 * interval '1 millisecond' END, CASE WHEN l THEN $11 END, $8, $8, f
+           FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::int[], $9::bool[], $12::bigint[],
+                       $13::bigint[], $14::bool[])
+                AS x(i, w, e, t, a, s, l, due, f, aw)
+         RETURNING id, tenant_id, webhook_id, attempt_count, next_trigger, leased_by
+       ), leased AS (
+         SELECT * FROM inserted WHERE leased_by IS NOT NULL
+       )
+       ${INSERT_STARTED_ATTEMPTS('leased')}`,
       [
         tenantId,
         rows.map((r) => r.id),
@@ -247,6 +271,7 @@ export class DeliveryRepository {
         rows.map((r) => r.awaiting),
       ],
     );
+    return new Map(started.map((r) => [r.delivery_id, String(r.id)]));
   }
 
   /**
@@ -344,13 +369,16 @@ export class DeliveryRepository {
           FOR UPDATE SKIP LOCKED
        ), claimed AS (
          UPDATE delivery d
-            SET lease_expires_at = now() + $3 * interval '1 millisecond', leased_by = $4
+            SET lease_expires_at = now() + $3 * interval '1 millisecond', leased_by = $4, attempt_count = d.attempt_count + 1
            FROM taken WHERE d.id = taken.id
          RETURNING d.id, d.tenant_id, d.webhook_id, d.event_id, d.event_type, d.aggregate_id, d.attempt_count, d.retry_base,
                    d.next_trigger, d.payload::text AS payload, d.next_attempt_at, d.event_sequence, d.created_at
+       ), attempts AS (
+         ${INSERT_STARTED_ATTEMPTS('claimed')}
        )
-       SELECT c.*, ${envelopeColumns('ev')}, ${WEBHOOK_RUNTIME_COLUMNS}
+       SELECT c.*, a.id::text AS attempt_id, ${envelopeColumns('ev')}, ${WEBHOOK_RUNTIME_COLUMNS}
          FROM claimed c
+         JOIN attempts a ON a.delivery_id = c.id
          JOIN webhook w ON w.id = c.webhook_id
          LEFT JOIN event ev ON ev.id = c.event_id
         ORDER BY c.next_attempt_at, c.event_sequence`,
@@ -363,7 +391,9 @@ export class DeliveryRepository {
       eventId: r.event_id,
       eventType: r.event_type,
       aggregateId: r.aggregate_id,
-      attemptCount: r.attempt_count,
+      attemptId: r.attempt_id,
+      // The claim counted this attempt already.
+      attemptCount: r.attempt_count - 1,
       retryBase: r.retry_base,
       trigger: r.next_trigger,
       createdAt: r.created_at,
@@ -375,53 +405,18 @@ export class DeliveryRepository {
   }
 
   /**
-   * The pre-send step, for the deliveries about to start (one statement per turn of the event
-   * loop): each subscription as it is now, and, for those that may be sent to and that this
-   * instance still holds, the attempt counted and its audit row written before the request goes
-   * out. Nothing reaches a receiver unaudited: if this instance dies before the outcome is
-   * written, the row stays, saying so (`interrupted`).
+   * The pre-send check, for the subscriptions of the deliveries about to start (one statement per
+   * turn of the event loop): each as it is now, and whether it may be sent to.
    */
-  async startAttempts(
-    starting: Array<{ deliveryId: string; number: number }>,
-  ): Promise<Map<string, { attemptId: string | null; current: CurrentRuntime | null }>> {
-    const { rows } = await this.pool.query<
-      WebhookRuntimeRow & { delivery_id: string; attempt_id: string | null; sendable: boolean | null }
-    >(
-      `WITH req AS (
-         SELECT r.delivery_id, r.number, d.webhook_id
-           FROM unnest($1::uuid[], $2::int[]) AS r(delivery_id, number)
-           JOIN delivery d ON d.id = r.delivery_id
-       ), cur AS (
-         SELECT ${WEBHOOK_RUNTIME_COLUMNS},
-                (w.enabled AND NOT w.paused AND NOT w.in_maintenance AND w.status <> 'disabled'
-                 AND w.deleted_at IS NULL AND w.delivery_mode = 'push') AS sendable
-           FROM webhook w WHERE w.id IN (SELECT webhook_id FROM req)
-       ), started AS (
-         UPDATE delivery d SET attempt_count = req.number
-           FROM req JOIN cur ON cur.webhook_id = req.webhook_id AND cur.sendable
-          WHERE d.id = req.delivery_id AND d.status = 'pending' AND d.leased_by = $3 AND d.attempt_count = req.number - 1
-         RETURNING d.id, d.tenant_id, d.webhook_id, d.attempt_count, d.next_trigger
-       ), attempts AS (
-         INSERT INTO delivery_attempt (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,
-                                       request_headers, error_class, error_message)
-         SELECT s.id, s.tenant_id, s.webhook_id, s.attempt_count, s.next_trigger, now(), 0, coalesce(cur.url, ''),
-                '{}'::jsonb, '${INTERRUPTED}', '${INTERRUPTED_MESSAGE}'
-           FROM started s JOIN cur ON cur.webhook_id = s.webhook_id
-         RETURNING id, delivery_id
-       )
-       SELECT req.delivery_id, a.id::text AS attempt_id, cur.*
-         FROM req LEFT JOIN cur ON cur.webhook_id = req.webhook_id LEFT JOIN attempts a ON a.delivery_id = req.delivery_id`,
-      [starting.map((s) => s.deliveryId), starting.map((s) => s.number), this.instanceId],
+  async currentRuntimes(webhookIds: string[]): Promise<Map<string, CurrentRuntime>> {
+    const { rows } = await this.pool.query<WebhookRuntimeRow & { sendable: boolean }>(
+      `SELECT ${WEBHOOK_RUNTIME_COLUMNS},
+              (w.enabled AND NOT w.paused AND NOT w.in_maintenance AND w.status <> 'disabled'
+               AND w.deleted_at IS NULL AND w.delivery_mode = 'push') AS sendable
+         FROM webhook w WHERE w.id = ANY($1::uuid[])`,
+      [webhookIds],
     );
-    return new Map(
-      rows.map((r) => [
-        r.delivery_id,
-        {
-          attemptId: r.attempt_id,
-          current: r.webhook_id ? { runtime: webhookRuntimeFromRow(r), sendable: r.sendable === true } : null,
-        },
-      ]),
-    );
+    return new Map(rows.map((r) => [r.webhook_id, { runtime: webhookRuntimeFromRow(r), sendable: r.sendable }]));
   }
 
   /**
@@ -500,20 +495,41 @@ export class DeliveryRepository {
   /** Keeps this instance's leases alive while their deliveries wait or are in flight here. */
   async extendLeases(ids: string[], leaseMs: number): Promise<void> {
     if (ids.length === 0) return;
+    // SKIP LOCKED: a row being written right now (its outcome, its start) is not waited for, so
+    // the heartbeat never deadlocks with those statements; the next beat renews it.
     await this.pool.query(
-      `UPDATE delivery SET lease_expires_at = now() + $2 * interval '1 millisecond'
-        WHERE id = ANY($1::uuid[]) AND status = 'pending' AND leased_by = $3`,
+      `UPDATE delivery d SET lease_expires_at = now() + $2 * interval '1 millisecond'
+         FROM (SELECT id FROM delivery WHERE id = ANY($1::uuid[]) AND status = 'pending' AND leased_by = $3
+                ORDER BY id FOR UPDATE SKIP LOCKED) mine
+        WHERE d.id = mine.id`,
       [ids, leaseMs, this.instanceId],
     );
   }
 
-  /** On shutdown: hand back deliveries this instance claimed but did not finish. */
-  async releaseLeases(ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
+  /**
+   * Hands back deliveries this instance leased but did not send (shutdown, a subscription paused
+   * or deleted since, no concurrency slot): due again at once for whoever may send them; the
+   * attempt each had started is taken back, with its audit row.
+   */
+  async releaseLeases(unsent: Array<{ deliveryId: string; attemptId: string }>): Promise<void> {
+    if (unsent.length === 0) return;
     await this.pool.query(
-      `UPDATE delivery SET status = 'pending', lease_expires_at = NULL, leased_by = NULL, updated_at = now()
-        WHERE id = ANY($1::uuid[]) AND status = 'pending' AND leased_by = $2`,
-      [ids, this.instanceId],
+      `WITH back AS (
+         DELETE FROM delivery_attempt a
+          WHERE a.id = ANY($2::bigint[]) AND a.error_class = '${INTERRUPTED}'
+         RETURNING a.delivery_id, a.number
+       ), released AS (
+         UPDATE delivery d
+            SET lease_expires_at = NULL, leased_by = NULL, updated_at = now(),
+                attempt_count = CASE WHEN back.number = d.attempt_count THEN d.attempt_count - 1 ELSE d.attempt_count END
+           FROM back
+          WHERE d.id = back.delivery_id AND d.status = 'pending' AND d.leased_by = $3
+         RETURNING d.id
+       )
+       UPDATE delivery d SET lease_expires_at = NULL, leased_by = NULL, updated_at = now()
+        WHERE d.id = ANY($1::uuid[]) AND d.status = 'pending' AND d.leased_by = $3
+          AND d.id NOT IN (SELECT delivery_id FROM back)`,
+      [unsent.map((u) => u.deliveryId), unsent.map((u) => u.attemptId), this.instanceId],
     );
   }
 

@@ -76,6 +76,9 @@ export interface ClaimedDelivery {
   eventId: string;
   eventType: string;
   aggregateId: string | null;
+  /** This attempt's audit row, written with the lease. */
+  attemptId: string;
+  /** Attempts made before this one. */
   attemptCount: number;
   retryBase: number;
   trigger: Exclude<AttemptTrigger, 'test' | 'pull'>;

@@ -47,6 +47,9 @@ export class Claimer {
   private running = false;
   private claiming = false;
   private claimAgain = false;
+  private dueWake = true;
+  /** The subscriptions excluded from the last claim, when it found nothing. */
+  private fruitless: string | null = null;
   private listener: pg.Client | null = null;
   /** Deliveries claimed since start. */
   claimed = 0;
@@ -82,9 +85,14 @@ export class Claimer {
     this.wake();
   }
 
-  /** Something may be due: claim now, or right after the claim under way. */
-  wake(): void {
+  /**
+   * Something may be due: claim now, or right after the claim under way. `released`: only room
+   * freed here (outcomes recorded); that is worth a claim unless the last one found nothing and
+   * the subscriptions this instance has enough of are still the same.
+   */
+  wake(reason: 'due' | 'released' = 'due'): void {
     if (!this.running) return;
+    if (reason === 'due') this.dueWake = true;
     if (this.claiming) {
       this.claimAgain = true;
       return;
@@ -115,14 +123,19 @@ export class Claimer {
           const busy = this.sink.busyCount();
           if (room <= 0 || (busy > 0 && room < Math.min(CLAIM_LOW_WATER, maxInFlight))) break;
           const want = Math.min(room, CLAIM_BATCH);
+          const excluded = this.sink.saturated();
+          const key = excluded.sort().join(',');
+          if (!this.dueWake && key === this.fruitless) break;
+          this.dueWake = false;
           const batch = await this.repository.claimDueDeliveries(
             want,
-            this.sink.saturated(),
+            excluded,
             this.config.webhooks.leaseMs,
             PER_WEBHOOK_CLAIM,
           );
           this.claimed += batch.length;
           this.sink.take(batch);
+          this.fruitless = batch.length === 0 ? key : null;
           if (batch.length < want) break;
         }
       } while (this.claimAgain && this.running);

@@ -28,12 +28,6 @@ import { Lanes } from './lanes.js';
 import { type Finished, Recorder } from './recorder.js';
 import { retryWait } from './retry-policy.js';
 
-/** What the pre-send step found: the subscription now, and the attempt's audit row if it may go. */
-interface Started {
-  attemptId: string | null;
-  current: CurrentRuntime | null;
-}
-
 /** After the grace, requests still in flight are cut; their outcomes are recorded within this long. */
 const ABORT_SETTLE_MS = 5_000;
 
@@ -48,15 +42,17 @@ const ABORT_SETTLE_MS = 5_000;
 export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(Dispatcher.name);
   /** Deliveries leased to this instance and not yet recorded or given back. */
-  private readonly held = new Set<string>();
+  private readonly held = new Map<string, ClaimedDelivery>();
   private readonly idleWaiters: Array<() => void> = [];
   private readonly claimer: Claimer;
   private readonly lanes: Lanes;
   private readonly slots: ConcurrencySlots;
   private readonly recorder: Recorder;
   private readonly abort = new AbortController();
-  private starting: Array<{ delivery: ClaimedDelivery; done: (started: Started | Error) => void }> = [];
-  private returning: string[] = [];
+  private checking: Array<{ webhookId: string; done: (current: CurrentRuntime | null | Error) => void }> = [];
+  private checkScheduled = false;
+  private checkRunning = false;
+  private returning: ClaimedDelivery[] = [];
   private running = false;
   private stopping = false;
   private attempted = 0;
@@ -79,15 +75,11 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   ) {
     this.slots = new ConcurrencySlots(databaseUrl);
     this.lanes = new Lanes(this.slots, config.webhooks.maxInFlight, {
-      send: (delivery) => this.send(delivery),
-      handBack: (deliveries) =>
-        this.giveBack(
-          deliveries.map((d) => d.id),
-          true,
-        ),
+      send: (delivery, token) => this.send(delivery, token),
+      handBack: (deliveries) => this.giveBack(deliveries, true),
     });
     this.claimer = new Claimer(config, databaseUrl, repository, scheduler, {
-      heldIds: () => this.held,
+      heldIds: () => this.held.keys(),
       busyCount: () => this.held.size - this.lanes.heldInSaturated(),
       heldCount: () => this.held.size,
       saturated: () => this.lanes.saturated(),
@@ -151,24 +143,22 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   private enqueue(delivery: ClaimedDelivery): void {
-    this.held.add(delivery.id);
+    this.held.set(delivery.id, delivery);
     this.metrics.inFlight.set(this.held.size);
     this.lanes.enqueue(delivery);
   }
 
   /** One delivery through its lane's slot: the pre-send check, the attempt, its outcome to the recorder. */
-  private async send(delivery: ClaimedDelivery): Promise<void> {
-    if (this.stopping) {
-      this.giveBack([delivery.id], false);
-      return;
-    }
-    const { attemptId, current } = await this.start(delivery);
-    if (!current?.sendable || attemptId === null) {
-      // Paused, disabled, deleted or switched to pull since it was claimed (or the check could not
-      // be made): it is not sent under the old settings and its lease goes back (a DELETE discarded
-      // it already). One whose lease this instance lost is left to the instance that has it.
-      if (!current?.sendable) this.giveBack([delivery.id], false);
-      else this.release([delivery.id]);
+  private async send(delivery: ClaimedDelivery, token: () => Promise<boolean>): Promise<void> {
+    let current = this.stopping ? null : await this.currentSettings(delivery.webhookId);
+    // A wait for the rate limit makes the check old: check again right before sending.
+    if (current?.sendable && (await token()) && !this.stopping)
+      current = await this.currentSettings(delivery.webhookId);
+    if (!current?.sendable || this.stopping) {
+      // Paused, disabled, deleted, in maintenance or switched to pull since it was claimed (or the
+      // check could not be made): it is not sent under the old settings; its lease and its
+      // started attempt go back (a DELETE discarded it already).
+      this.giveBack([delivery], false);
       return;
     }
     delivery.webhook = current.runtime;
@@ -186,7 +176,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     );
     this.attempted += 1;
     const finished: Finished = {
-      record: this.recordOf(delivery, attemptId, result),
+      record: this.recordOf(delivery, result),
       verdict: result.verdict,
       eventId: delivery.eventId,
       eventType: delivery.eventType,
@@ -196,44 +186,56 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   /**
-   * The pre-send step, batched with the others about to start (one statement per turn of the
-   * event loop): the subscription as it is now (admin actions win over claimed work: a request
-   * goes out only under settings read after it was claimed, just before it is sent) and the
-   * attempt's audit row, written before the request goes out. While the database cannot be
-   * reached the delivery waits (its lease kept alive) for up to a third of its lease.
+   * The pre-send check: the subscription as it is now, read together with the others about to
+   * start (admin actions win over claimed work: a request goes out only under settings read after
+   * it was claimed, just before it is sent). One statement at a time: checks that come while it
+   * runs wait for the next, so the batch grows with the load instead of the statements. While the
+   * database cannot be reached the delivery waits (its lease kept alive) for up to a third of its
+   * lease.
    */
-  private async start(delivery: ClaimedDelivery): Promise<Started> {
+  private async currentSettings(webhookId: string): Promise<CurrentRuntime | null> {
     const deadline = Date.now() + this.config.webhooks.leaseMs / 3;
     for (let wait = 100; ; wait = Math.min(wait * 2, 2_000)) {
-      const started = await new Promise<Started | Error>((done) => {
-        this.starting.push({ delivery, done });
-        if (this.starting.length === 1) setImmediate(() => void this.startAll());
+      const current = await new Promise<CurrentRuntime | null | Error>((done) => {
+        this.checking.push({ webhookId, done });
+        this.scheduleCheck();
       });
-      if (!(started instanceof Error)) return started;
+      if (!(current instanceof Error)) return current;
       if (this.stopping || Date.now() + wait > deadline) {
-        this.logger.warn(`could not check subscription ${delivery.webhookId} before sending: ${started.message}`);
-        return { attemptId: null, current: null };
+        this.logger.warn(`could not check subscription ${webhookId} before sending: ${current.message}`);
+        return null;
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 
-  private async startAll(): Promise<void> {
-    const starting = this.starting;
-    this.starting = [];
+  private scheduleCheck(): void {
+    if (this.checkScheduled || this.checkRunning) return;
+    this.checkScheduled = true;
+    setImmediate(() => {
+      this.checkScheduled = false;
+      this.checkRunning = true;
+      void this.runChecks().finally(() => {
+        this.checkRunning = false;
+        if (this.checking.length > 0) this.scheduleCheck();
+      });
+    });
+  }
+
+  private async runChecks(): Promise<void> {
+    const checks = this.checking;
+    this.checking = [];
     try {
-      const started = await this.repository.startAttempts(
-        starting.map((s) => ({ deliveryId: s.delivery.id, number: s.delivery.attemptCount + 1 })),
-      );
-      for (const s of starting) s.done(started.get(s.delivery.id) ?? { attemptId: null, current: null });
+      const current = await this.repository.currentRuntimes([...new Set(checks.map((c) => c.webhookId))]);
+      for (const check of checks) check.done(current.get(check.webhookId) ?? null);
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
-      for (const s of starting) s.done(failure);
+      for (const check of checks) check.done(failure);
     }
   }
 
   /** The attempt as the audit keeps it, and the delivery's next state: delivered, pending until a retry, or failed. */
-  private recordOf(delivery: ClaimedDelivery, attemptId: string, result: AttemptResult): AttemptRecord {
+  private recordOf(delivery: ClaimedDelivery, result: AttemptResult): AttemptRecord {
     const { outcome, verdict } = result;
     const number = delivery.attemptCount + 1;
     const aborted = verdict.kind === 'aborted';
@@ -249,7 +251,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
             });
     const status = statusAfterAttempt(verdict.kind, retryInMs !== null);
     return {
-      attemptId,
+      attemptId: delivery.attemptId,
       deliveryId: delivery.id,
       tenantId: delivery.tenantId,
       webhookId: delivery.webhookId,
@@ -289,21 +291,21 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
    * Deliveries this instance will not send after all: their leases go back (one statement per
    * turn of the event loop) so they are due again at once, for whichever instance can send them.
    */
-  private giveBack(ids: string[], wakeOthers: boolean): void {
-    this.returning.push(...ids);
-    if (this.returning.length === ids.length) {
+  private giveBack(deliveries: ClaimedDelivery[], wakeOthers: boolean): void {
+    this.returning.push(...deliveries);
+    if (this.returning.length === deliveries.length) {
       setImmediate(() => {
         const returning = this.returning;
         this.returning = [];
         this.repository
-          .releaseLeases(returning)
+          .releaseLeases(returning.map((d) => ({ deliveryId: d.id, attemptId: d.attemptId })))
           .catch((error: unknown) =>
             this.logger.warn(
               `could not release ${returning.length} leases; they expire on their own: ${String(error)}`,
             ),
           )
           .finally(() => {
-            this.release(returning);
+            this.release(returning.map((d) => d.id));
             if (wakeOthers) this.signal.wake();
           });
       });
@@ -315,7 +317,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     for (const id of ids) this.held.delete(id);
     this.metrics.inFlight.set(this.held.size);
     if (this.held.size === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
-    this.wake();
+    if (this.running && !this.stopping) this.claimer.wake('released');
   }
 
   /**
@@ -331,7 +333,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     }
     this.stopping = true;
     await this.claimer.stop();
-    const queued = this.lanes.stop().map((d) => d.id);
+    const queued = this.lanes.stop();
     const until = async (deadline: number) => {
       while (this.lanes.active > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     };
@@ -342,13 +344,16 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     }
     await this.recorder.drain();
     while (this.returning.length > 0) await new Promise((resolve) => setImmediate(resolve));
-    const unfinished = [...new Set([...queued, ...this.held])];
+    const unfinished = new Map<string, ClaimedDelivery>(this.held);
+    for (const delivery of queued) unfinished.set(delivery.id, delivery);
     try {
-      await this.repository.releaseLeases(unfinished);
+      await this.repository.releaseLeases(
+        [...unfinished.values()].map((d) => ({ deliveryId: d.id, attemptId: d.attemptId })),
+      );
     } catch (error) {
-      this.logger.warn(`could not release ${unfinished.length} leases; they expire on their own: ${String(error)}`);
+      this.logger.warn(`could not release ${unfinished.size} leases; they expire on their own: ${String(error)}`);
     }
-    this.release(unfinished);
+    this.release([...unfinished.keys()]);
     this.running = false;
     await this.slots.close();
     await this.receivers.close().catch(() => undefined);

@@ -151,6 +151,7 @@ export class FanOut implements OnModuleInit {
           eventId: event.id,
           eventType: event.type,
           aggregateId: event.aggregateId,
+          attemptId: '',
           attemptCount: 0,
           retryBase: 0,
           trigger: 'auto',
@@ -164,7 +165,8 @@ export class FanOut implements OnModuleInit {
     }
     if (rows.length === 0) return 0;
     if (feeds.size > 0) await this.takeFeedPositions(tx, feeds, rows);
-    await this.deliveries.insertFanOut(tx, tenantId, createdAt, rows, this.dispatcher.leaseMs);
+    const attempts = await this.deliveries.insertFanOut(tx, tenantId, createdAt, rows, this.dispatcher.leaseMs);
+    for (const delivery of handOver) delivery.attemptId = attempts.get(delivery.id)!;
     for (const covered of superseding) await this.deliveries.supersedeOlder(tx, covered);
     // A superseded delivery may have been the one its followers awaited.
     const orderedCovered = superseding.filter((c) => subscriptions.find((s) => s.webhook_id === c.webhookId)?.ordered);

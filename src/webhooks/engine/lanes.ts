@@ -20,6 +20,8 @@ interface Lane {
   active: number;
   queue: ClaimedDelivery[];
   timer: NodeJS.Timeout | null;
+  /** Requests that passed their check and wait for a token of the rate limit, in order. */
+  waiting: Array<() => void>;
   acquiring: boolean;
   /** Since when the lane has had work and no slot. */
   starvedSince: number | null;
@@ -33,8 +35,11 @@ interface Bucket {
 }
 
 export interface LaneCallbacks {
-  /** Runs one delivery (the pre-send check, the attempt, the record); the slot is free again when it settles. */
-  send(delivery: ClaimedDelivery): Promise<void>;
+  /**
+   * Runs one delivery (the pre-send check, the attempt, the record); the slot is free again when
+   * it settles. `token` waits for the rate limit, if any, and answers whether it had to wait.
+   */
+  send(delivery: ClaimedDelivery, token: () => Promise<boolean>): Promise<void>;
   /** Deliveries this instance gives back (no slot could be had): their leases are to be released. */
   handBack(deliveries: ClaimedDelivery[]): void;
 }
@@ -44,7 +49,7 @@ export interface LaneCallbacks {
  * the lane has a free concurrency slot (slots are shared by all instances through the database,
  * so `maxConcurrency` holds across them) and, with a rate limit, a token in its bucket; the rate
  * divides between instances in proportion to the slots each holds. One subscription holds at
- * most a quarter of this instance (and eight times its pace), so a slow endpoint cannot fill it.
+ * most half of this instance (and eight times its pace), so a slow endpoint cannot fill it.
  */
 export class Lanes {
   private readonly logger = new Logger(Lanes.name);
@@ -66,7 +71,7 @@ export class Lanes {
   /** How many of one subscription this instance may hold at once. */
   capOf(runtime: Pick<WebhookRuntime, 'maxConcurrency' | 'rateLimitPerSecond'>): number {
     const pace = Math.min(runtime.maxConcurrency, runtime.rateLimitPerSecond ?? Infinity);
-    return Math.max(1, Math.min(LANE_BUFFER * pace, Math.floor(this.maxInFlight / 4)));
+    return Math.max(1, Math.min(LANE_BUFFER * pace, Math.floor(this.maxInFlight / 2)));
   }
 
   /** How many more deliveries of this subscription fan-out may hand over to this instance directly. */
@@ -88,6 +93,7 @@ export class Lanes {
         active: 0,
         queue: [],
         timer: null,
+        waiting: [],
         acquiring: false,
         starvedSince: null,
         idleTimer: null,
@@ -166,6 +172,7 @@ export class Lanes {
       if (lane.idleTimer) clearTimeout(lane.idleTimer);
       lane.timer = null;
       lane.idleTimer = null;
+      lane.waiting.splice(0).forEach((resolve) => resolve());
       queued.push(...lane.queue);
       lane.queue = [];
     }
@@ -193,11 +200,10 @@ export class Lanes {
     const slots = this.slots.count(lane.id);
     if (lane.queue.length > 0 && slots < lane.maxConcurrency && !lane.acquiring) this.acquire(lane);
     while (lane.queue.length > 0 && lane.active < Math.min(lane.maxConcurrency, this.slots.count(lane.id))) {
-      if (lane.ratePerSecond !== null && !this.takeToken(lane)) return;
       const delivery = lane.queue.shift()!;
       lane.active += 1;
       void this.callbacks
-        .send(delivery)
+        .send(delivery, () => this.token(lane))
         .catch((error: unknown) => this.logger.error(`sending a delivery failed: ${String(error)}`))
         .finally(() => {
           lane.active -= 1;
@@ -241,6 +247,24 @@ export class Lanes {
     lane.idleTimer.unref();
   }
 
+  /** A token of the lane's rate limit, right away or in turn; answers whether it had to wait. */
+  private token(lane: Lane): Promise<boolean> {
+    if (lane.ratePerSecond === null) return Promise.resolve(false);
+    if (lane.waiting.length === 0 && this.takeToken(lane)) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      lane.waiting.push(() => resolve(true));
+      this.grant(lane);
+    });
+  }
+
+  /** Hands tokens to the waiting requests as the bucket refills. */
+  private grant(lane: Lane): void {
+    while (lane.waiting.length > 0 && !this.stopped) {
+      if (!this.takeToken(lane)) return;
+      lane.waiting.shift()!();
+    }
+  }
+
   /** Takes a token from the lane's bucket, or sets a timer for when one is there. */
   private takeToken(lane: Lane): boolean {
     // The instances share the rate in proportion to the slots each holds.
@@ -262,7 +286,7 @@ export class Lanes {
       const waitMs = Math.ceil(((1 - bucket.tokens) / rate) * 1000);
       lane.timer = setTimeout(() => {
         lane.timer = null;
-        this.pump(lane);
+        this.grant(lane);
         this.settle(lane);
       }, waitMs);
     }
