@@ -68,7 +68,15 @@ describe('X12 214 payloads', () => {
   it('walks a shipment from booked to delivered as five valid 214 interchanges with increasing control numbers, across a restart', async () => {
     const hook = (
       await t.api('POST', '/v1/webhooks', {
-        body: { name: 'EDI', url: r.url, eventTypes: ['*'], payloadFormat: 'x12-214', payloadOptions: OPTIONS },
+        // Ordered: the control numbers follow the statuses only when one goes out after the other.
+        body: {
+          name: 'EDI',
+          url: r.url,
+          eventTypes: ['*'],
+          ordered: true,
+          payloadFormat: 'x12-214',
+          payloadOptions: OPTIONS,
+        },
       })
     ).body;
     expect(hook.eventTypes).toEqual(['shipment.status_changed', 'shipment.tracking_updated']);
