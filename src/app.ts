@@ -9,12 +9,14 @@ import { mountSettings } from './settings/settings-page.js';
 
 /**
  * The HTTP adapter: Fastify, routing like Express did (a trailing slash and letter case do not
- * matter), with Express's 100 KiB body limit.
+ * matter), with Express's 100 KiB body limit. `trustProxy` (TRUST_PROXY): which peers are
+ * proxies whose X-Forwarded-For names the client, so throttling counts clients, not the proxy.
  */
-export function createHttpAdapter(): FastifyAdapter {
+export function createHttpAdapter(trustProxy: AppConfig['trustProxy'] = false): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { ignoreTrailingSlash: true, caseSensitive: false },
+    ...(trustProxy === false ? {} : { trustProxy }),
   });
 }
 

@@ -50,7 +50,7 @@ async function bootstrap(): Promise<void> {
   await checkKeyOrStop(config, database, logger);
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, database.url),
-    createHttpAdapter(),
+    createHttpAdapter(config.trustProxy),
     { logger },
   );
   configureApp(app);

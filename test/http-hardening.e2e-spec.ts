@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orderBody } from './support/fixtures.js';
 import { ADMIN_TOKEN, createTestApp, METRICS_TOKEN, type TestApp } from './support/test-app.js';
 
 const nested = (depth: number, leaf = '1') => `${'['.repeat(depth)}${leaf}${']'.repeat(depth)}`;
@@ -12,7 +13,7 @@ describe('throttling: failed authentication per client address', () => {
   });
   afterAll(() => t?.close());
 
-  it('answers 401 up to the limit, then 429 with Retry-After, even for a valid key, until the minute is over', async () => {
+  it('answers 401 up to the limit, then 429 with Retry-After to wrong credentials until the minute is over', async () => {
     expect((await t.api('GET', '/v1/webhooks')).status).toBe(200);
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push((await t.api('GET', '/v1/webhooks', { key: `wb_wrong${i}` })).status);
@@ -26,12 +27,95 @@ describe('throttling: failed authentication per client address', () => {
     const retryAfter = Number(tripped.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(60);
-    // A guess that happens to be right gains nothing while the address is refused.
-    const valid = await t.api('GET', '/v1/webhooks');
-    expect(valid.status).toBe(429);
-    expect(Number(valid.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Wrong credentials stay refused (429, not counted again), and so does the operator token,
+    // which a person chose and could be guessed.
+    expect((await t.api('GET', '/v1/webhooks', { key: 'wb_wrong6' })).status).toBe(429);
+    const operator = await t.api('POST', '/v1/tenants', { key: ADMIN_TOKEN, body: { name: 'x' } });
+    expect(operator.status).toBe(429);
+    expect(Number(operator.headers.get('retry-after'))).toBeGreaterThan(0);
     // Public routes are not behind it.
     expect((await t.api('GET', '/health', { key: null })).status).toBe(200);
+  });
+});
+
+describe('throttling: a failing client does not lock out the others at its address', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ env: { THROTTLE_AUTH_FAILURES_PER_MINUTE: '5' } });
+  });
+  afterAll(() => t?.close());
+
+  it('does not lock valid keys out of an address another client there keeps failing from (a NAT, a proxy, an ERP polling with a revoked token)', async () => {
+    const erp = await t.newTenant('ERP behind the same NAT');
+    const feed = await t.api('POST', '/v1/webhooks', {
+      key: erp.key,
+      body: { name: 'Pull', deliveryMode: 'pull', eventTypes: ['order.created'] },
+    });
+    const minted = await t.api('POST', `/v1/webhooks/${feed.body.id}/feed-token`, { key: erp.key, body: {} });
+    expect(minted.status).toBe(201);
+    const session = await t.api('POST', '/v1/portal-sessions', { body: {} });
+    const code = new URL(session.body.url).searchParams.get('portal')!;
+    const redeemed = await t.api('POST', '/v1/portal-sessions/redeem', { key: null, body: { code } });
+    expect(redeemed.status).toBe(200);
+    await t.api('DELETE', `/v1/webhooks/${feed.body.id}/feed-tokens/${minted.body.id}`, { key: erp.key });
+    const poll = () => t.api('GET', `/v1/feeds/${feed.body.id}`, { key: minted.body.token });
+    const polls: number[] = [];
+    for (let i = 0; i < 8; i++) polls.push((await poll()).status);
+    expect(polls.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(polls.slice(5)).toEqual([429, 429, 429]);
+    // Every other client at that address goes on: API keys, settings sessions, live feed tokens.
+    expect((await t.api('GET', '/v1/webhooks')).status).toBe(200);
+    expect((await t.api('POST', '/v1/orders', { key: erp.key, body: orderBody() })).status).toBe(201);
+    expect((await t.api('GET', '/v1/webhooks', { key: redeemed.body.token })).status).toBe(200);
+    const live = await t.api('POST', `/v1/webhooks/${feed.body.id}/feed-token`, { key: erp.key, body: {} });
+    expect((await t.api('GET', `/v1/feeds/${feed.body.id}`, { key: live.body.token })).status).toBe(200);
+  });
+});
+
+describe('throttling behind a reverse proxy: TRUST_PROXY', () => {
+  let direct: TestApp;
+  let proxied: TestApp;
+  beforeAll(async () => {
+    direct = await createTestApp({
+      env: { THROTTLE_AUTH_FAILURES_PER_MINUTE: '3', THROTTLE_EXPENSIVE_PER_MINUTE: '2' },
+    });
+    // The proxy in front is the test client itself, on loopback: the client is the address it appended.
+    proxied = await createTestApp({
+      env: { THROTTLE_AUTH_FAILURES_PER_MINUTE: '3', THROTTLE_EXPENSIVE_PER_MINUTE: '2', TRUST_PROXY: 'loopback' },
+    });
+  });
+  afterAll(async () => {
+    await proxied?.close();
+    await direct?.close();
+  });
+
+  const wrong = (app: TestApp, forwardedFor: string, i: number) =>
+    app.api('GET', '/v1/webhooks', { key: `wb_wrong${i}`, headers: { 'x-forwarded-for': forwardedFor } });
+
+  it('without it, X-Forwarded-For is ignored: a client cannot spread its failures over made-up addresses', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await wrong(direct, `198.51.100.${i}`, i)).status);
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+  });
+
+  it('with it, each client behind the proxy is counted apart: failures and redeemed links', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await wrong(proxied, '203.0.113.7', i)).status);
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    // Another client of the same proxy is not refused; nor is one that puts a made-up address first.
+    expect((await wrong(proxied, '203.0.113.8', 9)).status).toBe(401);
+    expect((await wrong(proxied, '203.0.113.7, 203.0.113.9', 10)).status).toBe(401);
+    expect((await wrong(proxied, '198.51.100.1, 203.0.113.7', 11)).status).toBe(429);
+
+    const redeem = (forwardedFor: string) =>
+      proxied.api('POST', '/v1/portal-sessions/redeem', {
+        key: null,
+        body: { code: 'wbl_unknown' },
+        headers: { 'x-forwarded-for': forwardedFor },
+      });
+    expect([(await redeem('203.0.113.20')).status, (await redeem('203.0.113.20')).status]).toEqual([401, 401]);
+    expect((await redeem('203.0.113.20')).status).toBe(429);
+    expect((await redeem('203.0.113.21')).status).toBe(401);
   });
 });
 

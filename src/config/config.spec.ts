@@ -51,6 +51,20 @@ describe('configuration', () => {
     }
   });
 
+  it('reads TRUST_PROXY as proxy addresses and ranges, never as "trust everyone" or a hop count', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, loopback 2001:db8::1 fd00::/8' }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      'loopback',
+      '2001:db8::1',
+      'fd00::/8',
+    ]);
+    for (const bad of ['true', '1', '10.0.0.0/33', 'proxy.internal', '10.0.0.1/8/1', '*']) {
+      expect(() => loadConfig({ TRUST_PROXY: bad }), bad).toThrow(/TRUST_PROXY must list the addresses/);
+    }
+    expect(() => loadConfig({ TRUST_PROXY: 'true' })).toThrow(/any client choose its address/);
+  });
+
   it('reads WEBHOOK_EGRESS_PROXY as an http(s) proxy origin, credentials allowed', () => {
     expect(loadConfig({}).webhooks.egressProxy).toBeNull();
     expect(

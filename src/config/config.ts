@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parseDuration, parseDurationList } from '../common/durations.js';
 
@@ -21,6 +22,11 @@ export interface AppConfig {
   /** Bearer token that /metrics requires; unset: /metrics answers 404. */
   metricsToken: string | undefined;
   throttle: ThrottleSettings;
+  /**
+   * The proxies whose X-Forwarded-For names the client (Fastify's `trustProxy`): addresses and
+   * ranges. false: the connection's address is the client.
+   */
+  trustProxy: string[] | false;
   logLevel: LogLevel;
   logFormat: LogFormat;
   role: Role;
@@ -181,6 +187,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     authFailuresPerMinute: int('THROTTLE_AUTH_FAILURES_PER_MINUTE', 20, 0, 1_000_000),
     expensivePerMinute: int('THROTTLE_EXPENSIVE_PER_MINUTE', 60, 0, 1_000_000),
   };
+  const trustProxy = readTrustProxy(read('TRUST_PROXY'), problems);
   const adminToken = read('ADMIN_TOKEN');
   if (adminToken !== undefined && adminToken.length < 16) {
     problems.push('ADMIN_TOKEN must be at least 16 characters long');
@@ -231,6 +238,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     adminToken,
     metricsToken,
     throttle,
+    trustProxy,
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: oneOf('LOG_FORMAT', LOG_FORMATS, production ? 'json' : 'pretty'),
     role: oneOf('ROLE', ROLES, 'all'),
@@ -255,6 +263,39 @@ export function loadConfig(env: Env = process.env): AppConfig {
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Names proxy-addr (Fastify's trustProxy) knows for address ranges. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * TRUST_PROXY: the addresses of the proxies in front of the service (ranges and loopback /
+ * linklocal / uniquelocal allowed). Never "true" nor a hop count: trusting a peer that is not a
+ * proxy would take the client's address from whatever X-Forwarded-For a client sends (Fastify
+ * ignores hop counts for that reason).
+ */
+function readTrustProxy(raw: string | undefined, problems: string[]): string[] | false {
+  if (raw === undefined || raw.trim() === '' || raw === 'false') return false;
+  const items = raw.split(/[\s,]+/).filter(Boolean);
+  const isRange = (item: string) => {
+    if (PROXY_RANGE_NAMES.includes(item)) return true;
+    const [address, bits, extra] = item.split('/');
+    const version = isIP(address);
+    if (!version || extra !== undefined) return false;
+    if (bits === undefined) return true;
+    return /^\d+$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
+  };
+  const bad = items.filter((item) => !isRange(item));
+  if (bad.length) {
+    problems.push(
+      `TRUST_PROXY must list the addresses of the proxies in front of Waybill, e.g. 10.0.0.0/8, loopback (got "${bad.join('", "')}")` +
+        (bad.includes('true') || bad.some((b) => /^\d+$/.test(b))
+          ? '; "true" or a hop count would let any client choose its address with X-Forwarded-For'
+          : ''),
+    );
+    return false;
+  }
+  return items;
 }
 
 export function isEncryptionKey(value: string): boolean {

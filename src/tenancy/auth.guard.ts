@@ -27,6 +27,11 @@ function bearerToken(request: AuthenticatedRequest): string | undefined {
   return match?.[1];
 }
 
+/** An API key, settings session or feed token as Waybill makes them: a prefix and 32 random bytes. */
+function isCredentialShaped(token: string | undefined): boolean {
+  return token !== undefined && /^wb[sf]?_[A-Za-z0-9_-]{43}$/.test(token);
+}
+
 /** Every route needs a tenant API key unless marked @Public() or @OperatorOnly(). */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -45,12 +50,19 @@ export class AuthGuard implements CanActivate {
     if (access === 'public') return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const address = request.ip;
+    // A refused address still lets through a tenant credential that proves valid: those are 256
+    // random bits (no guess succeeds), and the address may be a NAT or proxy shared with the
+    // client that keeps failing (an ERP polling with a revoked feed token) — that one must not
+    // lock out everyone else there. The operator's token, chosen by a person, gets no such pass,
+    // and neither does anything not shaped like a Waybill credential (no lookup for those).
     const wait = this.failures.blockedFor(address);
-    if (wait > 0) throw this.refuse(context, wait);
+    if (wait > 0 && (access === 'operator' || !isCredentialShaped(bearerToken(request))))
+      throw this.refuse(context, wait);
     try {
       return await this.authenticate(context, request, access);
     } catch (error) {
       if (!(error instanceof UnauthorizedException)) throw error;
+      if (wait > 0) throw this.refuse(context, wait);
       const blocked = await this.failures.recordFailure(address);
       throw blocked > 0 ? this.refuse(context, blocked) : error;
     }

@@ -67,7 +67,7 @@ export async function createTestApp(options: TestAppOptions | Record<string, str
   let builder = Test.createTestingModule({ imports: [AppModule.forRoot(config, database.url)] });
   for (const override of overrides) builder = builder.overrideProvider(override.provide).useValue(override.useValue);
   const moduleRef = await builder.compile();
-  const app = moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(), {
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(config.trustProxy), {
     logger: ['error', 'fatal'],
   });
   configureApp(app);
