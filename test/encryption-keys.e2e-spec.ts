@@ -3,6 +3,8 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkEncryptionKey, EncryptionKeyMismatch } from '../src/webhooks/transport/key-registry.js';
+import { encryptionKey, SecretBox, webhookField } from '../src/webhooks/transport/secret-box.js';
 import { freePort } from './support/ports.js';
 import { createTestApp, TEST_ENCRYPTION_KEY, type TestApp } from './support/test-app.js';
 import { createTestDatabase } from './support/test-database.js';
@@ -192,5 +194,58 @@ describe('sealed values: v1 still opens, and a value copied to another row does 
     const revealed = await t.api('GET', `/v1/webhooks/${y.id}/secret`, { contract: false });
     expect(revealed.status).not.toBe(200);
     expect(JSON.stringify(revealed.body)).not.toContain(x.secret);
+  });
+});
+
+describe('encryption key: a start must hold every key that may have sealed something', () => {
+  let t: TestApp;
+  let db: pg.Client;
+  const keyA = encryptionKey(Buffer.from(TEST_ENCRYPTION_KEY, 'hex'));
+  const keyB = encryptionKey(randomBytes(32));
+  beforeAll(async () => {
+    t = await createTestApp();
+    db = new pg.Client({ connectionString: t.databaseUrl });
+    await db.connect();
+  });
+  afterAll(async () => {
+    await db?.end();
+    await t?.close();
+  });
+
+  const create = async (name: string) =>
+    (await t.api('POST', '/v1/webhooks', { body: { name, url: 'http://127.0.0.1:9/x', eventTypes: ['*'] } })).body as {
+      id: string;
+      secret: string;
+    };
+  /** What an instance with `key` writes: the subscription's secret sealed under it. */
+  const sealUnder = async (key: typeof keyA, hook: { id: string; secret: string }) =>
+    db.query('UPDATE webhook SET secret_encrypted = $2 WHERE id = $1', [
+      hook.id,
+      new SecretBox(key).encrypt(hook.secret, webhookField(hook.id, 'secret')),
+    ]);
+
+  it('refuses the old key alone once a rotation to a new one has started; the old key with the new one beside it starts', async () => {
+    const hook = await create('rolled back');
+    expect(await checkEncryptionKey(t.databaseUrl, new SecretBox(keyA))).toEqual({ registered: 'first' });
+    // Instances restarted with B (A beside it) for a rotation; one of them writes under B.
+    expect(await checkEncryptionKey(t.databaseUrl, new SecretBox(keyB, [keyA]))).toEqual({ registered: 'rotation' });
+    await sealUnder(keyB, hook);
+    // An instance restarted with A alone (a rollback, a forgotten instance) could not read that.
+    const refusal = checkEncryptionKey(t.databaseUrl, new SecretBox(keyA));
+    await expect(refusal).rejects.toBeInstanceOf(EncryptionKeyMismatch);
+    await expect(refusal).rejects.toThrow(new RegExp(`key ${keyB.id}.*ENCRYPTION_KEYS_PREVIOUS`));
+    // Rolling back means A as the key and B beside it (then a rotation re-seals under A).
+    expect(await checkEncryptionKey(t.databaseUrl, new SecretBox(keyA, [keyB]))).toEqual({ registered: null });
+  });
+
+  it('refuses a key that cannot open values sealed under a retired key (an old instance kept writing after the rotation)', async () => {
+    await db.query('UPDATE encryption_key SET retired_at = now() WHERE key_id = $1', [keyA.id]);
+    const hook = await create('late write');
+    await sealUnder(keyA, hook);
+    const refusal = checkEncryptionKey(t.databaseUrl, new SecretBox(keyB));
+    await expect(refusal).rejects.toBeInstanceOf(EncryptionKeyMismatch);
+    await expect(refusal).rejects.toThrow(new RegExp(`sealed under key ${keyA.id}.*ENCRYPTION_KEYS_PREVIOUS`));
+    // With the retired key beside it, it starts (and the rotation can re-seal what is left).
+    expect(await checkEncryptionKey(t.databaseUrl, new SecretBox(keyB, [keyA]))).toEqual({ registered: null });
   });
 });

@@ -60,6 +60,7 @@ export async function checkEncryptionKey(
           'Set ENCRYPTION_KEY to that key; to change keys, set the new one as ENCRYPTION_KEY, the old one in ENCRYPTION_KEYS_PREVIOUS, and run npm run rotate-encryption-key.',
       );
     }
+    await holdsEveryKeyInUse(client, box, rows);
     if (registered)
       await client.query(
         'INSERT INTO encryption_key (key_id, fingerprint) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING',
@@ -73,6 +74,40 @@ export async function checkEncryptionKey(
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A start must hold (as ENCRYPTION_KEY or in ENCRYPTION_KEYS_PREVIOUS) every key that may have
+ * sealed something: each key the registry has not retired (a rotation to a newer key has
+ * started: instances with it write under it), and each key stored values are sealed under (an
+ * instance that kept running with a key after it was retired). Otherwise the start would serve,
+ * then answer 500 to every reveal and fail every push of those subscriptions.
+ */
+async function holdsEveryKeyInUse(
+  client: pg.Client,
+  box: SecretBox,
+  registry: Array<{ key_id: string; retired_at: Date | null }>,
+): Promise<void> {
+  const held = new Set(box.keys.map((k) => k.id));
+  const unretired = registry.filter((r) => !r.retired_at && !held.has(r.key_id)).map((r) => r.key_id);
+  if (unretired.length)
+    throw new EncryptionKeyMismatch(
+      `key ${unretired.join(', ')} is in use in this database (a rotation registered it and has not retired it), ` +
+        `but it is neither ENCRYPTION_KEY (key ${box.current.id}) nor in ENCRYPTION_KEYS_PREVIOUS: what it sealed could not be read. ` +
+        'Start with that key as ENCRYPTION_KEY and this one in ENCRYPTION_KEYS_PREVIOUS; to roll back, keep this key and add that one to ENCRYPTION_KEYS_PREVIOUS, then run npm run rotate-encryption-key.',
+    );
+  const { rows } = await client.query<{ key_id: string; n: string }>(
+    `SELECT split_part(v, '.', 2) AS key_id, count(*) AS n
+       FROM webhook, LATERAL (VALUES ${SEALED_WEBHOOK_COLUMNS.map(([column]) => `(${column})`).join(', ')}) AS s(v)
+      WHERE v LIKE 'v2.%' GROUP BY 1`,
+  );
+  const unreadable = rows.filter((r) => !held.has(r.key_id));
+  if (unreadable.length)
+    throw new EncryptionKeyMismatch(
+      `${unreadable.map((r) => `${r.n} stored values are sealed under key ${r.key_id}`).join(', ')}, ` +
+        `which is neither ENCRYPTION_KEY (key ${box.current.id}) nor in ENCRYPTION_KEYS_PREVIOUS: add it to ENCRYPTION_KEYS_PREVIOUS, ` +
+        'then run npm run rotate-encryption-key to re-seal them under ENCRYPTION_KEY.',
+    );
 }
 
 /** Before trusting a key with an empty registry: one stored secret (if any) must open with it. */
