@@ -450,6 +450,12 @@ async function main(): Promise<void> {
           WHERE webhook_id = ANY($1::uuid[]) AND event_sequence = 1`,
         [orderedIds],
       );
+      // As the engine keeps them: behind an open head, an ordered subscription's followers await it, not due.
+      await db.query(
+        `UPDATE delivery SET next_attempt_at = NULL, awaiting_predecessor = true
+          WHERE webhook_id = ANY($1::uuid[]) AND event_sequence > 1`,
+        [orderedIds],
+      );
       await quiesce(serviceDb);
       await service.call('claimTimingStart');
       const t0 = wallNow();
