@@ -166,6 +166,46 @@ describe('pull feeds', () => {
     await t.api('DELETE', `/v1/webhooks/${feed.id}`);
   });
 
+  it('a page stops at 4 MiB of bodies and after 5 s of rendering (one item at least); the next read goes on', async () => {
+    // 1 MB a body is allowed (EDI and ERP documents are large): 200 of them would be a 200 MB page,
+    // assembled in the service's memory, per concurrent read.
+    const large = await pullFeed({
+      eventTypes: ['order.created'],
+      payloadFormat: 'jsonata',
+      payloadOptions: { expression: '$pad(data.orderNumber, 1000000, "x")' },
+    });
+    const numbers: string[] = [];
+    for (let i = 0; i < 7; i++)
+      numbers.push((await t.api('POST', '/v1/orders', { body: orderBody() })).body.orderNumber);
+    const first = await t.api('GET', `/v1/feeds/${large.id}?limit=7`);
+    expect(first.status).toBe(200);
+    const bytes = first.body.data.reduce((n: number, item: { body: string }) => n + item.body.length, 0);
+    expect(first.body.data.length).toBeGreaterThanOrEqual(1);
+    expect(first.body.data.length).toBeLessThan(7);
+    expect(bytes - 1_000_000).toBeLessThan(4 * 1024 * 1024);
+    const rest = await t.api('GET', `/v1/feeds/${large.id}?limit=7&cursor=${first.body.nextCursor}`);
+    const more = await t.api('GET', `/v1/feeds/${large.id}?limit=7&cursor=${rest.body.nextCursor}`);
+    const read = [...first.body.data, ...rest.body.data, ...more.body.data].map((item: { body: string }) =>
+      item.body.replace(/x+$/, ''),
+    );
+    expect(read).toEqual(numbers);
+    await t.api('DELETE', `/v1/webhooks/${large.id}`);
+
+    // Items whose expression runs into the sandbox's deadline (2 s each): the page ends after 5 s.
+    const slow = await pullFeed({
+      eventTypes: ['order.created'],
+      payloadFormat: 'jsonata',
+      payloadOptions: { expression: '{ "notes": $match(data.notes, /(a+)+$/) }' },
+    });
+    for (let i = 0; i < 6; i++) await t.api('POST', '/v1/orders', { body: orderBody({ notes: `${'a'.repeat(28)}!` }) });
+    const page = await t.api('GET', `/v1/feeds/${slow.id}?limit=6`);
+    expect(page.status).toBe(200);
+    expect(page.body.data.length).toBeGreaterThanOrEqual(1);
+    expect(page.body.data.length).toBeLessThan(6);
+    expect(page.body.data[0].transformError).toMatch(/ran longer than/);
+    await t.api('DELETE', `/v1/webhooks/${slow.id}`);
+  }, 90_000);
+
   it('switching push → pull moves held deliveries into the feed, and pull → push sends what waits', async () => {
     const hook = (
       await t.api('POST', '/v1/webhooks', {

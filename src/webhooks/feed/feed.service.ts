@@ -27,6 +27,16 @@ export interface FeedPage {
   nextCursor: string;
 }
 
+/** A page ends once its items weigh this much (one item at least)... */
+export const FEED_PAGE_BYTES = 4 * 1024 * 1024;
+/** ...or once rendering them has taken this long. */
+export const FEED_PAGE_RENDER_MS = 5_000;
+
+/** What an item adds to a page: its rendered body, or the envelope it is. */
+function itemBytes(item: FeedItem, row: FeedRow): number {
+  return typeof item.body === 'string' ? item.body.length : row.body.length;
+}
+
 /** A reader that is waiting re-reads this often, so commits of other instances reach it too. */
 const LONG_POLL_RECHECK_MS = 500;
 
@@ -95,9 +105,21 @@ export class FeedService {
     for (;;) {
       const rows = await this.deliveries.readFeed(webhook.id, after, limit);
       if (rows.length > 0) {
+        // A page is assembled in the service's memory and each item may render to 1 MB, or take
+        // the sandbox's deadline: it ends at a size and a rendering time (one item at least), and
+        // the next read goes on from its cursor.
         const data: FeedItem[] = [];
-        for (const row of rows) data.push(await this.render(webhook, row));
-        return { data, nextCursor: rows[rows.length - 1].position };
+        let bytes = 0;
+        let position = rows[0].position;
+        const started = Date.now();
+        for (const row of rows) {
+          const item = await this.render(webhook, row);
+          data.push(item);
+          position = row.position;
+          bytes += itemBytes(item, row);
+          if (bytes >= FEED_PAGE_BYTES || Date.now() - started >= FEED_PAGE_RENDER_MS) break;
+        }
+        return { data, nextCursor: position };
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
