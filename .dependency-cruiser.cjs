@@ -28,6 +28,13 @@ module.exports = {
       to: { path: '^src/(orders|shipments|webhooks)/' },
     },
     {
+      name: 'tenancy-not-webhooks',
+      severity: 'error',
+      comment: 'tenancy/ never imports webhooks/: other credential kinds register with BearerCredentials.',
+      from: { path: '^src/tenancy/' },
+      to: { path: '^src/webhooks/' },
+    },
+    {
       name: 'database-is-a-leaf',
       severity: 'error',
       comment: 'database/ imports no capability module: each module registers its own entities.',

@@ -1,9 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const KEY_PREFIX = 'wb_';
-/** Feed tokens look different from API keys, so a glance (and the guard) tells them apart. */
-export const FEED_TOKEN_PREFIX = 'wbf_';
-
 /** A redeemed portal link becomes a session token; the link itself is a different secret. */
 export const PORTAL_TOKEN_PREFIX = 'wbs_';
 
@@ -11,11 +8,6 @@ export const PORTAL_TOKEN_PREFIX = 'wbs_';
 export function generatePrefixedSecret(prefix: string): { secret: string; hash: string } {
   const secret = `${prefix}${randomBytes(32).toString('base64url')}`;
   return { secret, hash: hashApiKey(secret) };
-}
-
-export function generateFeedToken(): { token: string; hash: string; prefix: string } {
-  const token = `${FEED_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
-  return { token, hash: hashApiKey(token), prefix: token.slice(0, 11) };
 }
 
 export function generateApiKey(): { key: string; hash: string; prefix: string } {

@@ -27,9 +27,9 @@ function bearerToken(request: AuthenticatedRequest): string | undefined {
   return match?.[1];
 }
 
-/** An API key, settings session or feed token as Waybill makes them: a prefix and 32 random bytes. */
+/** A bearer secret as Waybill makes them (API key, settings session, feed token): a prefix and 32 random bytes. */
 function isCredentialShaped(token: string | undefined): boolean {
-  return token !== undefined && /^wb[sf]?_[A-Za-z0-9_-]{43}$/.test(token);
+  return token !== undefined && /^wb[a-z]?_[A-Za-z0-9_-]{43}$/.test(token);
 }
 
 /** Every route needs a tenant API key unless marked @Public() or @OperatorOnly(). */

@@ -6,8 +6,8 @@ import { notFound } from '../common/ids.js';
 import { pgPool, prepared } from '../database/sql.js';
 import { API_KEY_CHANNEL, ApiKeyCache } from './api-key-cache.js';
 import { ApiKey } from './api-key.entity.js';
-import { FEED_TOKEN_PREFIX, generateApiKey, hashApiKey, PORTAL_TOKEN_PREFIX } from './api-key-secret.js';
-import { FeedTokenStore } from '../webhooks/feed/feed-token.store.js';
+import { generateApiKey, hashApiKey, PORTAL_TOKEN_PREFIX } from './api-key-secret.js';
+import { BearerCredentials } from './bearer-credentials.js';
 import { PortalService } from './portal.service.js';
 import { Tenant } from './tenant.entity.js';
 import type { TenantContext } from './tenant-context.js';
@@ -39,7 +39,7 @@ export class TenancyService {
     @InjectRepository(Tenant) private readonly tenants: Repository<Tenant>,
     @InjectRepository(ApiKey) private readonly keys: Repository<ApiKey>,
     private readonly portal: PortalService,
-    private readonly feedTokens: FeedTokenStore,
+    private readonly credentials: BearerCredentials,
     private readonly cache: ApiKeyCache,
     dataSource: DataSource,
   ) {
@@ -94,10 +94,8 @@ export class TenancyService {
   /** The tenant a presented key belongs to, or undefined for an unknown or revoked key. */
   async authenticate(presented: string): Promise<TenantContext | undefined> {
     if (presented.startsWith(PORTAL_TOKEN_PREFIX)) return this.portal.authenticate(presented);
-    if (presented.startsWith(FEED_TOKEN_PREFIX)) {
-      const feed = await this.feedTokens.authenticate(presented);
-      return feed ? { tenantId: feed.tenantId, apiKeyId: null, feedWebhookId: feed.webhookId } : undefined;
-    }
+    const issuedElsewhere = this.credentials.checkFor(presented);
+    if (issuedElsewhere) return issuedElsewhere(presented);
     const hash = hashApiKey(presented);
     let key = this.cache.get(hash);
     if (!key) {

@@ -34,6 +34,7 @@ import { WebhooksService } from './subscriptions/webhooks.service.js';
 import { SECRET_BOX } from './webhooks.tokens.js';
 import { FeedController } from './feed/feed.controller.js';
 import { FeedService } from './feed/feed.service.js';
+import { FeedTokenStore } from './feed/feed-token.store.js';
 
 /**
  * Subscriptions, the delivery engine and its audit. It knows events (through the outbox) and
@@ -74,6 +75,7 @@ import { FeedService } from './feed/feed.service.js';
         new DeliveryRepository(dataSource, url, `${process.pid}-${Math.random().toString(36).slice(2, 10)}`),
     },
     ControlNumbers,
+    FeedTokenStore,
     SubscriptionHealthStore,
     MaintenanceStore,
     MaintenanceSwitch,

@@ -1,6 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { generateFeedToken, hashApiKey } from '../../tenancy/api-key-secret.js';
+import { generatePrefixedSecret, hashApiKey } from '../../tenancy/api-key-secret.js';
+import { BearerCredentials } from '../../tenancy/bearer-credentials.js';
+
+/** Feed tokens look different from API keys, so a glance (and the guard) tells them apart. */
+export const FEED_TOKEN_PREFIX = 'wbf_';
 
 export interface FeedTokenView {
   id: string;
@@ -34,10 +38,21 @@ const view = (row: Record<string, any>): FeedTokenView => ({
 });
 
 @Injectable()
-export class FeedTokenStore {
+export class FeedTokenStore implements OnModuleInit {
   private readonly logger = new Logger(FeedTokenStore.name);
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly credentials: BearerCredentials,
+  ) {}
+
+  /** Tenancy's guard asks this store about `wbf_` tokens: a token opens its one feed. */
+  onModuleInit(): void {
+    this.credentials.register(FEED_TOKEN_PREFIX, async (presented) => {
+      const feed = await this.authenticate(presented);
+      return feed ? { tenantId: feed.tenantId, apiKeyId: null, feedWebhookId: feed.webhookId } : undefined;
+    });
+  }
 
   /** A new token for one feed, minted by an API key; the value is returned once and stored hashed. */
   async mint(
@@ -46,7 +61,8 @@ export class FeedTokenStore {
     apiKeyId: string,
     ttlSeconds: number | null,
   ): Promise<FeedTokenView & { token: string }> {
-    const { token, hash, prefix } = generateFeedToken();
+    const { secret: token, hash } = generatePrefixedSecret(FEED_TOKEN_PREFIX);
+    const prefix = token.slice(0, 11);
     const [row] = await this.dataSource.query(
       `INSERT INTO feed_token (tenant_id, webhook_id, api_key_id, token_hash, prefix, expires_at)
        VALUES ($1, $2, $3, $4, $5, CASE WHEN $6::int IS NULL THEN NULL ELSE now() + make_interval(secs => $6::int) END)

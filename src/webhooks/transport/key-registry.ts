@@ -1,17 +1,9 @@
 import pg from 'pg';
+import { SEALED_WEBHOOK_COLUMNS, type SealedColumn, SealedValuesStore } from '../subscriptions/sealed-values.store.js';
 import { SecretBox, webhookField } from './secret-box.js';
 
 /** The start refused: the message names ENCRYPTION_KEY and says what to do. */
 export class EncryptionKeyMismatch extends Error {}
-
-/** The sealed columns of `webhook` and the field name each is bound to. */
-export const SEALED_WEBHOOK_COLUMNS = [
-  ['secret_encrypted', 'secret'],
-  ['previous_secret_encrypted', 'previous_secret'],
-  ['headers_encrypted', 'headers'],
-  ['auth_encrypted', 'auth'],
-  ['tls_encrypted', 'tls'],
-] as const;
 
 /**
  * Every statement on `encryption_key`: the keys this database has known (id and fingerprint,
@@ -96,15 +88,10 @@ async function holdsEveryKeyInUse(
         `but it is neither ENCRYPTION_KEY (key ${box.current.id}) nor in ENCRYPTION_KEYS_PREVIOUS: what it sealed could not be read. ` +
         'Start with that key as ENCRYPTION_KEY and this one in ENCRYPTION_KEYS_PREVIOUS; to roll back, keep this key and add that one to ENCRYPTION_KEYS_PREVIOUS, then run npm run rotate-encryption-key.',
     );
-  const { rows } = await client.query<{ key_id: string; n: string }>(
-    `SELECT split_part(v, '.', 2) AS key_id, count(*) AS n
-       FROM webhook, LATERAL (VALUES ${SEALED_WEBHOOK_COLUMNS.map(([column]) => `(${column})`).join(', ')}) AS s(v)
-      WHERE v LIKE 'v2.%' GROUP BY 1`,
-  );
-  const unreadable = rows.filter((r) => !held.has(r.key_id));
+  const unreadable = (await SealedValuesStore.keyIdsInUse(client)).filter((r) => !held.has(r.keyId));
   if (unreadable.length)
     throw new EncryptionKeyMismatch(
-      `${unreadable.map((r) => `${r.n} stored values are sealed under key ${r.key_id}`).join(', ')}, ` +
+      `${unreadable.map((r) => `${r.values} stored values are sealed under key ${r.keyId}`).join(', ')}, ` +
         `which is neither ENCRYPTION_KEY (key ${box.current.id}) nor in ENCRYPTION_KEYS_PREVIOUS: add it to ENCRYPTION_KEYS_PREVIOUS, ` +
         'then run npm run rotate-encryption-key to re-seal them under ENCRYPTION_KEY.',
     );
@@ -112,12 +99,10 @@ async function holdsEveryKeyInUse(
 
 /** Before trusting a key with an empty registry: one stored secret (if any) must open with it. */
 async function opensStoredSecret(client: pg.Client, box: SecretBox): Promise<void> {
-  const { rows } = await client.query<{ id: string; secret_encrypted: string }>(
-    'SELECT id, secret_encrypted FROM webhook ORDER BY created_at LIMIT 1',
-  );
-  if (!rows[0]) return;
+  const oldest = await SealedValuesStore.oldestSecret(client);
+  if (!oldest) return;
   try {
-    box.decrypt(rows[0].secret_encrypted, webhookField(rows[0].id, 'secret'));
+    box.decrypt(oldest.sealed, webhookField(oldest.id, 'secret'));
   } catch {
     throw new EncryptionKeyMismatch(
       'ENCRYPTION_KEY does not open the signing secrets already stored in this database: set ENCRYPTION_KEY to the key they were sealed with (or add it to ENCRYPTION_KEYS_PREVIOUS)',
@@ -150,45 +135,33 @@ export async function resealUnderCurrentKey(
 ): Promise<{ resealed: number; rows: number; retired: string[] }> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
-  const columns = SEALED_WEBHOOK_COLUMNS.map(([column]) => column);
   let after = '00000000-0000-0000-0000-000000000000';
   let resealed = 0;
   let rowsDone = 0;
   try {
     for (;;) {
       await client.query('BEGIN');
-      const { rows } = await client.query<Record<string, string | null>>(
-        `SELECT id, ${columns.join(', ')} FROM webhook WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE`,
-        [after, batchSize],
-      );
+      const rows = await SealedValuesStore.lockBatch(client, after, batchSize);
       for (const row of rows) {
-        const changes: Array<[string, string]> = [];
+        const changes: Array<[SealedColumn, string]> = [];
         for (const [column, field] of SEALED_WEBHOOK_COLUMNS) {
           const sealed = row[column];
           if (!sealed || SecretBox.keyIdOf(sealed) === box.current.id) continue;
-          const binding = webhookField(row.id!, field);
+          const binding = webhookField(row.id, field);
           changes.push([column, box.encrypt(box.decrypt(sealed, binding), binding)]);
         }
         if (changes.length === 0) continue;
-        await client.query(
-          `UPDATE webhook SET ${changes.map(([column], i) => `${column} = $${i + 2}`).join(', ')} WHERE id = $1`,
-          [row.id, ...changes.map(([, value]) => value)],
-        );
+        await SealedValuesStore.reseal(client, row.id, changes);
         resealed += changes.length;
       }
       await client.query('COMMIT');
       rowsDone += rows.length;
       if (rows.length) log(`re-sealed ${resealed} values in ${rowsDone} subscriptions so far`);
       if (rows.length < batchSize) break;
-      after = rows[rows.length - 1].id!;
+      after = rows[rows.length - 1].id;
     }
-    const { rows: left } = await client.query<{ n: string }>(
-      `SELECT count(*) AS n FROM webhook WHERE ${columns
-        .map((c) => `(${c} IS NOT NULL AND ${c} NOT LIKE $1)`)
-        .join(' OR ')}`,
-      [`v2.${box.current.id}.%`],
-    );
-    const retired = Number(left[0].n) === 0 ? await retireOtherKeys(client, box.current.id) : [];
+    const left = await SealedValuesStore.countNotSealedUnder(client, box.current.id);
+    const retired = left === 0 ? await retireOtherKeys(client, box.current.id) : [];
     return { resealed, rows: rowsDone, retired };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
