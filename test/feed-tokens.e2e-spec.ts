@@ -125,4 +125,41 @@ describe('feed tokens have a life cycle', () => {
     expect((await t.api('DELETE', `/v1/webhooks/${other}`)).status).toBe(204);
     expect(await reads(other, otherToken)).toBe(401);
   });
+
+  it('a token minted while a move to push is committing is not revived by the move back to pull', async () => {
+    const feedId = await pullFeed();
+    const client = new pg.Client({ connectionString: t.databaseUrl });
+    await client.connect();
+    try {
+      // The move to push as its transaction stands before COMMIT: the row locked and switched, the
+      // feed's tokens revoked.
+      await client.query('BEGIN');
+      await client.query('SELECT id FROM webhook WHERE id = $1 FOR UPDATE', [feedId]);
+      await client.query(`UPDATE webhook SET delivery_mode = 'push', url = 'http://127.0.0.1:9/erp' WHERE id = $1`, [
+        feedId,
+      ]);
+      await client.query('UPDATE feed_token SET revoked_at = now() WHERE webhook_id = $1 AND revoked_at IS NULL', [
+        feedId,
+      ]);
+      let settled = false;
+      const mint = t.api('POST', `/v1/webhooks/${feedId}/feed-token`).finally(() => (settled = true));
+      // The mint either finished or waits for the move's lock.
+      await eventually(async () => {
+        if (settled) return true;
+        const { rows } = await client.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        return rows[0].n > 0;
+      });
+      await client.query('COMMIT');
+      const minted = await mint;
+      expect((await t.api('PATCH', `/v1/webhooks/${feedId}`, { body: { deliveryMode: 'pull' } })).status).toBe(200);
+      if (minted.status === 201) expect(await reads(feedId, minted.body.token)).toBe(401);
+      else expect(minted.status).toBe(409);
+      expect((await t.api('GET', `/v1/webhooks/${feedId}/feed-tokens`)).body.data).toEqual([]);
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      await client.end();
+    }
+  });
 });

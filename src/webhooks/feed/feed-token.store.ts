@@ -54,22 +54,32 @@ export class FeedTokenStore implements OnModuleInit {
     });
   }
 
-  /** A new token for one feed, minted by an API key; the value is returned once and stored hashed. */
+  /**
+   * A new token for one feed, minted by an API key; the value is returned once and stored hashed.
+   * Undefined when the subscription is not (or no longer) a pull feed. The subscription's row is
+   * key-share locked: a move to push that is committing (it holds the row and revokes the feed's
+   * tokens) is waited for and seen, so no token is minted behind its revocation to come alive on
+   * a later move back to pull.
+   */
   async mint(
     tenantId: string,
     webhookId: string,
     apiKeyId: string,
     ttlSeconds: number | null,
-  ): Promise<FeedTokenView & { token: string }> {
+  ): Promise<(FeedTokenView & { token: string }) | undefined> {
     const { secret: token, hash } = generatePrefixedSecret(FEED_TOKEN_PREFIX);
     const prefix = token.slice(0, 11);
     const [row] = await this.dataSource.query(
       `INSERT INTO feed_token (tenant_id, webhook_id, api_key_id, token_hash, prefix, expires_at)
-       VALUES ($1, $2, $3, $4, $5, CASE WHEN $6::int IS NULL THEN NULL ELSE now() + make_interval(secs => $6::int) END)
+       SELECT w.tenant_id, w.id, $3, $4, $5,
+              CASE WHEN $6::int IS NULL THEN NULL ELSE now() + make_interval(secs => $6::int) END
+         FROM webhook w
+        WHERE w.id = $2 AND w.tenant_id = $1 AND w.delivery_mode = 'pull' AND w.deleted_at IS NULL
+          FOR KEY SHARE
        RETURNING id, webhook_id, api_key_id, prefix, created_at, expires_at, last_used_at`,
       [tenantId, webhookId, apiKeyId, hash, prefix, ttlSeconds],
     );
-    return { ...view(row), token };
+    return row ? { ...view(row), token } : undefined;
   }
 
   /** The live tokens of one feed, newest first (never their values). */

@@ -68,9 +68,11 @@ export class FeedService {
   async issueToken(caller: TenantContext, webhookId: string, ttlSeconds: number | null) {
     if (!caller.apiKeyId) throw new ForbiddenException('feed tokens are minted with an API key');
     const webhook = await this.webhooks.find(caller.tenantId, webhookId);
-    if (webhook.deliveryMode !== 'pull')
-      throw conflict(`webhook ${webhookId} is pushed to; set deliveryMode: "pull" before issuing a feed token`);
+    const pushed = conflict(`webhook ${webhookId} is pushed to; set deliveryMode: "pull" before issuing a feed token`);
+    if (webhook.deliveryMode !== 'pull') throw pushed;
     const minted = await this.feedTokens.mint(caller.tenantId, webhookId, caller.apiKeyId, ttlSeconds);
+    // Moved to push (or deleted) while this was minting.
+    if (!minted) throw pushed;
     return {
       id: minted.id,
       token: minted.token,
