@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orderBody } from './support/fixtures.js';
 import { eventually } from './support/receiver.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
@@ -124,6 +125,24 @@ describe('feed tokens have a life cycle', () => {
     const otherToken = (await t.api('POST', `/v1/webhooks/${other}/feed-token`)).body.token;
     expect((await t.api('DELETE', `/v1/webhooks/${other}`)).status).toBe(204);
     expect(await reads(other, otherToken)).toBe(401);
+  });
+
+  it('a long poll that started before its token was revoked answers 401, not the data committed after', async () => {
+    const feedId = await pullFeed();
+    const minted = (await t.api('POST', `/v1/webhooks/${feedId}/feed-token`)).body;
+    const polling = t.api('GET', `/v1/feeds/${feedId}?wait=20`, { key: minted.token });
+    // The poll has authenticated once its token shows a last use.
+    await eventually(async () => {
+      const listed = (await t.api('GET', `/v1/webhooks/${feedId}/feed-tokens`)).body.data;
+      return listed.find((x: { id: string }) => x.id === minted.id)?.lastUsedAt != null;
+    });
+    expect((await t.api('DELETE', `/v1/webhooks/${feedId}/feed-tokens/${minted.id}`)).status).toBe(204);
+    expect((await t.api('POST', '/v1/orders', { body: orderBody() })).status).toBe(201);
+    const answer = await polling;
+    expect(answer.status).toBe(401);
+    expect(JSON.stringify(answer.body)).not.toContain('order.created');
+    // The subscription's own key still reads what waits.
+    expect((await t.api('GET', `/v1/feeds/${feedId}?wait=1`)).body.data).toHaveLength(1);
   });
 
   it('a token minted while a move to push is committing is not revived by the move back to pull', async () => {

@@ -89,8 +89,23 @@ export class PortalService {
       [hashApiKey(token)],
     );
     return row
-      ? { tenantId: row.tenant_id, apiKeyId: null, portal: { sessionId: row.id, readOnly: row.read_only } }
+      ? {
+          tenantId: row.tenant_id,
+          apiKeyId: null,
+          portal: { sessionId: row.id, readOnly: row.read_only },
+          stillValid: () => this.isSessionAlive(row.id),
+        }
       : undefined;
+  }
+
+  private async isSessionAlive(id: string): Promise<boolean> {
+    const rows = await queryRows(
+      this.dataSource,
+      `SELECT 1 FROM portal_session s JOIN api_key k ON k.id = s.api_key_id
+        WHERE s.id = $1 AND s.expires_at > now() AND k.revoked_at IS NULL`,
+      [id],
+    );
+    return rows.length > 0;
   }
 
   /** Ends a session early (the screen's Sign out). */

@@ -114,7 +114,13 @@ export class TenancyService {
         this.logger.warn(`could not record the last use of API key ${id}: ${String(error)}`);
       });
     }
-    return { tenantId: key.tenantId, apiKeyId: key.id };
+    const keyId = key.id;
+    return { tenantId: key.tenantId, apiKeyId: keyId, stillValid: () => this.isKeyAlive(keyId) };
+  }
+
+  private async isKeyAlive(id: string): Promise<boolean> {
+    const { rows } = await this.pool.query('SELECT 1 FROM api_key WHERE id = $1 AND revoked_at IS NULL', [id]);
+    return rows.length > 0;
   }
 
   private async insertKey(repository: Repository<ApiKey>, tenantId: string, name: string) {

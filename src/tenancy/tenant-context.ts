@@ -11,6 +11,11 @@ export interface TenantContext {
   feedWebhookId?: string;
   /** Set when the caller is a settings-screen session opened through a portal link. */
   portal?: { sessionId: string; readOnly: boolean };
+  /**
+   * Whether the credential is still alive (not revoked or expired since, nor its API key): a
+   * long poll asks before it answers with data, so a revocation holds "at once" for it too.
+   */
+  stillValid?: () => Promise<boolean>;
 }
 
 export type AuthenticatedRequest = FastifyRequest & { tenant?: TenantContext };

@@ -50,7 +50,14 @@ export class FeedTokenStore implements OnModuleInit {
   onModuleInit(): void {
     this.credentials.register(FEED_TOKEN_PREFIX, async (presented) => {
       const feed = await this.authenticate(presented);
-      return feed ? { tenantId: feed.tenantId, apiKeyId: null, feedWebhookId: feed.webhookId } : undefined;
+      return feed
+        ? {
+            tenantId: feed.tenantId,
+            apiKeyId: null,
+            feedWebhookId: feed.webhookId,
+            stillValid: () => this.isAlive(feed.tokenId),
+          }
+        : undefined;
     });
   }
 
@@ -112,7 +119,7 @@ export class FeedTokenStore implements OnModuleInit {
   }
 
   /** The tenant and feed a presented token opens, or undefined when it is unknown or no longer alive. */
-  async authenticate(presented: string): Promise<{ tenantId: string; webhookId: string } | undefined> {
+  async authenticate(presented: string): Promise<{ tokenId: string; tenantId: string; webhookId: string } | undefined> {
     const [row] = await this.dataSource.query(
       `SELECT t.id, t.tenant_id, t.webhook_id, t.last_used_at > now() - interval '${LAST_USED_RESOLUTION}' AS fresh
          FROM ${FROM} WHERE t.token_hash = $1 AND ${ALIVE}`,
@@ -126,6 +133,14 @@ export class FeedTokenStore implements OnModuleInit {
           this.logger.warn(`could not record the last use of feed token ${row.id}: ${String(error)}`),
         );
     }
-    return { tenantId: row.tenant_id, webhookId: row.webhook_id };
+    return { tokenId: row.id, tenantId: row.tenant_id, webhookId: row.webhook_id };
+  }
+
+  /** Whether a token is still alive (a long poll asks before answering). */
+  async isAlive(tokenId: string): Promise<boolean> {
+    const rows: unknown[] = await this.dataSource.query(`SELECT 1 FROM ${FROM} WHERE t.id = $1 AND ${ALIVE}`, [
+      tokenId,
+    ]);
+    return rows.length > 0;
   }
 }

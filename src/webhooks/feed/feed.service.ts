@@ -1,4 +1,4 @@
-import { ForbiddenException, Inject, Injectable } from '@nestjs/common';
+import { ForbiddenException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/config.js';
 import { conflict, fieldError } from '../../common/errors.js';
@@ -107,6 +107,9 @@ export class FeedService {
     for (;;) {
       const rows = await this.deliveries.readFeed(webhook.id, after, limit);
       if (rows.length > 0) {
+        // A long poll may have waited past a revocation of the credential it started with.
+        if (query.wait && caller.stillValid && !(await caller.stillValid()))
+          throw new UnauthorizedException('the credential of this long poll was revoked or expired while it waited');
         // A page is assembled in the service's memory and each item may render to 1 MB, or take
         // the sandbox's deadline: it ends at a size and a rendering time (one item at least), and
         // the next read goes on from its cursor.
