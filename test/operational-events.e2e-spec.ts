@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { orderBody } from './support/fixtures.js';
@@ -230,5 +231,93 @@ describe('operational events', () => {
           'entry 1 (200) must be a non-2xx HTTP status from 300 to 599; entry 2 ("x") must be a non-2xx HTTP status from 300 to 599',
       },
     ]);
+  });
+});
+
+describe('operational events commit with the state they tell of', () => {
+  let t: TestApp;
+  let db: pg.Client;
+  const receivers: Receiver[] = [];
+
+  beforeAll(async () => {
+    // A short lease: an outcome that could not be written is sent again soon.
+    t = await createTestApp({ WEBHOOK_LEASE: '1s', WEBHOOK_SWEEP_INTERVAL_MS: '50' });
+    db = new pg.Client({ connectionString: t.databaseUrl });
+    await db.connect();
+  });
+  afterAll(async () => {
+    for (const r of receivers) await r.close();
+    await db?.end();
+    await t?.close();
+  });
+
+  it('a delivery is never failed without its delivery.failed: when the event cannot be written, neither is the failure, and both are written later', async () => {
+    const { key } = await t.newTenant();
+    const api = (method: string, path: string, body?: unknown) => t.api(method, path, { key, body });
+    const erp = (await startReceiver()).always({ status: 422, body: 'customer C-9 unknown' });
+    const ops = await startReceiver();
+    receivers.push(erp, ops);
+    const hook = (
+      await api('POST', '/v1/webhooks', {
+        name: 'ERP',
+        url: erp.url,
+        eventTypes: ['order.created'],
+        permanentStatuses: [422],
+      })
+    ).body as { id: string };
+    const watcher = (await api('POST', '/v1/webhooks', { name: 'ops', url: ops.url, eventTypes: ['delivery.failed'] }))
+      .body as { id: string; secret: string };
+
+    // The write of delivery.failed fails while the switch is on (a crash or a database error at that point).
+    await db.query(`CREATE TABLE fault_switch (on_ boolean)`);
+    await db.query(`INSERT INTO fault_switch VALUES (true)`);
+    await db.query(`CREATE SEQUENCE fault_hits`);
+    await db.query(`CREATE FUNCTION refuse_delivery_failed() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.type = 'delivery.failed' AND EXISTS (SELECT 1 FROM fault_switch) THEN
+          PERFORM nextval('fault_hits');
+          RAISE EXCEPTION 'injected failure writing delivery.failed';
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await db.query(
+      `CREATE TRIGGER refuse_delivery_failed BEFORE INSERT ON event FOR EACH ROW EXECUTE FUNCTION refuse_delivery_failed()`,
+    );
+    try {
+      for (let i = 0; i < 3; i++) expect((await api('POST', '/v1/orders', orderBody())).status).toBe(201);
+      // The recorder has tried (and been refused) as often as it tries a write before giving it up.
+      await eventually(
+        async () => {
+          const { rows } = await db.query(`SELECT last_value::int AS n, is_called FROM fault_hits`);
+          return rows[0].is_called && rows[0].n >= 3;
+        },
+        10_000,
+        'refused writes of delivery.failed',
+      );
+      const { rows } = await db.query(`SELECT status FROM delivery WHERE webhook_id = $1`, [hook.id]);
+      expect(rows).toHaveLength(3);
+      const events = await db.query(`SELECT count(*)::int AS n FROM event WHERE type = 'delivery.failed'`);
+      expect(events.rows[0].n).toBe(0);
+      // Without their events, none of them is failed.
+      expect(rows.map((r) => r.status)).toEqual(['pending', 'pending', 'pending']);
+
+      await db.query(`DELETE FROM fault_switch`);
+      await ops.waitForRequests(3, 15_000);
+      const told = verified(ops, watcher.secret);
+      const deliveries = (await api('GET', `/v1/deliveries?webhookId=${hook.id}`)).body.data as Array<{
+        id: string;
+        status: string;
+        lastReason: string;
+      }>;
+      expect(deliveries.map((d) => [d.status, d.lastReason])).toEqual(
+        Array.from({ length: 3 }, () => ['failed', 'customer C-9 unknown']),
+      );
+      expect(told.map((e) => e.data.deliveryId).sort()).toEqual(deliveries.map((d) => d.id).sort());
+      expect(told.every((e) => e.type === 'delivery.failed' && e.data.lastStatus === 422)).toBe(true);
+      const once = await db.query(`SELECT count(*)::int AS n FROM event WHERE type = 'delivery.failed'`);
+      expect(once.rows[0].n).toBe(3);
+    } finally {
+      await db.query(`DROP TRIGGER refuse_delivery_failed ON event`);
+    }
   });
 });

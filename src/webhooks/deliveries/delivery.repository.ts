@@ -171,6 +171,33 @@ function toRecordRow(r: AttemptRecord) {
   };
 }
 
+/**
+ * The write-back of a batch of outcomes: $1 the batch, $2 this instance, $3/$4 the subscriptions
+ * whose success is written here (healthy ones only). Answers ('healthy', webhook id) and
+ * ('failed', delivery id) rows.
+ */
+function recordStatement(
+  records: AttemptRecord[],
+  successes: Map<string, Date>,
+  instanceId: string,
+): [string, unknown[]] {
+  const ids = [...successes.keys()].sort();
+  const params = [JSON.stringify(records.map(toRecordRow)), instanceId, ids, ids.map((id) => successes.get(id))];
+  const statement = `WITH locked AS (
+      SELECT id, status FROM webhook WHERE id = ANY($3::uuid[]) ORDER BY id FOR NO KEY UPDATE
+    ), ${RECORD_CTES}, inserted AS (${INSERT_ATTEMPTS}), healthy AS (
+      UPDATE webhook w
+         SET consecutive_failures = 0, failing_since = NULL,
+             last_success_at = GREATEST(coalesce(w.last_success_at, h.at), h.at)
+        FROM locked JOIN unnest($3::uuid[], $4::timestamptz[]) AS h(id, at) ON h.id = locked.id
+       WHERE w.id = h.id AND locked.status = 'healthy'
+      RETURNING w.id
+    )
+    SELECT 'healthy' AS kind, id FROM healthy
+    UNION ALL SELECT 'failed', id FROM updated WHERE status = 'failed'`;
+  return [statement, params];
+}
+
 /** The next pending delivery of each (subscription, aggregate), when it waits for its predecessor: it may go now. */
 const RELEASE_FOLLOWERS = `WITH done AS (
     SELECT DISTINCT w, a FROM unnest($1::uuid[], $2::uuid[]) AS p(w, a) WHERE a IS NOT NULL
@@ -434,20 +461,7 @@ export class DeliveryRepository {
    * failed (those this instance still held).
    */
   async recordOutcomes(records: AttemptRecord[], successes: Map<string, Date>): Promise<RecordedOutcomes> {
-    const ids = [...successes.keys()].sort();
-    const params = [JSON.stringify(records.map(toRecordRow)), this.instanceId, ids, ids.map((id) => successes.get(id))];
-    const statement = `WITH locked AS (
-        SELECT id, status FROM webhook WHERE id = ANY($3::uuid[]) ORDER BY id FOR NO KEY UPDATE
-      ), ${RECORD_CTES}, inserted AS (${INSERT_ATTEMPTS}), healthy AS (
-        UPDATE webhook w
-           SET consecutive_failures = 0, failing_since = NULL,
-               last_success_at = GREATEST(coalesce(w.last_success_at, h.at), h.at)
-          FROM locked JOIN unnest($3::uuid[], $4::timestamptz[]) AS h(id, at) ON h.id = locked.id
-         WHERE w.id = h.id AND locked.status = 'healthy'
-        RETURNING w.id
-      )
-      SELECT 'healthy' AS kind, id FROM healthy
-      UNION ALL SELECT 'failed', id FROM updated WHERE status = 'failed'`;
+    const [statement, params] = recordStatement(records, successes, this.instanceId);
     const releasing = records.filter((r) => r.releasesFollower && r.aggregateId);
     if (releasing.length === 0) {
       const { rows } = await this.pool.query<{ kind: string; id: string }>(statement, params);
@@ -475,6 +489,22 @@ export class DeliveryRepository {
       // A client that failed is not given back to the pool for reuse.
       client.release(broken);
     }
+  }
+
+  /**
+   * `recordOutcomes` inside the caller's transaction, for a batch whose outcomes change more than
+   * the delivery rows (a delivery failed for good, a subscription's health): the caller holds the
+   * subscriptions' rows locked, writes their health and records the operational events in the
+   * same transaction, so a delivery is `failed` only together with its `delivery.failed`. Health
+   * is the caller's: no success is written here.
+   */
+  async recordOutcomesIn(tx: Tx, records: AttemptRecord[]): Promise<RecordedOutcomes> {
+    const [statement, params] = recordStatement(records, new Map(), this.instanceId);
+    const rows = await tx.query<{ kind: string; id: string }>(statement, params);
+    const releasing = records.filter((r) => r.releasesFollower && r.aggregateId);
+    if (releasing.length > 0)
+      await tx.query(RELEASE_FOLLOWERS, [releasing.map((r) => r.webhookId), releasing.map((r) => r.aggregateId)]);
+    return recorded(rows);
   }
 
   /**

@@ -109,10 +109,14 @@ export async function writeSplitting<R>(
 }
 
 /**
- * Writes finished attempts back in batches: the delivery rows and their audit rows first (one
- * statement, success health included for subscriptions that are healthy already), then the health
- * transaction for the others, which locks their rows and applies the health rules to each attempt
- * in order. A failure of the health transaction retries the health only, never the audit.
+ * Writes finished attempts back in batches. Subscriptions whose attempts here all succeeded take
+ * the fast way: the delivery rows and their audit rows in one statement (success health included
+ * for those healthy already), then the health transaction for a recovery only. The others' outcomes
+ * change a state an operational event tells of (a delivery failed for good, a subscription failing
+ * or disabled): their delivery rows, audit rows, health and events are written in one transaction,
+ * so a delivery is never `failed` without its `delivery.failed`, nor a subscription failing or
+ * disabled without its event. A transaction that fails leaves the deliveries leased and unwritten:
+ * it is tried again, and when it cannot be written the lease expires and the delivery is sent again.
  */
 export class Recorder {
   private readonly logger = new Logger(Recorder.name);
@@ -161,41 +165,40 @@ export class Recorder {
   }
 
   private async write(batch: Finished[]): Promise<void> {
-    const failing = new Set(batch.filter((f) => f.verdict.kind !== 'success').map((f) => f.record.webhookId));
+    const changing = new Set(batch.filter((f) => f.verdict.kind !== 'success').map((f) => f.record.webhookId));
+    const successes = batch.filter((f) => !changing.has(f.record.webhookId));
+    if (successes.length > 0) await this.writeSuccesses(successes);
+    if (changing.size > 0) await this.writeChanges(batch.filter((f) => changing.has(f.record.webhookId)));
+  }
+
+  /** Attempts that all succeeded: one statement, then the health transaction for subscriptions that recover. */
+  private async writeSuccesses(batch: Finished[]): Promise<void> {
     const healthy = new Set<string>();
-    const failed = new Set<string>();
-    const records = batch.map((f) => storableRecord(f.record));
-    const writeOutcomes = async (part: AttemptRecord[]) => {
-      const successes = new Map<string, Date>();
-      for (const r of part) {
-        if (failing.has(r.webhookId)) continue;
-        const last = successes.get(r.webhookId);
-        if (!last || last < r.startedAt) successes.set(r.webhookId, r.startedAt);
-      }
-      const written = await this.repository.recordOutcomes(part, successes);
-      for (const id of written.healthy) healthy.add(id);
-      for (const id of written.failed) failed.add(id);
-    };
-    // The database may be restarting: outcomes wait (their leases kept alive) rather than be sent again.
-    const deadline = Date.now() + this.config.webhooks.leaseMs / 2;
-    let pending = records;
-    for (let wait = 100; ; wait = Math.min(wait * 2, 2_000)) {
-      const { lost } = await writeSplitting(pending, writeOutcomes, unstorableRecord);
-      if (lost.length === 0) break;
-      if (!lost.every((l) => isConnectionError(l.error)) || Date.now() + wait > deadline) {
-        // Their leases expire and they are sent again: at least once, never lost.
-        this.logger.error(`could not record ${lost.length} attempts: ${describe(lost[0].error)}`);
-        break;
-      }
-      pending = lost.map((l) => l.record);
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-    // Subscriptions with a failure, or not healthy before (a recovery, a disabled one), take the health transaction.
-    const rest = batch.filter((f) => failing.has(f.record.webhookId) || !healthy.has(f.record.webhookId));
+    await this.writeRetrying(
+      batch.map((f) => storableRecord(f.record)),
+      async (part) => {
+        const successes = new Map<string, Date>();
+        for (const r of part) {
+          const last = successes.get(r.webhookId);
+          if (!last || last < r.startedAt) successes.set(r.webhookId, r.startedAt);
+        }
+        const written = await this.repository.recordOutcomes(part, successes);
+        for (const id of written.healthy) healthy.add(id);
+      },
+    );
+    // Subscriptions not healthy before (a recovery, a disabled one) take the health transaction.
+    const rest = batch.filter((f) => !healthy.has(f.record.webhookId));
     if (rest.length === 0) return;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.recordHealth(rest, failed);
+        await this.transactions.run(async (tx) => {
+          // Like the engine's own pool: a health change lost in a crash is only made again.
+          await tx.manager.query('SET LOCAL synchronous_commit = off');
+          const current = await this.health.lock(tx, [...new Set(rest.map((f) => f.record.webhookId))].sort());
+          const updated = this.applyHealth(current, rest);
+          await this.health.write(tx, updated);
+          await this.recordOperationalEvents(tx, current, updated, rest, new Set());
+        });
         return;
       } catch (error) {
         if (attempt >= HEALTH_TRIES) {
@@ -206,24 +209,73 @@ export class Recorder {
     }
   }
 
-  /**
-   * The health transaction: locks the subscriptions (in id order), applies the health rules to
-   * each attempt of the batch in order, and records the operational events of what changed.
-   */
-  private async recordHealth(batch: Finished[], failed: Set<string>): Promise<void> {
-    const ids = [...new Set(batch.map((f) => f.record.webhookId))].sort();
-    await this.transactions.run(async (tx) => {
-      // Like the engine's own pool: a health change lost in a crash is only made again.
-      await tx.manager.query('SET LOCAL synchronous_commit = off');
-      const current = await this.health.lock(tx, ids);
-      const updated = this.applyHealth(current, batch);
-      await this.health.write(tx, updated);
-      await this.recordOperationalEvents(tx, current, updated, batch, failed);
-    });
+  /** Attempts that change a state: outcomes, health and operational events in one transaction. */
+  private async writeChanges(batch: Finished[]): Promise<void> {
+    const byDelivery = new Map(batch.map((f) => [f.record.deliveryId, f]));
+    await this.writeRetrying(
+      batch.map((f) => storableRecord(f.record)),
+      (part) => this.recordChanges(part.map((record) => ({ ...byDelivery.get(record.deliveryId)!, record }))),
+    );
   }
 
   /**
-   * Per subscription, in the health transaction: `delivery.failed` for each delivery this batch
+   * Writes `records` with `write`, split around outcomes the database refuses (`writeSplitting`);
+   * while the database cannot be reached (a restart), outcomes wait, their leases kept alive,
+   * rather than be sent again.
+   */
+  private async writeRetrying(
+    records: AttemptRecord[],
+    write: (part: AttemptRecord[]) => Promise<void>,
+  ): Promise<void> {
+    const deadline = Date.now() + this.config.webhooks.leaseMs / 2;
+    let pending = records;
+    for (let wait = 100; ; wait = Math.min(wait * 2, 2_000)) {
+      const { lost } = await writeSplitting(pending, write, unstorableRecord);
+      if (lost.length === 0) return;
+      if (!lost.every((l) => isConnectionError(l.error)) || Date.now() + wait > deadline) {
+        // Their leases expire and they are sent again: at least once, never lost.
+        this.logger.error(`could not record ${lost.length} attempts: ${describe(lost[0].error)}`);
+        return;
+      }
+      pending = lost.map((l) => l.record);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  /**
+   * The state-changing transaction: locks the subscriptions (in id order, before any delivery
+   * row, the order every writer keeps), writes the outcomes, applies the health rules to each
+   * attempt in order and records the operational events of what changed. A failure after the
+   * outcomes statement (the health or the events refused, a deadlock) is tried again as a whole.
+   */
+  private async recordChanges(batch: Finished[]): Promise<void> {
+    const ids = [...new Set(batch.map((f) => f.record.webhookId))].sort();
+    for (let attempt = 1; ; attempt++) {
+      let outcomesWritten = false;
+      try {
+        await this.transactions.run(async (tx) => {
+          // Like the engine's own pool: what a crash loses is lost together, and the lease sends it again.
+          await tx.manager.query('SET LOCAL synchronous_commit = off');
+          const current = await this.health.lock(tx, ids);
+          const { failed } = await this.repository.recordOutcomesIn(
+            tx,
+            batch.map((f) => f.record),
+          );
+          outcomesWritten = true;
+          const updated = this.applyHealth(current, batch);
+          await this.health.write(tx, updated);
+          await this.recordOperationalEvents(tx, current, updated, batch, failed);
+        });
+        return;
+      } catch (error) {
+        const again = outcomesWritten || String((error as { code?: unknown }).code).startsWith('40');
+        if (!again || isConnectionError(error) || attempt >= HEALTH_TRIES) throw error;
+      }
+    }
+  }
+
+  /**
+   * Per subscription, in the transaction that changes its health: `delivery.failed` for each delivery this batch
    * ended as failed, then the change of health, if any. A delivery that carried an operational
    * event records none when it fails, so two broken endpoints cannot notify each other forever.
    */
