@@ -10,6 +10,7 @@ import { EncryptionKeys1764100000001 } from '../../migrations/1764100000001-encr
 import { AttemptReasons1764200000000 } from '../../migrations/1764200000000-attempt-reasons.js';
 import { MaintenanceWindows1764210000000 } from '../../migrations/1764210000000-maintenance-windows.js';
 import { DeliveryLogIndexes1764300000000 } from '../../migrations/1764300000000-delivery-log-indexes.js';
+import { StalePlanGuard1764700000000 } from '../../migrations/1764700000000-stale-plan-guard.js';
 
 /** Listed explicitly, oldest first: globs do not survive bundling or ESM. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   AttemptReasons1764200000000,
   MaintenanceWindows1764210000000,
   DeliveryLogIndexes1764300000000,
+  StalePlanGuard1764700000000,
 ];

@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
+import type pg from 'pg';
+import { DataSource } from 'typeorm';
 import { monotonicFactory } from 'ulid';
-import type { Statement } from '../database/sql.js';
-import type { Tx } from '../database/transaction.js';
+import { pgPool, prepared, type Statement } from '../database/sql.js';
+import { TransactionRunner, type Tx } from '../database/transaction.js';
 import { API_VERSION, type AggregateType, type Envelope, type RecordedEventType } from './event-types.js';
 
 /** A change's event, before it is recorded. */
@@ -29,7 +31,40 @@ export interface OutboxListener {
    */
   prefetch?: string;
   onRecorded(tx: Tx, events: RecordedEvent[], prefetched: Array<Record<string, any>>): Promise<void>;
+  /**
+   * What `onRecorded` would write for these events, planned without reading in the transaction
+   * (from a cache), so that a change needing no reads of its own (a create) is recorded in one
+   * statement, outside any explicit transaction. Undefined: this change takes the ordinary way.
+   */
+  plan?(tenantId: string, events: PlannedEvent[]): Promise<OutboxPlan | undefined>;
 }
+
+/** An event about to be recorded by one statement: its sequence is the statement's to take. */
+export type PlannedEvent = Omit<RecordedEvent, 'sequence'>;
+
+/** A listener's writes as CTEs of the statement that records the events. */
+export interface OutboxPlan {
+  /**
+   * Named statements run as CTEs, each with its parameters numbered from $1; they may read
+   * `recorded` (id, sequence: the events as inserted) and the CTEs before them.
+   */
+  ctes: Array<Statement & { name: string }>;
+  /**
+   * A boolean expression over those CTEs: whether what the plan was made from still holds,
+   * under the locks the CTEs take. False rolls the whole statement back (nothing is written)
+   * and the change is recorded the ordinary way.
+   */
+  holds: string;
+  /** An expression over those CTEs whose value is handed to `committed`. */
+  result: string;
+  /** Runs once the statement has committed. */
+  committed(events: RecordedEvent[], result: unknown): void;
+  /** The plan did not hold: whatever it was made from is out of date. */
+  stale(): void;
+}
+
+/** SQLSTATE of waybill_stale_plan(): an OutboxPlan that no longer held rolled its statement back. */
+const STALE_PLAN = 'WB001';
 
 const nextUlid = monotonicFactory();
 export const newEventId = () => `evt_${nextUlid()}`;
@@ -90,6 +125,14 @@ export function toEnvelope(event: RecordedEvent): Envelope {
 export class OutboxService {
   private readonly listeners: OutboxListener[] = [];
   private readonly committedListeners: Array<(events: RecordedEvent[]) => void> = [];
+  private readonly pool: pg.Pool;
+
+  constructor(
+    dataSource: DataSource,
+    private readonly transactions: TransactionRunner,
+  ) {
+    this.pool = pgPool(dataSource);
+  }
 
   addListener(listener: OutboxListener): void {
     if (listener.prefetch && this.listeners.some((l) => l.prefetch))
@@ -108,39 +151,121 @@ export class OutboxService {
    * `change`, the statements that make the change (INSERTs or UPDATEs of the aggregate's rows),
    * run in the same statement as CTEs: the change and its events cost one round trip.
    */
+  /**
+   * Records a change that reads nothing first (a create) with its events and everything the
+   * listeners write for them in one statement on its own (autocommit): one round trip, no
+   * BEGIN or COMMIT. Each listener plans its writes beforehand (from a cache) and the statement
+   * checks, under the listener's locks, that the plan still holds; when it does not (or a
+   * listener cannot plan), nothing is written by it and the change is recorded the ordinary way
+   * in a transaction. Either way the change and its events commit together or not at all.
+   */
+  async recordAlone(tenantId: string, changes: DomainEvent[], ...change: Statement[]): Promise<RecordedEvent[]> {
+    const batch = this.newBatch(changes);
+    const plans = await this.plan(tenantId, changes, batch);
+    if (plans) {
+      const params: unknown[] = [];
+      const ctes = change.map((statement, i) => `change${i} AS (${shift(statement, params)})`);
+      ctes.push(`recorded AS (${this.insertEvents(tenantId, changes, batch, params)})`);
+      for (const plan of plans) for (const cte of plan.ctes) ctes.push(`${cte.name} AS (${shift(cte, params)})`);
+      const holds = plans.map((plan) => `(${plan.holds})`).join(' AND ') || 'true';
+      const sql = `WITH ${ctes.join(', ')}
+        SELECT CASE WHEN ${holds} THEN true ELSE waybill_stale_plan() END AS held,
+               (SELECT json_agg(json_build_array(id, sequence)) FROM recorded) AS recorded_sequences
+               ${plans.map((plan, i) => `, ${plan.result} AS plan${i}`).join('')}`;
+      try {
+        const [row] = (await this.pool.query<Record<string, any>>(prepared(sql, params))).rows;
+        const events = this.recordedEvents(tenantId, changes, batch, new Map(row.recorded_sequences));
+        plans.forEach((plan, i) => plan.committed(events, row[`plan${i}`]));
+        for (const listener of this.committedListeners) listener(events);
+        return events;
+      } catch (error) {
+        if ((error as { code?: string }).code !== STALE_PLAN) throw error;
+        for (const plan of plans) plan.stale();
+      }
+    }
+    return this.transactions.run((tx) => this.record(tx, tenantId, changes, ...change));
+  }
+
+  /** Every listener's plan, or undefined when one of them cannot plan. */
+  private async plan(tenantId: string, changes: DomainEvent[], batch: Batch): Promise<OutboxPlan[] | undefined> {
+    const planned: PlannedEvent[] = changes.map((c, i) => ({
+      ...c,
+      id: batch.ids[i],
+      tenantId,
+      apiVersion: API_VERSION,
+      createdAt: batch.createdAt,
+    }));
+    const plans: OutboxPlan[] = [];
+    for (const listener of this.listeners) {
+      const plan = await listener.plan?.(tenantId, planned);
+      if (!plan) return undefined;
+      plans.push(plan);
+    }
+    return plans;
+  }
+
+  private newBatch(changes: DomainEvent[]): Batch {
+    const placeInChange = new Map<string, number>();
+    const batch: Batch = { createdAt: new Date(), ids: [], places: [] };
+    for (const c of changes) {
+      const place = (placeInChange.get(c.aggregateId) ?? 0) + 1;
+      placeInChange.set(c.aggregateId, place);
+      batch.ids.push(newEventId());
+      batch.places.push(place);
+    }
+    return batch;
+  }
+
+  /**
+   * The INSERT of a batch's events, its parameters appended to `params`: each event's sequence
+   * is the aggregate's last one plus its place in this change (the caller holds the aggregate's
+   * row lock, or the aggregate is new, so this cannot race).
+   */
+  private insertEvents(tenantId: string, changes: DomainEvent[], batch: Batch, params: unknown[]): string {
+    const p = (value: unknown) => `$${params.push(value)}`;
+    return `INSERT INTO event (id, tenant_id, type, aggregate_type, aggregate_id, sequence, api_version, data, created_at)
+       SELECT x.id, ${p(tenantId)}, x.type, x.aggregate_type, x.aggregate_id,
+              coalesce((SELECT max(e.sequence) FROM event e WHERE e.aggregate_id = x.aggregate_id), 0) + x.place,
+              ${p(API_VERSION)}, x.data, ${p(batch.createdAt)}
+         FROM unnest(${p(batch.ids)}::text[], ${p(changes.map((c) => c.type))}::text[], ${p(changes.map((c) => c.aggregateType))}::text[],
+                     ${p(changes.map((c) => c.aggregateId))}::uuid[], ${p(batch.places)}::int[], ${p(changes.map((c) => JSON.stringify(c.data)))}::json[])
+              AS x(id, type, aggregate_type, aggregate_id, place, data)
+       RETURNING id, sequence`;
+  }
+
+  private recordedEvents(
+    tenantId: string,
+    changes: DomainEvent[],
+    batch: Batch,
+    sequences: Map<string, number>,
+  ): RecordedEvent[] {
+    return changes.map((c, i) => ({
+      ...c,
+      id: batch.ids[i],
+      tenantId,
+      sequence: sequences.get(batch.ids[i])!,
+      apiVersion: API_VERSION,
+      createdAt: batch.createdAt,
+    }));
+  }
+
+  /**
+   * Records a change's events, in order, in the transaction that made the change, in one
+   * statement. `change`, the statements that make the change (INSERTs or UPDATEs of the
+   * aggregate's rows), run in the same statement as CTEs: the change and its events cost one
+   * round trip.
+   */
   async record(tx: Tx, tenantId: string, changes: DomainEvent[], ...change: Statement[]): Promise<RecordedEvent[]> {
     if (changes.length === 0) {
       for (const statement of change) await tx.query(statement.sql, statement.params);
       return [];
     }
-    const createdAt = new Date();
-    const placeInChange = new Map<string, number>();
-    const ids: string[] = [];
-    const places: number[] = [];
-    for (const c of changes) {
-      const place = (placeInChange.get(c.aggregateId) ?? 0) + 1;
-      placeInChange.set(c.aggregateId, place);
-      ids.push(newEventId());
-      places.push(place);
-    }
+    const batch = this.newBatch(changes);
     const params: unknown[] = [];
-    // Each change statement numbers its parameters from $1: shifted here to follow the ones before.
-    const ctes = change.map((statement, i) => {
-      const offset = params.length;
-      params.push(...statement.params);
-      return `change${i} AS (${statement.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)})`;
-    });
-    const p = (value: unknown) => `$${params.push(value)}`;
-    const tenantParam = p(tenantId);
+    const ctes = change.map((statement, i) => `change${i} AS (${shift(statement, params)})`);
+    const tenantParam = `$${params.push(tenantId)}`;
     const prefetch = this.listeners.find((l) => l.prefetch)?.prefetch;
-    const insert = `INSERT INTO event (id, tenant_id, type, aggregate_type, aggregate_id, sequence, api_version, data, created_at)
-       SELECT x.id, ${tenantParam}, x.type, x.aggregate_type, x.aggregate_id,
-              coalesce((SELECT max(e.sequence) FROM event e WHERE e.aggregate_id = x.aggregate_id), 0) + x.place,
-              ${p(API_VERSION)}, x.data, ${p(createdAt)}
-         FROM unnest(${p(ids)}::text[], ${p(changes.map((c) => c.type))}::text[], ${p(changes.map((c) => c.aggregateType))}::text[],
-                     ${p(changes.map((c) => c.aggregateId))}::uuid[], ${p(places)}::int[], ${p(changes.map((c) => JSON.stringify(c.data)))}::json[])
-              AS x(id, type, aggregate_type, aggregate_id, place, data)
-       RETURNING id, sequence`;
+    const insert = this.insertEvents(tenantId, changes, batch, params);
     let sequences: Map<string, number>;
     let prefetched: Array<Record<string, any>> = [];
     if (prefetch) {
@@ -166,18 +291,24 @@ export class OutboxService {
       );
       sequences = new Map(rows.map((r) => [r.id, r.sequence]));
     }
-    const events: RecordedEvent[] = changes.map((c, i) => ({
-      ...c,
-      id: ids[i],
-      tenantId,
-      sequence: sequences.get(ids[i])!,
-      apiVersion: API_VERSION,
-      createdAt,
-    }));
+    const events = this.recordedEvents(tenantId, changes, batch, sequences);
     for (const listener of this.listeners) await listener.onRecorded(tx, events, listener.prefetch ? prefetched : []);
     tx.afterCommit(() => {
       for (const listener of this.committedListeners) listener(events);
     });
     return events;
   }
+}
+
+interface Batch {
+  createdAt: Date;
+  ids: string[];
+  places: number[];
+}
+
+/** A statement's text with its parameters ($1…) renumbered to follow those already in `params`, to which its own are appended. */
+function shift(statement: Statement, params: unknown[]): string {
+  const offset = params.length;
+  params.push(...statement.params);
+  return statement.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
 }

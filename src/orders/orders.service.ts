@@ -36,35 +36,33 @@ export class OrdersService {
     private readonly store: OrderStore,
   ) {}
 
+  /** One statement: the order, its event and their fan-out (see `OutboxService.recordAlone`). */
   async create(tenantId: string, dto: CreateOrderDto): Promise<OrderSnapshot> {
-    return this.transactions.run(async (tx) => {
-      const now = new Date();
-      const order: Order = {
-        id: randomUUID(),
-        tenantId,
-        orderNumber: dto.orderNumber,
-        externalRef: dto.externalRef ?? null,
-        customer: toCustomer(dto.customer),
-        shipFrom: toAddress(dto.shipFrom),
-        shipTo: toAddress(dto.shipTo),
-        requestedPickupAt: toDate(dto.requestedPickupAt),
-        requestedDeliveryAt: toDate(dto.requestedDeliveryAt),
-        lines: toLines(dto.lines),
-        notes: dto.notes ?? null,
-        status: 'open',
-        version: 1,
-        createdAt: now,
-        updatedAt: now,
-      };
-      const snapshot = orderSnapshot(order);
-      await this.outbox.record(
-        tx,
-        tenantId,
-        [{ type: 'order.created', aggregateType: 'order', aggregateId: order.id, data: snapshot }],
-        this.store.insert(order),
-      );
-      return snapshot;
-    });
+    const now = new Date();
+    const order: Order = {
+      id: randomUUID(),
+      tenantId,
+      orderNumber: dto.orderNumber,
+      externalRef: dto.externalRef ?? null,
+      customer: toCustomer(dto.customer),
+      shipFrom: toAddress(dto.shipFrom),
+      shipTo: toAddress(dto.shipTo),
+      requestedPickupAt: toDate(dto.requestedPickupAt),
+      requestedDeliveryAt: toDate(dto.requestedDeliveryAt),
+      lines: toLines(dto.lines),
+      notes: dto.notes ?? null,
+      status: 'open',
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const snapshot = orderSnapshot(order);
+    await this.outbox.recordAlone(
+      tenantId,
+      [{ type: 'order.created', aggregateType: 'order', aggregateId: order.id, data: snapshot }],
+      this.store.insert(order),
+    );
+    return snapshot;
   }
 
   async get(tenantId: string, id: string): Promise<OrderSnapshot> {

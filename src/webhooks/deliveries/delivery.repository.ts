@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
-import { affectedRows, queryRows } from '../../database/sql.js';
+import { affectedRows, queryRows, type Statement } from '../../database/sql.js';
 import type { Tx } from '../../database/transaction.js';
 import { API_VERSION } from '../../events/event-types.js';
 import { envelopeColumns, envelopeFromRow } from '../../events/outbox.service.js';
@@ -299,6 +299,56 @@ export class DeliveryRepository {
       ],
     );
     return new Map(started.map((r) => [r.delivery_id, String(r.id)]));
+  }
+
+  /**
+   * The same deliveries as `insertFanOut`, as CTEs of the statement that records their events
+   * (`recorded`: id, sequence, which gives each delivery its event's sequence), for a fan-out
+   * planned before that statement. `result` is the started attempts of the leased ones, as
+   * `[[deliveryId, attemptId], …]` (or null).
+   */
+  fanOutCtes(
+    tenantId: string,
+    createdAt: Date,
+    rows: Array<Omit<NewDelivery, 'eventSequence'>>,
+    leaseMs: number,
+  ): { ctes: Array<Statement & { name: string }>; result: string } {
+    const ctes: Array<Statement & { name: string }> = [
+      {
+        name: 'fanout_inserted',
+        sql: `INSERT INTO delivery (id, tenant_id, webhook_id, event_id, event_type, aggregate_id, event_sequence, status,
+                                    next_attempt_at, awaiting_predecessor, attempt_count, lease_expires_at, leased_by,
+                                    created_at, updated_at, feed_position)
+              SELECT i, $1, w, e, t, a, r.sequence, 'pending', now() + due * interval '1 millisecond', aw, CASE WHEN l THEN 1 ELSE 0 END,
+                     CASE WHEN l THEN now() + $8 * interval '1 millisecond' END, CASE WHEN l THEN $9 END, $7, $7, f
+                FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $10::bool[], $11::bigint[],
+                            $12::bigint[], $13::bool[]) AS x(i, w, e, t, a, l, due, f, aw)
+                JOIN recorded r ON r.id = x.e
+              RETURNING id, tenant_id, webhook_id, attempt_count, next_trigger, leased_by`,
+        params: [
+          tenantId,
+          rows.map((r) => r.id),
+          rows.map((r) => r.webhookId),
+          rows.map((r) => r.eventId),
+          rows.map((r) => r.eventType),
+          rows.map((r) => r.aggregateId),
+          createdAt,
+          leaseMs,
+          this.instanceId,
+          rows.map((r) => r.leased),
+          rows.map((r) => r.dueInMs),
+          rows.map((r) => r.feedPosition),
+          rows.map((r) => r.awaiting),
+        ],
+      },
+    ];
+    if (!rows.some((r) => r.leased)) return { ctes, result: 'NULL::json' };
+    ctes.push({
+      name: 'fanout_attempts',
+      sql: INSERT_STARTED_ATTEMPTS('(SELECT * FROM fanout_inserted WHERE leased_by IS NOT NULL)'),
+      params: [],
+    });
+    return { ctes, result: '(SELECT json_agg(json_build_array(delivery_id, id::text)) FROM fanout_attempts)' };
   }
 
   /**

@@ -1,8 +1,16 @@
-import { queryRows } from '../../database/sql.js';
+import { pgPool, prepared, queryRows } from '../../database/sql.js';
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import type pg from 'pg';
+import { DataSource } from 'typeorm';
 import type { Tx } from '../../database/transaction.js';
-import { envelopeJson, OutboxService, type RecordedEvent } from '../../events/outbox.service.js';
+import {
+  envelopeJson,
+  type OutboxPlan,
+  OutboxService,
+  type PlannedEvent,
+  type RecordedEvent,
+} from '../../events/outbox.service.js';
 import type { Coalesce } from '../subscriptions/coalesce.js';
 import { type Filters, matchesEventTypes, matchesFilters } from '../subscriptions/filters.js';
 import { DeliverySignal, FeedSignal } from './delivery-signal.js';
@@ -30,10 +38,26 @@ interface SubscriptionRow extends WebhookRuntimeRow {
  * FOR UPDATE, so it waits for the recording transaction and then sees its deliveries, and fan-out
  * reads the subscription as that change left it.
  */
-const SUBSCRIPTIONS = `SELECT w.event_types, w.filters, (w.paused OR w.status = 'disabled') AS holding, w.in_maintenance, w.coalesce,
+const LIVE_SUBSCRIPTIONS = `SELECT w.event_types, w.filters, (w.paused OR w.status = 'disabled') AS holding, w.in_maintenance, w.coalesce,
          w.delivery_mode, ${WEBHOOK_RUNTIME_COLUMNS}
     FROM webhook w WHERE w.tenant_id = $1 AND w.enabled AND w.deleted_at IS NULL
-   ORDER BY w.id FOR KEY SHARE OF w`;
+   ORDER BY w.id`;
+const SUBSCRIPTIONS = `${LIVE_SUBSCRIPTIONS} FOR KEY SHARE OF w`;
+
+/** A digest of SUBSCRIPTIONS' rows (CTE `source`): the same rows give the same text in every session of the pool. */
+const DIGEST = (source: string) =>
+  `SELECT coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t.webhook_id)), '') FROM ${source} t`;
+
+/** The tenant's live subscriptions with their digest, read outside any transaction to plan fan-outs. */
+const CACHED_SUBSCRIPTIONS = `WITH s AS (${LIVE_SUBSCRIPTIONS}) SELECT s.*, (${DIGEST('s')}) AS fanout_digest FROM s`;
+
+/** Tenants whose subscriptions are kept for planning (the oldest entry goes first beyond this). */
+const MAX_CACHED_TENANTS = 10_000;
+
+interface CachedSubscriptions {
+  rows: SubscriptionRow[];
+  digest: string;
+}
 
 /**
  * In the transaction that records events: one delivery per enabled subscription of the tenant
@@ -47,13 +71,20 @@ const SUBSCRIPTIONS = `SELECT w.event_types, w.filters, (w.paused OR w.status = 
  */
 @Injectable()
 export class FanOut implements OnModuleInit {
+  private readonly pool: pg.Pool;
+  /** Per tenant, its live subscriptions as last read, to plan a create's fan-out (see `plan`). */
+  private readonly cache = new Map<string, Promise<CachedSubscriptions>>();
+
   constructor(
     private readonly outbox: OutboxService,
     private readonly signal: DeliverySignal,
     private readonly dispatcher: Dispatcher,
     private readonly feedSignal: FeedSignal,
     @Inject(DeliveryRepository) private readonly deliveries: DeliveryRepository,
-  ) {}
+    dataSource: DataSource,
+  ) {
+    this.pool = pgPool(dataSource);
+  }
 
   onModuleInit(): void {
     // The tenant's subscriptions are read (and key-share locked) by the statement that records the events.
@@ -62,7 +93,124 @@ export class FanOut implements OnModuleInit {
       onRecorded: async (tx, events, subscriptions) => {
         await this.createDeliveries(tx, events, subscriptions as SubscriptionRow[]);
       },
+      plan: (tenantId, events) => this.plan(tenantId, events),
     });
+  }
+
+  /**
+   * A create's fan-out planned from the tenant's cached subscriptions, as CTEs of the statement
+   * that records it: that statement key-share locks the tenant's live subscriptions as the
+   * ordinary fan-out does and checks that they are, to the byte, the cached ones (a digest of the
+   * same select); if not, it writes nothing and the create goes the ordinary way. So the
+   * deliveries are those the ordinary fan-out would have created from the same rows. Only plain
+   * pushes are planned: a match that is pulled, ordered or coalesced (feed positions, the open
+   * delivery probe, superseding) takes the ordinary way.
+   */
+  private async plan(tenantId: string, events: PlannedEvent[]): Promise<OutboxPlan | undefined> {
+    const cached = this.cached(tenantId);
+    const { rows: subscriptions, digest } = await cached;
+    const room = new Map<string, number>();
+    const rows: Array<Omit<NewDelivery, 'eventSequence'> & { event: PlannedEvent; subscription: SubscriptionRow }> = [];
+    for (const event of events) {
+      for (const subscription of subscriptions) {
+        if (!reaches(subscription, event)) continue;
+        if (
+          subscription.delivery_mode === 'pull' ||
+          subscription.ordered ||
+          subscription.coalesce?.eventTypes.includes(event.type)
+        )
+          return undefined;
+        const roomFor = () =>
+          room.get(subscription.webhook_id) ??
+          this.dispatcher.roomForDirectHandOver(webhookRuntimeFromRow(subscription));
+        // Inside a maintenance window a delivery is due as usual but the claim holds it until the window ends.
+        const direct = !subscription.holding && !subscription.in_maintenance && roomFor() > 0;
+        if (direct) room.set(subscription.webhook_id, roomFor() - 1);
+        rows.push({
+          id: randomUUID(),
+          webhookId: subscription.webhook_id,
+          eventId: event.id,
+          eventType: event.type,
+          aggregateId: event.aggregateId,
+          dueInMs: subscription.holding ? null : 0,
+          awaiting: false,
+          leased: direct,
+          feedPosition: null,
+          event,
+          subscription,
+        });
+      }
+    }
+    const createdAt = events[0].createdAt;
+    const inserts = rows.length
+      ? this.deliveries.fanOutCtes(tenantId, createdAt, rows, this.dispatcher.leaseMs)
+      : { ctes: [], result: 'NULL::json' };
+    return {
+      ctes: [
+        { name: 'fanout_subscriptions', sql: SUBSCRIPTIONS, params: [tenantId] },
+        { name: 'fanout_fresh', sql: `SELECT (${DIGEST('fanout_subscriptions')}) = $1::text AS ok`, params: [digest] },
+        ...inserts.ctes,
+      ],
+      holds: '(SELECT ok FROM fanout_fresh)',
+      result: inserts.result,
+      committed: (recorded, result) => {
+        const attempts = new Map((result as Array<[string, string]> | null) ?? []);
+        const sequences = new Map(recorded.map((e) => [e.id, e.sequence]));
+        const bodies = new Map<string, string>();
+        const handOver: ClaimedDelivery[] = [];
+        for (const row of rows) {
+          if (!row.leased) continue;
+          const event = row.event;
+          let body = bodies.get(event.id);
+          if (body === undefined) {
+            body = envelopeJson({ ...event, sequence: sequences.get(event.id)!, dataJson: JSON.stringify(event.data) });
+            bodies.set(event.id, body);
+          }
+          handOver.push({
+            id: row.id,
+            tenantId,
+            webhookId: row.webhookId,
+            eventId: event.id,
+            eventType: event.type,
+            aggregateId: event.aggregateId,
+            attemptId: attempts.get(row.id)!,
+            attemptCount: 0,
+            retryBase: 0,
+            trigger: 'auto',
+            createdAt,
+            body,
+            bodyIsEnvelope: true,
+            bodyVersion: event.apiVersion,
+            webhook: webhookRuntimeFromRow(row.subscription),
+          });
+        }
+        if (handOver.length > 0) this.dispatcher.takeOver(handOver);
+        if (rows.some((r) => !r.leased && r.dueInMs !== null)) this.signal.wake();
+      },
+      stale: () => {
+        if (this.cache.get(tenantId) === cached) this.cache.delete(tenantId);
+      },
+    };
+  }
+
+  /** The tenant's cached subscriptions, read once (concurrent first reads share it). */
+  private cached(tenantId: string): Promise<CachedSubscriptions> {
+    let entry = this.cache.get(tenantId);
+    if (entry === undefined) {
+      if (this.cache.size >= MAX_CACHED_TENANTS) this.cache.delete(this.cache.keys().next().value!);
+      entry = this.pool
+        .query<SubscriptionRow & { fanout_digest: string }>(prepared(CACHED_SUBSCRIPTIONS, [tenantId]))
+        .then(({ rows }) => ({
+          digest: rows[0]?.fanout_digest ?? '',
+          rows: rows.map(({ fanout_digest: _, ...row }) => row),
+        }));
+      const settled = entry;
+      settled.catch(() => {
+        if (this.cache.get(tenantId) === settled) this.cache.delete(tenantId);
+      });
+      this.cache.set(tenantId, entry);
+    }
+    return entry;
   }
 
   /** `subscriptions`: the tenant's, as SUBSCRIPTIONS reads them in this transaction. */
@@ -88,13 +236,7 @@ export class FanOut implements OnModuleInit {
     const bodies = new Map<string, string>();
     for (const event of events) {
       for (const subscription of subscriptions) {
-        // An operational event is never sent to the subscription it is about.
-        if (event.aggregateType === 'webhook' && event.aggregateId === subscription.webhook_id) continue;
-        if (
-          !matchesEventTypes(subscription.event_types, event.type) ||
-          !matchesFilters(subscription.filters, event.data)
-        )
-          continue;
+        if (!reaches(subscription, event)) continue;
         const id = randomUUID();
         const pull = subscription.delivery_mode === 'pull';
         const coalesced = subscription.coalesce?.eventTypes.includes(event.type) ?? false;
@@ -218,4 +360,11 @@ export class FanOut implements OnModuleInit {
       at.forEach((row, i) => (rows[row].feedPosition = first + i));
     }
   }
+}
+
+/** Whether fan-out makes a delivery of this event for this subscription (its types and filters). */
+function reaches(subscription: SubscriptionRow, event: PlannedEvent): boolean {
+  // An operational event is never sent to the subscription it is about.
+  if (event.aggregateType === 'webhook' && event.aggregateId === subscription.webhook_id) return false;
+  return matchesEventTypes(subscription.event_types, event.type) && matchesFilters(subscription.filters, event.data);
 }
