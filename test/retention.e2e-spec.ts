@@ -59,14 +59,31 @@ describe('event retention and cheap queue metrics', () => {
     for (const { id } of (await db.query(`SELECT id FROM event`)).rows) await age(id, 40);
     const oldUnreferenced: string[] = [];
     for (let i = 0; i < 12; i++) {
-      const event = (await eventOf(await newOrder(quiet.key)))!;
+      const order = await newOrder(quiet.key);
+      const event = (await eventOf(order))!;
       await age(event.id, 40);
       oldUnreferenced.push(event.id);
+      // A newer event of the order, old too: the newest of each aggregate is kept (its sequence goes on).
+      await t.api('PATCH', `/v1/orders/${order}`, { key: quiet.key, body: { notes: 'later' } });
+      await age(
+        (await db.query(`SELECT id FROM event WHERE aggregate_id = $1 AND sequence = 2`, [order])).rows[0].id,
+        40,
+      );
     }
-    const oldHeld = (await eventOf(await newOrder(busy.key)))!; // its delivery is held (paused): still live
-    await age(oldHeld.id, 40);
-    const oldFinished = (await eventOf(await newOrder(busy.key)))!;
-    await age(oldFinished.id, 40);
+    /** An old order.created with an old order.updated after it (no delivery: the subscription takes order.created). */
+    const oldOrder = async () => {
+      const order = await newOrder(busy.key);
+      const event = (await eventOf(order))!;
+      await age(event.id, 40);
+      await t.api('PATCH', `/v1/orders/${order}`, { key: busy.key, body: { notes: 'later' } });
+      await age(
+        (await db.query(`SELECT id FROM event WHERE aggregate_id = $1 AND sequence = 2`, [order])).rows[0].id,
+        40,
+      );
+      return event;
+    };
+    const oldHeld = await oldOrder(); // its delivery is held (paused): still live
+    const oldFinished = await oldOrder();
     // Discarded recently: the delivery stays in the audit (and can be redelivered) until it is pruned.
     await db.query(`UPDATE delivery SET status = 'discarded', updated_at = now() WHERE event_id = $1`, [
       oldFinished.id,
@@ -90,6 +107,34 @@ describe('event retention and cheap queue metrics', () => {
     await t.app.get(EventsService).pruneEvents(30, 5);
     expect(await db.query(`SELECT 1 FROM event WHERE id = $1`, [oldFinished.id]).then((r) => r.rowCount)).toBe(0);
     expect(await db.query(`SELECT 1 FROM event WHERE id = $1`, [oldHeld.id]).then((r) => r.rowCount)).toBe(1);
+  });
+
+  it('keeps the newest event of an aggregate whatever its age, so its next event goes on from its sequence', async () => {
+    const tenant = await t.newTenant(); // no subscription: nothing refers to its events
+    const order = await newOrder(tenant.key);
+    const patch = (notes: string) =>
+      t.api('PATCH', `/v1/orders/${order}`, { key: tenant.key, body: { notes } }).then((a) => a.status);
+    expect(await patch('first')).toBe(200);
+    expect(await patch('second')).toBe(200);
+    const sequences = async () =>
+      (await db.query(`SELECT sequence FROM event WHERE aggregate_id = $1 ORDER BY sequence`, [order])).rows.map(
+        (r) => r.sequence as number,
+      );
+    expect(await sequences()).toEqual([1, 2, 3]);
+    // Every event so far is old (the prune stops at the first young one).
+    for (const { id } of (await db.query(`SELECT id FROM event WHERE created_at > now() - interval '1 day'`)).rows)
+      await age(id, 40);
+
+    await t.app.get(EventsService).pruneEvents(30, 2);
+    expect(await sequences()).toEqual([3]);
+
+    expect(await patch('third')).toBe(200);
+    expect(await sequences()).toEqual([3, 4]);
+    const listed = (await t.api('GET', `/v1/events?aggregateId=${order}`, { key: tenant.key })).body.data;
+    expect(listed.map((e: { type: string; sequence: number }) => [e.type, e.sequence])).toEqual([
+      ['order.updated', 4],
+      ['order.updated', 3],
+    ]);
   });
 
   it('counts waiting deliveries exactly while few, and reads the estimate beyond the bound', async () => {

@@ -37,7 +37,7 @@ export interface AppConfig {
   encryptionKeysPrevious: string | undefined;
   webhooks: WebhookSettings;
   auditRetentionDays: number;
-  /** Events older than this that no delivery refers to any more are pruned (hourly). */
+  /** Events older than this that no delivery refers to any more are pruned (hourly), except the newest of each aggregate. */
   eventRetentionDays: number;
   /** How long a valid API key is trusted without a database read (revocations reach every instance by NOTIFY at once); 0: no cache. */
   apiKeyCacheTtlMs: number;

@@ -59,7 +59,11 @@ export class EventsService {
    * Event retention: events older than EVENT_RETENTION_DAYS that nothing refers to any more are
    * deleted, oldest first, in chunks along the position index (events are positioned in the
    * order they are recorded), stopping at the first young event: each chunk is an index range,
-   * and only old events still referred to are looked at again on the next run.
+   * and only old events still kept are looked at again on the next run. The newest event of each
+   * aggregate is kept whatever its age: the next one's sequence follows it (`OutboxService.record`
+   * reads the aggregate's last sequence), so a receiver ordering by (aggregate, sequence) never
+   * sees a sequence start again at 1. This costs the write path nothing (no counter to keep);
+   * the check is one probe of the (aggregate_id, sequence) index per old event.
    */
   @Cron(CronExpression.EVERY_HOUR, { name: 'event-retention' })
   async pruneEvents(days = this.config.eventRetentionDays, chunk = PRUNE_CHUNK): Promise<number> {
@@ -75,6 +79,7 @@ export class EventsService {
          ), gone AS (
            DELETE FROM event e USING batch b
             WHERE e.id = b.id AND b.created_at < now() - $2 * interval '1 day' ${kept}
+              AND EXISTS (SELECT 1 FROM event n WHERE n.aggregate_id = e.aggregate_id AND n.sequence > e.sequence)
            RETURNING e.id
          )
          SELECT (SELECT max(position)::text FROM batch) AS last, (SELECT count(*)::int FROM gone) AS deleted,
