@@ -116,6 +116,24 @@ async function quiesce(url: string): Promise<void> {
   }
 }
 
+/**
+ * CPU time (user + system, ms) of each process so far, from /proc (Linux; USER_HZ is 100);
+ * a process that is gone, or a system without /proc, counts nothing.
+ */
+function cpuMs(pids: number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(pid, (Number(fields[11]) + Number(fields[12])) * 10);
+    } catch {
+      // gone, or not Linux
+    }
+  }
+  return out;
+}
+
 function serviceProcess(url: string, port: number): Remote {
   return new Remote(
     fork(path.join(here, 'service.js'), {
@@ -375,13 +393,30 @@ async function main(): Promise<void> {
       await db.query('DELETE FROM "order"');
       await quiesce(serviceDb);
       const origin = target === 'waybill' ? api.origins[0] : bare!.origin;
-      return closedLoop(
+      // CPU spent per order by the server's process and by the database's processes: unlike the
+      // rate, it hardly moves with what else loads the machine.
+      const pids = async () => [
+        (target === 'waybill' ? service : bare!.remote).child.pid!,
+        ...(await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity')).rows.map((r) => r.pid),
+      ];
+      const before = await pids();
+      const cpuBefore = cpuMs(before);
+      const load = await closedLoop(
         [origin],
         INGEST_CONNECTIONS,
         INGEST_SECONDS,
         (n) => orderRequest(tenant.key, `SO-${target}-${round}-${n}`),
         201,
       );
+      const cpuAfter = cpuMs([...new Set([...before, ...(await pids())])]);
+      const delta = (pid: number) => (cpuAfter.get(pid) ?? 0) - (cpuBefore.get(pid) ?? 0);
+      const serverMs = delta(before[0]);
+      const totalMs = [...cpuAfter.keys()].reduce((sum, pid) => sum + delta(pid), 0);
+      return {
+        ...load,
+        serverCpuMsPerOrder: serverMs / load.requests,
+        databaseCpuMsPerOrder: (totalMs - serverMs) / load.requests,
+      };
     };
     const order: Array<'waybill' | 'bare'> = round % 2 ? ['waybill', 'bare'] : ['bare', 'waybill'];
     const out: Record<string, Awaited<ReturnType<typeof measure>>> = {};
@@ -661,6 +696,15 @@ async function main(): Promise<void> {
       note('bareP50', i.bare.p50Ms);
       note('bareP99', i.bare.p99Ms);
       note('ingestOverBare', i.waybill.perSec / i.bare.perSec);
+      note('ingestServerCpuMs', i.waybill.serverCpuMsPerOrder);
+      note('ingestDatabaseCpuMs', i.waybill.databaseCpuMsPerOrder);
+      note('bareServerCpuMs', i.bare.serverCpuMsPerOrder);
+      note('bareDatabaseCpuMs', i.bare.databaseCpuMsPerOrder);
+      note(
+        'ingestCpuBareOverWaybill',
+        (i.bare.serverCpuMsPerOrder + i.bare.databaseCpuMsPerOrder) /
+          (i.waybill.serverCpuMsPerOrder + i.waybill.databaseCpuMsPerOrder),
+      );
     }
   }
   let backlogResult: Awaited<ReturnType<typeof backlog>> | undefined;
@@ -686,8 +730,20 @@ async function main(): Promise<void> {
     fanout: { perSec: Math.round(m('fanout')) },
     isolation: { perSec: Math.round(m('isolation')) },
     latency: { p50Ms: Math.round(m('p50') * 100) / 100, p99Ms: round1(m('p99')), maxMs: round1(m('max')) },
-    ingest: { perSec: Math.round(m('ingest')), p50Ms: round1(m('ingestP50')), p99Ms: round1(m('ingestP99')) },
-    bare_ingest: { perSec: Math.round(m('bare')), p50Ms: round1(m('bareP50')), p99Ms: round1(m('bareP99')) },
+    ingest: {
+      perSec: Math.round(m('ingest')),
+      p50Ms: round1(m('ingestP50')),
+      p99Ms: round1(m('ingestP99')),
+      serverCpuMsPerOrder: round2(m('ingestServerCpuMs')),
+      databaseCpuMsPerOrder: round2(m('ingestDatabaseCpuMs')),
+    },
+    bare_ingest: {
+      perSec: Math.round(m('bare')),
+      p50Ms: round1(m('bareP50')),
+      p99Ms: round1(m('bareP99')),
+      serverCpuMsPerOrder: round2(m('bareServerCpuMs')),
+      databaseCpuMsPerOrder: round2(m('bareDatabaseCpuMs')),
+    },
     backlog: backlogResult && {
       small: { pending: BACKLOG_SMALL, ...roundAll(backlogResult.small) },
       large: { pending: BACKLOG, ...roundAll(backlogResult.large) },
@@ -702,6 +758,7 @@ async function main(): Promise<void> {
   const ratios: Record<string, { value: number; target?: string }> = {
     drainOverPeer: { value: round2(m('drainOverPeer')), target: '≥ 2 (median of the rounds)' },
     ingestOverBare: { value: round2(m('ingestOverBare')), target: '≥ 1.0, p99 ≤ 25 ms' },
+    ingestCpuBareOverWaybill: { value: round2(m('ingestCpuBareOverWaybill')) },
     drainOverCeiling: { value: ratio(m('drain'), m('ceiling')) },
     fanoutOverDrain: { value: ratio(m('fanout'), m('drain')), target: '≥ 0.8' },
     isolationOverDrain: { value: ratio(m('isolation'), m('drain')), target: '≥ 0.9' },
@@ -755,12 +812,12 @@ async function main(): Promise<void> {
   if (runs('ingest')) {
     row(
       'ingest',
-      `${scenarios.ingest.perSec} orders/s, p50 ${scenarios.ingest.p50Ms} ms, p99 ${scenarios.ingest.p99Ms} ms`,
+      `${scenarios.ingest.perSec} orders/s, p50 ${scenarios.ingest.p50Ms} ms, p99 ${scenarios.ingest.p99Ms} ms; CPU per order: service ${scenarios.ingest.serverCpuMsPerOrder} ms, database ${scenarios.ingest.databaseCpuMsPerOrder} ms`,
       `POST /v1/orders, ${INGEST_CONNECTIONS} connections, ${INGEST_SECONDS} s`,
     );
     row(
       'bare_ingest',
-      `${scenarios.bare_ingest.perSec} orders/s, p50 ${scenarios.bare_ingest.p50Ms} ms, p99 ${scenarios.bare_ingest.p99Ms} ms`,
+      `${scenarios.bare_ingest.perSec} orders/s, p50 ${scenarios.bare_ingest.p50Ms} ms, p99 ${scenarios.bare_ingest.p99Ms} ms; CPU per order: server ${scenarios.bare_ingest.serverCpuMsPerOrder} ms, database ${scenarios.bare_ingest.databaseCpuMsPerOrder} ms`,
       'node:http + pg, the same statements Waybill issued before issue 16',
     );
   }
