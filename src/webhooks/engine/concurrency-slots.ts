@@ -1,6 +1,15 @@
 import { Logger } from '@nestjs/common';
 import pg from 'pg';
 
+/** What a lane asks for: slots of its subscription until this instance holds `want` (of `max`). */
+export interface SlotRequest {
+  webhookId: string;
+  want: number;
+  max: number;
+  /** The lane may only use slots while it holds slot 0 (a rate-limited subscription's sender). */
+  leader: boolean;
+}
+
 /**
  * A subscription's `maxConcurrency` across every instance: slot i of subscription S is the
  * session advisory lock (hashtext(S), i) on this instance's own connection, so at most
@@ -8,58 +17,175 @@ import pg from 'pg';
  * connection closes and its slots are free at once; a lost connection loses this instance's slots,
  * and the lanes stop starting requests until they are taken again. Two subscriptions whose ids
  * hash alike share slots: stricter, never looser.
+ *
+ * Advisory locks live in PostgreSQL's shared lock table (about max_locks_per_transaction ×
+ * max_connections entries for every session of the server together), so the lanes take only the
+ * slots they can use now and this class holds at most `budget` of them: what the instance can
+ * have in flight. Requests made in the same turn of the event loop are taken in one statement,
+ * releases are sent in one statement before the next take; one statement at a time on the
+ * connection, so the server never holds more than the budget for this instance.
  */
 export class ConcurrencySlots {
   private readonly logger = new Logger(ConcurrencySlots.name);
   private client: pg.Client | null = null;
   private connecting: Promise<pg.Client> | null = null;
   private readonly held = new Map<string, Set<number>>();
+  private heldTotal = 0;
   private closed = false;
   /** One statement at a time on the connection. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Slots given back here and not yet unlocked on the server. */
+  private unlocking: Array<{ webhookId: string; slot: number }> = [];
+  private unlockScheduled = false;
   /** Called when the connection is lost with its slots. */
   onLost: () => void = () => undefined;
 
-  constructor(private readonly databaseUrl: string) {}
+  constructor(
+    private readonly databaseUrl: string,
+    /** The most slots this instance holds at once. */
+    readonly budget: number,
+  ) {}
 
   /** Slots this instance holds for a subscription. */
   count(webhookId: string): number {
     return this.held.get(webhookId)?.size ?? 0;
   }
 
-  /** Takes free slots of the subscription until this instance holds `want` (of `max`); answers how many it holds. */
-  async acquire(webhookId: string, want: number, max: number): Promise<number> {
-    const mine = this.held.get(webhookId) ?? new Set<number>();
-    const missing = Math.min(want, max) - mine.size;
-    if (missing <= 0) return mine.size;
-    const client = await this.connection();
-    const { rows } = await this.serially(() =>
-      client.query<{ slot: number }>(
-        `SELECT s AS slot FROM generate_series(0, $2::int - 1) s
-          WHERE NOT (s = ANY($3::int[])) AND pg_try_advisory_lock(hashtext($1), s)
-          LIMIT $4`,
-        [webhookId, max, [...mine], missing],
-      ),
-    );
-    if (this.client !== client) return this.count(webhookId);
-    for (const { slot } of rows) mine.add(slot);
-    if (mine.size > 0) this.held.set(webhookId, mine);
-    return mine.size;
+  /** Whether this instance holds a given slot of a subscription. */
+  has(webhookId: string, slot: number): boolean {
+    return this.held.get(webhookId)?.has(slot) ?? false;
   }
 
-  /** Gives back slots until this instance holds `keep` (the lowest are kept). */
-  async release(webhookId: string, keep = 0): Promise<void> {
+  /** Slots held (or being taken back) on the server for this instance, all subscriptions together. */
+  get total(): number {
+    return this.heldTotal;
+  }
+
+  /**
+   * Takes free slots for several subscriptions in one statement, each up to its `want` and all
+   * within the budget (the caller gives back what it can spare first). Answers the slots held
+   * afterwards for each subscription asked about.
+   */
+  async acquire(requests: SlotRequest[]): Promise<Map<string, number>> {
+    const client = await this.connection();
+    return this.serially(async () => {
+      await this.flushUnlocks(client);
+      let room = this.budget - this.heldTotal;
+      const asks: Array<{ i: number; id: string; max: number; want: number; mine: number[]; lead: boolean }> = [];
+      for (const request of requests) {
+        const mine = this.held.get(request.webhookId) ?? new Set<number>();
+        const missing = Math.min(Math.min(request.want, request.max) - mine.size, room);
+        if (missing <= 0) continue;
+        const lead = request.leader && !mine.has(0);
+        room -= missing;
+        // The leader's slot 0 is taken first, by itself; the rest only if it was had.
+        asks.push({
+          i: asks.length,
+          id: request.webhookId,
+          max: request.max,
+          want: missing - (lead ? 1 : 0),
+          mine: [...mine],
+          lead,
+        });
+      }
+      if (asks.length > 0) {
+        const { rows } = await client.query<{ i: number; slot: number }>(
+          `WITH r AS MATERIALIZED (
+             SELECT x.i, x.id, x.max, x.want, x.mine, x.lead,
+                    CASE WHEN x.lead THEN pg_try_advisory_lock(hashtext(x.id), 0) ELSE true END AS ok
+               FROM jsonb_to_recordset($1::jsonb) AS x(i int, id text, max int, want int, mine int[], lead bool)
+           )
+           SELECT r.i, 0 AS slot FROM r WHERE r.lead AND r.ok
+           UNION ALL
+           SELECT r.i, s.slot FROM r CROSS JOIN LATERAL (
+             SELECT g AS slot FROM generate_series(CASE WHEN r.lead THEN 1 ELSE 0 END, r.max - 1) g
+              WHERE CASE WHEN g = ANY(r.mine) THEN false ELSE pg_try_advisory_lock(hashtext(r.id), g) END
+              LIMIT greatest(r.want, 0)
+           ) s WHERE r.ok`,
+          [JSON.stringify(asks)],
+        );
+        if (this.client !== client) {
+          // The connection went while the statement ran: what it took went with it.
+          return this.counts(requests);
+        }
+        for (const { i, slot } of rows) {
+          const id = asks[i].id;
+          let mine = this.held.get(id);
+          if (!mine) this.held.set(id, (mine = new Set<number>()));
+          if (!mine.has(slot)) {
+            mine.add(slot);
+            this.heldTotal += 1;
+          }
+        }
+      }
+      return this.counts(requests);
+    });
+  }
+
+  /** Gives back slots until this instance holds `keep` of the subscription (the lowest are kept). */
+  release(webhookId: string, keep = 0): void {
     const mine = this.held.get(webhookId);
     if (!mine || mine.size <= keep) return;
     const sorted = [...mine].sort((a, b) => a - b);
-    const freed = sorted.slice(keep);
-    for (const slot of freed) mine.delete(slot);
+    this.unlock(webhookId, sorted.slice(keep));
+  }
+
+  /** Gives back the slots numbered `max` and above (a lowered `maxConcurrency`). */
+  releaseFrom(webhookId: string, max: number): void {
+    const mine = this.held.get(webhookId);
+    if (!mine) return;
+    this.unlock(
+      webhookId,
+      [...mine].filter((slot) => slot >= max),
+    );
+  }
+
+  private unlock(webhookId: string, slots: number[]): void {
+    const mine = this.held.get(webhookId);
+    if (!mine || slots.length === 0) return;
+    for (const slot of slots) {
+      if (!mine.delete(slot)) continue;
+      this.unlocking.push({ webhookId, slot });
+    }
     if (mine.size === 0) this.held.delete(webhookId);
     const client = this.client;
-    if (!client) return;
-    await this.serially(() =>
-      client.query(`SELECT pg_advisory_unlock(hashtext($1), s) FROM unnest($2::int[]) s`, [webhookId, freed]),
-    ).catch((error: unknown) => this.logger.warn(`releasing concurrency slots failed: ${String(error)}`));
+    if (!client) {
+      this.unlocking = [];
+      this.heldTotal = 0;
+      return;
+    }
+    // Sent with the next statement, or on the next turn of the event loop at the latest.
+    if (!this.unlockScheduled && this.unlocking.length > 0) {
+      this.unlockScheduled = true;
+      setImmediate(() => {
+        this.unlockScheduled = false;
+        void this.serially(() => this.flushUnlocks(client));
+      });
+    }
+  }
+
+  /** Unlocks on the server what was given back here. */
+  private async flushUnlocks(client: pg.Client): Promise<void> {
+    const freed = this.unlocking;
+    if (freed.length === 0) return;
+    this.unlocking = [];
+    try {
+      if (this.client === client) {
+        await client.query(
+          `SELECT pg_advisory_unlock(hashtext(f.id), f.slot) FROM unnest($1::text[], $2::int[]) f(id, slot)`,
+          [freed.map((f) => f.webhookId), freed.map((f) => f.slot)],
+        );
+      }
+    } catch (error) {
+      this.logger.warn(`releasing concurrency slots failed: ${String(error)}`);
+    } finally {
+      // A lost connection released them on the server.
+      if (this.client === client) this.heldTotal -= freed.length;
+    }
+  }
+
+  private counts(requests: SlotRequest[]): Map<string, number> {
+    return new Map(requests.map((r) => [r.webhookId, this.count(r.webhookId)]));
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {
@@ -71,6 +197,8 @@ export class ConcurrencySlots {
   async close(): Promise<void> {
     this.closed = true;
     this.held.clear();
+    this.unlocking = [];
+    this.heldTotal = 0;
     const client = this.client;
     this.client = null;
     await client?.end().catch(() => undefined);
@@ -85,6 +213,8 @@ export class ConcurrencySlots {
       client.on('end', () => {
         if (this.client !== client) return;
         this.client = null;
+        this.unlocking = [];
+        this.heldTotal = 0;
         if (this.held.size > 0) {
           this.held.clear();
           this.onLost();

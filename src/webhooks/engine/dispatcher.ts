@@ -73,7 +73,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     transactions: TransactionRunner,
     outbox: OutboxService,
   ) {
-    this.slots = new ConcurrencySlots(databaseUrl);
+    this.slots = new ConcurrencySlots(databaseUrl, config.webhooks.maxInFlight);
     this.lanes = new Lanes(this.slots, config.webhooks.maxInFlight, {
       send: (delivery, token) => this.send(delivery, token),
       handBack: (deliveries) => this.giveBack(deliveries, true),

@@ -9,7 +9,10 @@ const LANE_BUFFER = 8;
 const SLOT_WAIT_MS = 200;
 /** After handing back, this instance leaves the subscription to the others for this long. */
 const HAND_BACK_COOLDOWN_MS = 5_000;
-/** An idle lane keeps its slots this long, so a steady trickle does not take and give them each time. */
+/**
+ * An idle lane keeps its first slot this long (while the instance's slot budget has room), so a
+ * steady trickle does not take and give it back each time.
+ */
 const IDLE_SLOT_HOLD_MS = 1_000;
 
 /** One subscription's share of this instance. */
@@ -22,6 +25,7 @@ interface Lane {
   timer: NodeJS.Timeout | null;
   /** Requests that passed their check and wait for a token of the rate limit, in order. */
   waiting: Array<() => void>;
+  /** Asking for slots (in the next or the running statement). */
   acquiring: boolean;
   /** Since when the lane has had work and no slot. */
   starvedSince: number | null;
@@ -47,15 +51,24 @@ export interface LaneCallbacks {
 /**
  * Per-subscription lanes. A claimed delivery queues in its subscription's lane and starts while
  * the lane has a free concurrency slot (slots are shared by all instances through the database,
- * so `maxConcurrency` holds across them) and, with a rate limit, a token in its bucket; the rate
- * divides between instances in proportion to the slots each holds. One subscription holds at
- * most half of this instance (and eight times its pace), so a slow endpoint cannot fill it.
+ * so `maxConcurrency` holds across them) and, with a rate limit, a token in its bucket. A lane
+ * takes only the slots it can use now (at most its requests queued and under way), gives back
+ * what it no longer uses as its work ends, and the instance holds at most its
+ * `WEBHOOK_MAX_IN_FLIGHT` slots in all. A rate-limited subscription is sent to by the instance
+ * that holds its slot 0, at the full rate; the others leave it to that one. One subscription
+ * holds at most half of this instance (and eight times its pace), so a slow endpoint cannot
+ * fill it.
  */
 export class Lanes {
   private readonly logger = new Logger(Lanes.name);
   private readonly lanes = new Map<string, Lane>();
   private readonly buckets = new Map<string, Bucket>();
   private readonly cooldown = new Map<string, number>();
+  /** Lanes asking for slots in the next statement. */
+  private readonly wanting = new Set<Lane>();
+  private acquireScheduled = false;
+  /** Idle lanes that keep a slot for a while. */
+  private readonly idle = new Set<Lane>();
   private stopped = false;
 
   constructor(
@@ -64,7 +77,10 @@ export class Lanes {
     private readonly callbacks: LaneCallbacks,
   ) {
     slots.onLost = () => {
-      for (const lane of this.lanes.values()) this.pump(lane);
+      for (const lane of this.lanes.values()) {
+        this.pump(lane);
+        this.settle(lane);
+      }
     };
   }
 
@@ -173,6 +189,7 @@ export class Lanes {
       lane.timer = null;
       lane.idleTimer = null;
       lane.waiting.splice(0).forEach((resolve) => resolve());
+      this.idle.delete(lane);
       queued.push(...lane.queue);
       lane.queue = [];
     }
@@ -183,7 +200,7 @@ export class Lanes {
     lane.maxConcurrency = settings.maxConcurrency;
     lane.ratePerSecond = settings.rateLimitPerSecond;
     // A lowered limit gives back the slots above it.
-    if (this.slots.count(lane.id) > lane.maxConcurrency) void this.slots.release(lane.id, lane.maxConcurrency);
+    this.slots.releaseFrom(lane.id, lane.maxConcurrency);
   }
 
   private coolingDown(id: string): boolean {
@@ -191,15 +208,34 @@ export class Lanes {
     return until !== undefined && until > Date.now();
   }
 
+  /** Requests the lane can use slots for now: those queued and under way, within its limit. */
+  private demand(lane: Lane): number {
+    return Math.min(lane.maxConcurrency, lane.active + lane.queue.length);
+  }
+
+  /** Slots the lane may start requests on: a rate-limited lane only while it holds slot 0. */
+  private usable(lane: Lane): number {
+    if (lane.ratePerSecond !== null && !this.slots.has(lane.id, 0)) return 0;
+    return Math.min(lane.maxConcurrency, this.slots.count(lane.id));
+  }
+
   private pump(lane: Lane): void {
     if (this.stopped) return;
     if (lane.idleTimer && lane.queue.length > 0) {
       clearTimeout(lane.idleTimer);
       lane.idleTimer = null;
+      this.idle.delete(lane);
     }
-    const slots = this.slots.count(lane.id);
-    if (lane.queue.length > 0 && slots < lane.maxConcurrency && !lane.acquiring) this.acquire(lane);
-    while (lane.queue.length > 0 && lane.active < Math.min(lane.maxConcurrency, this.slots.count(lane.id))) {
+    if (!lane.acquiring) {
+      const held = this.slots.count(lane.id);
+      // Not this subscription's sender (rate-limited since): its slots go to the one that is.
+      if (held > 0 && this.usable(lane) === 0) this.slots.release(lane.id);
+      // Slots no longer used go back at once, for other lanes and other instances.
+      else if (held > this.demand(lane) && lane.active + lane.queue.length > 0)
+        this.slots.release(lane.id, this.demand(lane));
+      if (lane.queue.length > 0 && this.slots.count(lane.id) < this.demand(lane)) this.acquire(lane);
+    }
+    while (lane.queue.length > 0 && lane.active < this.usable(lane)) {
       const delivery = lane.queue.shift()!;
       lane.active += 1;
       void this.callbacks
@@ -213,36 +249,88 @@ export class Lanes {
     }
   }
 
-  /** Takes slots for a lane with work: all of its subscription's that are free. */
+  /** Asks for the slots a lane can use now, in one statement with every other lane asking in this turn. */
   private acquire(lane: Lane): void {
     lane.acquiring = true;
-    void this.slots
-      .acquire(lane.id, lane.maxConcurrency, lane.maxConcurrency)
-      .catch((error: unknown) => {
-        this.logger.warn(`taking concurrency slots failed: ${String(error)}`);
-        return this.slots.count(lane.id);
-      })
-      .then((held) => {
-        lane.acquiring = false;
-        if (held === 0 && lane.queue.length > 0) lane.starvedSince ??= Date.now();
-        else lane.starvedSince = null;
-        this.pump(lane);
-        this.settle(lane);
-      });
+    this.wanting.add(lane);
+    if (this.acquireScheduled) return;
+    this.acquireScheduled = true;
+    setImmediate(() => {
+      this.acquireScheduled = false;
+      const lanes = [...this.wanting];
+      this.wanting.clear();
+      if (this.stopped) {
+        for (const l of lanes) l.acquiring = false;
+        return;
+      }
+      const requests = lanes.map((l) => ({
+        webhookId: l.id,
+        want: this.demand(l),
+        max: l.maxConcurrency,
+        leader: l.ratePerSecond !== null,
+      }));
+      const missing = requests.reduce((sum, r) => sum + Math.max(0, r.want - this.slots.count(r.webhookId)), 0);
+      this.makeRoom(this.slots.total + missing - this.slots.budget);
+      void this.slots
+        .acquire(requests)
+        .catch((error: unknown) => {
+          this.logger.warn(`taking concurrency slots failed: ${String(error)}`);
+        })
+        .then(() => {
+          const now = Date.now();
+          for (const l of lanes) {
+            l.acquiring = false;
+            if (this.usable(l) === 0 && l.queue.length > 0) l.starvedSince ??= now;
+            else l.starvedSince = null;
+          }
+          for (const l of lanes) {
+            this.pump(l);
+            this.settle(l);
+          }
+        });
+    });
   }
 
-  /** An idle lane goes (its slots shortly after, unless work comes back). */
+  /** Gives back `over` slots for lanes that need them: idle lanes' first, then any held beyond a lane's use. */
+  private makeRoom(over: number): void {
+    if (over <= 0) return;
+    for (const lane of [...this.idle]) {
+      if (over <= 0) return;
+      over -= this.slots.count(lane.id);
+      this.forget(lane);
+    }
+    for (const lane of this.lanes.values()) {
+      if (over <= 0) return;
+      const spare = this.slots.count(lane.id) - this.demand(lane);
+      if (spare > 0) {
+        this.slots.release(lane.id, this.demand(lane));
+        over -= spare;
+      }
+    }
+  }
+
+  /** An idle lane goes with its slots. */
+  private forget(lane: Lane): void {
+    if (lane.idleTimer) clearTimeout(lane.idleTimer);
+    lane.idleTimer = null;
+    this.idle.delete(lane);
+    if (this.lanes.get(lane.id) === lane) this.lanes.delete(lane.id);
+    this.slots.release(lane.id);
+  }
+
+  /** An idle lane goes; its first slot shortly after (unless work comes back or the budget needs it). */
   private settle(lane: Lane): void {
     if (lane.active > 0 || lane.queue.length > 0 || lane.timer || lane.acquiring || lane.idleTimer) return;
     if (this.slots.count(lane.id) === 0 || this.stopped) {
       if (this.lanes.get(lane.id) === lane) this.lanes.delete(lane.id);
       return;
     }
+    this.slots.release(lane.id, 1);
+    this.idle.add(lane);
     lane.idleTimer = setTimeout(() => {
       lane.idleTimer = null;
       if (lane.active > 0 || lane.queue.length > 0) return;
-      if (this.lanes.get(lane.id) === lane) this.lanes.delete(lane.id);
-      void this.slots.release(lane.id);
+      this.forget(lane);
     }, IDLE_SLOT_HOLD_MS);
     lane.idleTimer.unref();
   }
@@ -267,9 +355,8 @@ export class Lanes {
 
   /** Takes a token from the lane's bucket, or sets a timer for when one is there. */
   private takeToken(lane: Lane): boolean {
-    // The instances share the rate in proportion to the slots each holds.
-    const share = Math.min(1, this.slots.count(lane.id) / lane.maxConcurrency);
-    const rate = lane.ratePerSecond! * share;
+    // Only the instance that holds slot 0 sends to a rate-limited subscription: the full rate is its.
+    const rate = lane.ratePerSecond!;
     const now = Date.now();
     let bucket = this.buckets.get(lane.id);
     if (!bucket) {
