@@ -133,6 +133,8 @@ const INSERT_STARTED_ATTEMPTS = (
 
 interface ClaimRow extends WebhookRuntimeRow {
   id: string;
+  /** Some subscription had more due than its share of this claim. */
+  more: boolean;
   attempt_id: string;
   tenant_id: string;
   aggregate_id: string | null;
@@ -399,31 +401,34 @@ export class DeliveryRepository {
 
   /**
    * Leases up to `limit` due deliveries: a pending row whose lease is unset or expired (a crashed
-   * instance's deliveries come back that way). Each deliverable subscription offers its own oldest
-   * due deliveries (at most `perWebhookLimit`, and at most eight times its concurrency, found
-   * through its own index range), and the oldest of those are taken: a subscription with a huge
-   * or stuck backlog can neither starve the others nor make the claim walk its rows. Candidates
-   * are read without locks; only the rows taken are locked (SKIP LOCKED, re-checked), so a second
-   * instance is not kept off rows this claim does not take. The lease (not a held transaction)
-   * marks them taken. Only the lease columns change, none indexed, so the update is HOT: claiming
-   * adds no index entries. Paused, disabled, in-maintenance, switched-off, deleted and pull
-   * subscriptions hold
-   * theirs; an ordered subscription's followers wait with no due time (only heads are due), and
-   * the NOT EXISTS keeps order should a follower be due anyway; `excluded` are subscriptions this
-   * instance has enough of already.
+   * instance's deliveries come back that way). Heads first: each deliverable subscription offers
+   * its oldest due delivery (one probe of its own index range), the `limit` subscriptions with
+   * the oldest heads are chosen, and each of those offers its oldest due deliveries up to an
+   * equal share of the batch (at most `perWebhookLimit`, and at most eight times its
+   * concurrency); the oldest of those are taken. The claim reads one row per subscription plus
+   * about a batch, whatever the backlog: a subscription with a huge or stuck backlog can neither
+   * starve the others nor make the claim walk its rows. Candidates are read without locks; only
+   * the rows taken are locked (SKIP LOCKED, re-checked), so a second instance is not kept off
+   * rows this claim does not take. The lease (not a held transaction) marks them taken. Only the
+   * lease columns change, none indexed, so the update is HOT: claiming adds no index entries.
+   * Paused, disabled, in-maintenance, switched-off, deleted and pull subscriptions hold theirs;
+   * an ordered subscription's followers wait with no due time (only heads are due), and the NOT
+   * EXISTS keeps order should a follower be due anyway; `excluded` are subscriptions this
+   * instance has enough of already. `more`: a subscription had more due than its share (a
+   * shorter batch than asked does not mean nothing is left).
    */
   async claimDueDeliveries(
     limit: number,
     excluded: string[],
     leaseMs: number,
     perWebhookLimit = limit,
-  ): Promise<ClaimedDelivery[]> {
+  ): Promise<{ deliveries: ClaimedDelivery[]; more: boolean }> {
     const { rows } = await this.pool.query<ClaimRow>(
-      `WITH due AS (
-         SELECT d.id, d.next_attempt_at, d.event_sequence
+      `WITH heads AS MATERIALIZED (
+         SELECT w.id, w.ordered, least($5, 8 * w.max_concurrency) AS cap, h.next_attempt_at, h.event_sequence
            FROM webhook w
            CROSS JOIN LATERAL (
-             SELECT x.id, x.next_attempt_at, x.event_sequence
+             SELECT x.next_attempt_at, x.event_sequence
                FROM delivery x
               WHERE x.webhook_id = w.id AND x.status = 'pending' AND x.next_attempt_at <= now()
                 AND (x.lease_expires_at IS NULL OR x.lease_expires_at < now())
@@ -432,13 +437,35 @@ export class DeliveryRepository {
                        WHERE e.webhook_id = x.webhook_id AND e.aggregate_id = x.aggregate_id
                          AND e.status = 'pending' AND e.event_sequence < x.event_sequence))
               ORDER BY x.next_attempt_at, x.event_sequence
-              LIMIT least($5, 8 * w.max_concurrency)
-           ) d
+              LIMIT 1
+           ) h
           WHERE w.enabled AND NOT w.paused AND NOT w.in_maintenance AND w.status <> 'disabled' AND w.deleted_at IS NULL
             AND w.delivery_mode = 'push'
             AND NOT (w.id = ANY($2::uuid[]))
+          ORDER BY h.next_attempt_at, h.event_sequence
+          LIMIT $1
+       ), share AS (
+         SELECT greatest(1, ceil($1::numeric / greatest(1, count(*))))::int AS quota FROM heads
+       ), due AS (
+         SELECT d.id, h.id AS webhook_id, least(h.cap, s.quota) AS quota, d.next_attempt_at, d.event_sequence
+           FROM heads h CROSS JOIN share s
+           CROSS JOIN LATERAL (
+             SELECT x.id, x.next_attempt_at, x.event_sequence
+               FROM delivery x
+              WHERE x.webhook_id = h.id AND x.status = 'pending' AND x.next_attempt_at <= now()
+                AND (x.next_attempt_at, x.event_sequence) >= (h.next_attempt_at, h.event_sequence)
+                AND (x.lease_expires_at IS NULL OR x.lease_expires_at < now())
+                AND (NOT h.ordered OR NOT EXISTS (
+                      SELECT 1 FROM delivery e
+                       WHERE e.webhook_id = x.webhook_id AND e.aggregate_id = x.aggregate_id
+                         AND e.status = 'pending' AND e.event_sequence < x.event_sequence))
+              ORDER BY x.next_attempt_at, x.event_sequence
+              LIMIT least(h.cap, s.quota)
+           ) d
           ORDER BY d.next_attempt_at, d.event_sequence
           LIMIT $1
+       ), cut AS (
+         SELECT EXISTS (SELECT 1 FROM due GROUP BY webhook_id, quota HAVING count(*) >= quota) AS more
        ), taken AS (
          SELECT x.id FROM delivery x
           WHERE x.id IN (SELECT id FROM due) AND x.status = 'pending' AND x.next_attempt_at <= now()
@@ -453,15 +480,16 @@ export class DeliveryRepository {
        ), attempts AS (
          ${INSERT_STARTED_ATTEMPTS('claimed')}
        )
-       SELECT c.*, a.id::text AS attempt_id, ${envelopeColumns('ev')}, ${WEBHOOK_RUNTIME_COLUMNS}
+       SELECT c.*, a.id::text AS attempt_id, cut.more, ${envelopeColumns('ev')}, ${WEBHOOK_RUNTIME_COLUMNS}
          FROM claimed c
+         CROSS JOIN cut
          JOIN attempts a ON a.delivery_id = c.id
          JOIN webhook w ON w.id = c.webhook_id
          LEFT JOIN event ev ON ev.id = c.event_id
         ORDER BY c.next_attempt_at, c.event_sequence`,
       [limit, excluded, leaseMs, this.instanceId, perWebhookLimit],
     );
-    return rows.map((r) => ({
+    const deliveries = rows.map((r) => ({
       id: r.id,
       tenantId: r.tenant_id,
       webhookId: r.webhook_id,
@@ -479,6 +507,7 @@ export class DeliveryRepository {
       bodyVersion: r.ev_api_version ?? API_VERSION,
       webhook: webhookRuntimeFromRow(r),
     }));
+    return { deliveries, more: rows.some((r) => r.more) };
   }
 
   /**

@@ -127,7 +127,7 @@ export class Claimer {
           const key = excluded.sort().join(',');
           if (!this.dueWake && key === this.fruitless) break;
           this.dueWake = false;
-          const batch = await this.repository.claimDueDeliveries(
+          const { deliveries: batch, more } = await this.repository.claimDueDeliveries(
             want,
             excluded,
             this.config.webhooks.leaseMs,
@@ -136,7 +136,8 @@ export class Claimer {
           this.claimed += batch.length;
           this.sink.take(batch);
           this.fruitless = batch.length === 0 ? key : null;
-          if (batch.length < want) break;
+          // A short batch is the end of what is due, unless subscriptions had more than their share.
+          if (batch.length === 0 || (batch.length < want && !more)) break;
         }
       } while (this.claimAgain && this.running);
     } catch (error) {
