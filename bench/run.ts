@@ -252,7 +252,20 @@ async function main(): Promise<void> {
   await db.connect();
 
   const fresh = async () => {
-    await db.query('TRUNCATE delivery_attempt, delivery, event, webhook, tracking_event, shipment, "order" CASCADE');
+    // The live service's own transactions (sweep, retention, health) may hold one of these tables
+    // and want another the TRUNCATE already holds: PostgreSQL then ends one side with a deadlock
+    // (40P01, seen on the audit_query step right after start); the TRUNCATE is simply tried again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await db.query(
+          'TRUNCATE delivery_attempt, delivery, event, webhook, tracking_event, shipment, "order" CASCADE',
+        );
+        break;
+      } catch (error) {
+        if ((error as { code?: string }).code !== '40P01' || attempt === 5) throw error;
+        await sleep(100 * attempt);
+      }
+    }
     await receiver.call('reset');
     return service.call<{ id: string; key: string }>('createTenant');
   };
