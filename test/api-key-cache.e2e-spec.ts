@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeyCache } from '../src/tenancy/api-key-cache.js';
 import { eventually } from './support/receiver.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
@@ -44,6 +45,10 @@ describe('the API-key cache across instances', () => {
         `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
           WHERE application_name = 'waybill-api-key-listener' AND datname = current_database()`,
       );
+      // pg_terminate_backend only signals the backend: wait until b has seen its listener go
+      // (from then until it listens again it trusts nothing cached), not for a fixed time.
+      const cacheOfB = b.app.get(ApiKeyCache);
+      await eventually(() => !cacheOfB['listening'], 10_000, 'b to see its LISTEN connection drop');
       expect((await a.api('DELETE', `/v1/api-keys/${created.body.id}`)).status).toBe(204);
       expect(await ordersWith(b, key)).toBe(401);
       await eventually(

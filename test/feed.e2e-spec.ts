@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FeedSignal } from '../src/webhooks/engine/delivery-signal.js';
 import { orderBody, shipmentBody } from './support/fixtures.js';
 import { envelopeProblems } from './support/schemas.js';
-import { type Receiver, startReceiver } from './support/receiver.js';
+import { eventually, type Receiver, startReceiver } from './support/receiver.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
+
+/** How long a control poll waits: a long poll woken by a commit must answer before it does. */
+const CONTROL_WAIT_SECONDS = 5;
 
 describe('pull feeds', () => {
   let t: TestApp;
@@ -133,17 +137,24 @@ describe('pull feeds', () => {
     for (const id of [other.id, push.body.id]) await t.api('DELETE', `/v1/webhooks/${id}`);
   });
 
-  it('a long poll answers as soon as an event is committed', async () => {
+  it('a long poll answers as soon as an event is committed, long before its wait ends', async () => {
     const feed = await pullFeed();
-    const started = Date.now();
+    // A feed nothing arrives in: a poll of it answers only when its own wait ends.
+    const quiet = await pullFeed({ eventTypes: ['shipment.delivered'] });
     const polling = t.api('GET', `/v1/feeds/${feed.id}?wait=20`);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The poll is waiting for a wake-up (not answering from a read made after the commit).
+    const signal = t.app.get(FeedSignal);
+    await eventually(() => signal['waiters'].has(feed.id), 10_000, 'the long poll to wait');
     const order = (await t.api('POST', '/v1/orders', { body: orderBody() })).body;
+    // The yardstick is the service's own clock: the poll answers while a poll started after the
+    // commit with a quarter of its wait (CONTROL_WAIT_SECONDS, generous for a loaded machine) still waits.
+    const control = t.api('GET', `/v1/feeds/${quiet.id}?wait=${CONTROL_WAIT_SECONDS}`);
+    const first = await Promise.race([polling.then(() => 'poll'), control.then(() => 'control')]);
+    expect(first).toBe('poll');
     const answer = await polling;
     expect(answer.body.data.map((e: any) => e.data.orderNumber)).toEqual([order.orderNumber]);
-    // Well before the 20 s the poll was allowed to wait.
-    expect(Date.now() - started).toBeLessThan(10_000);
-    await t.api('DELETE', `/v1/webhooks/${feed.id}`);
+    expect((await control).body.data).toEqual([]);
+    for (const id of [feed.id, quiet.id]) await t.api('DELETE', `/v1/webhooks/${id}`);
   });
 
   it('honours the subscription filters, pinned version and payload format', async () => {

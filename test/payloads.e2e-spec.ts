@@ -245,8 +245,22 @@ describe('payload formats and preview', () => {
       if (i === 12)
         await t.api('POST', `/v1/shipments/${shipment.id}/status`, { key: tenant.key, body: { status: 'picked_up' } });
     }
-    await r.waitForRequests(3, 8_000);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Every delivery of the subscription ended (3 sent, the others superseded): nothing more can
+    // arrive, and each sent one reached the receiver before its outcome was recorded.
+    await eventually(
+      async () => {
+        const list = (await t.api('GET', `/v1/deliveries?webhookId=${hook.id}&limit=200`, { key: tenant.key })).body
+          .data as Array<{ status: string }>;
+        return (
+          list.length === 22 &&
+          list.filter((d) => d.status === 'delivered').length === 3 &&
+          list.every((d) => d.status === 'delivered' || d.status === 'superseded')
+        );
+      },
+      30_000,
+      'every delivery to be delivered or superseded',
+    );
+    expect(r.requests).toHaveLength(3);
     const bodies = r.bodies();
     expect(bodies.filter((b) => b.type === 'shipment.status_changed').map((b) => b.data.status)).toEqual([
       'booked',
