@@ -98,35 +98,58 @@ function startWaiting(): void {
   }
 }
 
+/**
+ * How long a child process may take to start evaluating (starting one after a kill, under the
+ * machine's load) before the evaluation is given up as lost: a safety bound, not the deadline.
+ */
+const CHILD_START_LIMIT_MS = 30_000;
+
+/** A child that never started the evaluation, or died without answering. */
+class LostEvaluation extends Error {}
+
 /** One evaluation in a process of the pool, started now; never rejects. */
 async function runInPool(expression: string, envelopeJson: string): Promise<SandboxResult> {
+  let deadline: NodeJS.Timeout | undefined;
+  let lost: NodeJS.Timeout | undefined;
+  let task: workerpool.Promise<unknown> | undefined;
   try {
-    const task = sandboxPool()
-      .exec('render', [expression, envelopeJson, JSONATA_LIMITS])
-      .timeout(JSONATA_LIMITS.deadlineMs);
-    // Our own bound too, so no caller ever waits on a task the pool lost (a child that died oddly).
-    let timer: NodeJS.Timeout | undefined;
-    const lost = new Promise<never>((_, reject) => {
-      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- workerpool's TimeoutError is an Error, typed any
-      timer = setTimeout(() => reject(new workerpool.Promise.TimeoutError('lost')), JSONATA_LIMITS.deadlineMs + 5_000);
+    // The deadline counts from when the child starts evaluating (it says so), not from when the
+    // task was handed to a child that may still be starting: starting a process takes what the
+    // machine's load makes it take, and that is no fault of the expression.
+    task = sandboxPool().exec('render', [expression, envelopeJson, JSONATA_LIMITS], {
+      on: (event: unknown) => {
+        if (event === 'started' && !deadline) deadline = setTimeout(() => task?.cancel(), JSONATA_LIMITS.deadlineMs);
+      },
     });
-    try {
-      return (await Promise.race([task, lost])) as SandboxResult;
-    } finally {
-      clearTimeout(timer);
-    }
+    // Our own bound too, so no caller ever waits on a task the pool lost (a child that died oddly
+    // or never started).
+    const bound = new Promise<never>((_, reject) => {
+      lost = setTimeout(() => reject(new LostEvaluation()), JSONATA_LIMITS.deadlineMs + CHILD_START_LIMIT_MS);
+    });
+    return (await Promise.race([task, bound])) as SandboxResult;
   } catch (error) {
-    if (error instanceof workerpool.Promise.TimeoutError)
+    if (error instanceof workerpool.Promise.CancellationError)
       return {
         ok: false,
         code: 'deadline',
         message: `it ran longer than ${JSONATA_LIMITS.deadlineMs} ms and was stopped`,
       };
+    if (error instanceof LostEvaluation) {
+      task?.cancel();
+      return {
+        ok: false,
+        code: 'lost',
+        message: 'the sandbox did not evaluate it (its process did not start or answer); try again',
+      };
+    }
     return {
       ok: false,
       code: 'crashed',
       message: `it exceeded the sandbox's limits (memory ${JSONATA_LIMITS.heapMb} MB) and was stopped`,
     };
+  } finally {
+    clearTimeout(deadline);
+    clearTimeout(lost);
   }
 }
 

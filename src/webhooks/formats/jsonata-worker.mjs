@@ -35,6 +35,8 @@ function cappedPad(maxChars) {
 }
 
 async function render(expression, envelopeJson, limits) {
+  // The service's deadline for this evaluation starts now (not while this process was starting).
+  workerpool.workerEmit('started');
   let result;
   try {
     result = await compile(expression, limits).evaluate(JSON.parse(envelopeJson), {
