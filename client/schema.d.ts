@@ -2022,7 +2022,7 @@ export interface operations {
                     "application/json": components["schemas"]["TenantCreated"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2058,7 +2058,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2147,7 +2147,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyCreated"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2183,7 +2183,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2281,7 +2281,7 @@ export interface operations {
                     "application/json": components["schemas"]["PortalSession"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2317,7 +2317,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2359,7 +2359,7 @@ export interface operations {
                     "application/json": components["schemas"]["PortalSessionToken"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2386,7 +2386,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2648,7 +2648,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnvelopePage"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2771,7 +2771,7 @@ export interface operations {
                     "application/json": components["schemas"]["OrderPage"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2831,7 +2831,7 @@ export interface operations {
                     "application/json": components["schemas"]["Order"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2876,7 +2876,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2978,7 +2978,7 @@ export interface operations {
                     "application/json": components["schemas"]["Order"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3023,7 +3023,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -3067,7 +3067,7 @@ export interface operations {
                     "application/json": components["schemas"]["Order"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3121,7 +3121,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -3170,7 +3170,7 @@ export interface operations {
                     "application/json": components["schemas"]["ShipmentPage"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3230,7 +3230,7 @@ export interface operations {
                     "application/json": components["schemas"]["Shipment"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3275,7 +3275,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -3377,7 +3377,7 @@ export interface operations {
                     "application/json": components["schemas"]["Shipment"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3422,7 +3422,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -3466,7 +3466,7 @@ export interface operations {
                     "application/json": components["schemas"]["Shipment"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3520,7 +3520,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -3564,7 +3564,7 @@ export interface operations {
                     "application/json": components["schemas"]["TrackingEvent"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3609,7 +3609,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -3651,7 +3651,7 @@ export interface operations {
                     "application/json": components["schemas"]["Preview"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3696,7 +3696,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -3738,7 +3738,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookPage"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3798,7 +3798,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookCreated"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3834,7 +3834,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -3992,7 +3992,7 @@ export interface operations {
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4037,7 +4037,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -4139,7 +4139,7 @@ export interface operations {
                     "application/json": components["schemas"]["SigningSecret"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4184,7 +4184,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -4228,7 +4228,7 @@ export interface operations {
                     "application/json": components["schemas"]["TestAttempt"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4282,7 +4282,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -4326,7 +4326,7 @@ export interface operations {
                     "application/json": components["schemas"]["Preview"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4371,7 +4371,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -4411,6 +4411,15 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectionCheck"];
                 };
             };
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No valid credentials */
             401: {
                 headers: {
@@ -4440,6 +4449,24 @@ export interface operations {
             };
             /** @description A pull subscription has no endpoint to check */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A content type the API does not read: send application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4482,7 +4509,7 @@ export interface operations {
                     "application/json": components["schemas"]["FeedToken"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4536,7 +4563,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -4695,7 +4722,7 @@ export interface operations {
                     "application/json": components["schemas"]["Replayed"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4749,7 +4776,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -4796,7 +4823,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeliveryPage"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4912,6 +4939,15 @@ export interface operations {
                     "application/json": components["schemas"]["DeliverySummary"];
                 };
             };
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No valid credentials */
             401: {
                 headers: {
@@ -4941,6 +4977,24 @@ export interface operations {
             };
             /** @description An attempt is on the wire, the subscription was deleted, or it is a pull feed */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A content type the API does not read: send application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4985,7 +5039,7 @@ export interface operations {
                     "application/json": components["schemas"]["FeedPage"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5065,7 +5119,7 @@ export interface operations {
                     "application/json": components["schemas"]["FeedAck"];
                 };
             };
-            /** @description Invalid input: `errors` names each bad field by its path */
+            /** @description Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5119,7 +5173,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body is not JSON (content-type application/json) */
+            /** @description A content type the API does not read: send application/json */
             415: {
                 headers: {
                     [name: string]: unknown;

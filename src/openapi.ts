@@ -21,13 +21,13 @@ type ValidationMetadata = ReturnType<ReturnType<typeof getMetadataStorage>['getT
  */
 
 const ERROR_WORDS: Record<number, string> = {
-  400: 'Invalid input: `errors` names each bad field by its path',
+  400: 'Invalid input: `errors` names each bad field by its path; a body that is not valid JSON says so',
   401: 'No valid credentials',
   403: 'A settings session may not do this (read-only, or not a route of the screen)',
   404: 'No such resource for this tenant',
   409: 'Conflict',
   413: 'The request body is too large',
-  415: 'The body is not JSON (content-type application/json)',
+  415: 'A content type the API does not read: send application/json',
   429: 'Too many requests: wait for Retry-After',
   503: 'Unavailable',
 };
@@ -37,6 +37,32 @@ const SECURITY: Record<ApiAccess, Array<Record<string, string[]>>> = {
   operator: [{ operator: [] }],
   feed: [{ feedToken: [] }, { apiKey: [] }],
   key: [{ apiKey: [] }],
+  metrics: [{ metricsToken: [] }],
+};
+
+/**
+ * What the body parser answers before any route runs, on every POST, PATCH and PUT (a route that
+ * reads no body parses one all the same): JSON that does not parse is a 400 saying so, a content
+ * type it does not read (anything but JSON, form or plain text; the latter two then fail
+ * validation as "(body) must be a JSON object") a 415.
+ */
+const BODY_ERROR_EXAMPLES = {
+  MalformedJsonBody: {
+    summary: 'The body is not valid JSON',
+    value: {
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'Request body is not valid JSON: Unexpected end of JSON input',
+    },
+  },
+  UnreadContentType: {
+    summary: 'A content type other than JSON, form or plain text',
+    value: { statusCode: 415, error: 'Unsupported Media Type', message: 'Unsupported Media Type' },
+  },
+};
+const BODY_ERROR_EXAMPLE_OF: Record<number, keyof typeof BODY_ERROR_EXAMPLES> = {
+  400: 'MalformedJsonBody',
+  415: 'UnreadContentType',
 };
 
 export function createOpenApiDocument(app: INestApplication, publicUrl: string): OpenAPIObject {
@@ -60,6 +86,10 @@ export function createOpenApiDocument(app: INestApplication, publicUrl: string):
       { type: 'http', scheme: 'bearer', description: 'A feed token (POST /v1/webhooks/{id}/feed-token) for this feed' },
       'feedToken',
     )
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', description: "The operator's METRICS_TOKEN (GET /metrics only)" },
+      'metricsToken',
+    )
     .build();
   const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (controller, method) =>
@@ -72,6 +102,7 @@ function finishDocument(document: OpenAPIObject): OpenAPIObject {
   const schemas = (document.components ??= {}).schemas ?? {};
   for (const [name, schema] of Object.entries(schemas)) schemas[name] = requestSchema(name, schema as JsonSchema);
   document.components.schemas = { ...schemas, ...registeredSchemas() };
+  document.components.examples = { ...document.components.examples, ...BODY_ERROR_EXAMPLES };
 
   for (const item of Object.values(document.paths)) {
     for (const method of ['get', 'post', 'patch', 'put', 'delete'] as const) {
@@ -85,15 +116,19 @@ function finishDocument(document: OpenAPIObject): OpenAPIObject {
 
       const parameters = (operation.parameters ?? []) as Array<{ in: string }>;
       const errors = new Set<number>();
-      if (operation.requestBody) errors.add(400).add(413).add(415);
+      const parsesBody = method === 'post' || method === 'patch' || method === 'put';
+      if (parsesBody) errors.add(400).add(413).add(415);
       if (parameters.some((p) => p.in === 'query')) errors.add(400);
       if (parameters.some((p) => p.in === 'path')) errors.add(404);
-      if (access !== 'public') errors.add(401).add(429);
+      // /metrics checks its own token (401 only); the others pass the auth guard and its throttle.
+      if (access !== 'public' && access !== 'metrics') errors.add(401).add(429);
       if (access === 'key' || access === 'feed') errors.add(403);
       for (const status of errors) operation.responses[status] ??= { description: ERROR_WORDS[status] };
       for (const [status, response] of Object.entries(operation.responses) as Array<[string, ResponseObject]>) {
         if (Number(status) < 400 || response.content) continue;
-        response.content = { 'application/json': { schema: ERROR } };
+        const example = parsesBody ? BODY_ERROR_EXAMPLE_OF[Number(status)] : undefined;
+        const examples = example ? { examples: { [example]: { $ref: `#/components/examples/${example}` } } } : {};
+        response.content = { 'application/json': { schema: ERROR, ...examples } };
         if (!response.description) response.description = ERROR_WORDS[Number(status)] ?? 'Error';
       }
       operation.responses = Object.fromEntries(

@@ -35,6 +35,19 @@ describe('the OpenAPI document as the contract', () => {
       }
     }
     expect(document.paths['/health'].get.security).toEqual([]);
+    // /metrics takes its own token, not an API key and not nothing.
+    expect(document.paths['/metrics'].get.security).toEqual([{ metricsToken: [] }]);
+    expect(document.components.securitySchemes.metricsToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+    // The body parser runs before any route on every POST, PATCH and PUT, one that reads no body too.
+    for (const [path, item] of Object.entries<any>(document.paths))
+      for (const method of ['post', 'patch', 'put'])
+        if (item[method])
+          expect(Object.keys(item[method].responses), `${method} ${path}`).toEqual(
+            expect.arrayContaining(['400', '413', '415']),
+          );
+    expect(
+      document.paths['/v1/orders'].post.responses['400'].content['application/json'].examples.MalformedJsonBody,
+    ).toEqual({ $ref: '#/components/examples/MalformedJsonBody' });
     expect(document.paths['/v1/webhooks/{id}/test'].post.requestBody.required).toBe(false);
     expect(document.paths['/v1/webhooks/{id}/rotate-secret'].post.requestBody.required).toBe(false);
   });

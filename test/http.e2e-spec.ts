@@ -38,6 +38,38 @@ describe('the HTTP layer (Fastify)', () => {
     expect(answer.body).toMatchObject({ statusCode: 415, error: 'Unsupported Media Type' });
   });
 
+  // Checked against the OpenAPI document by t.api, like every answer: each POST documents them.
+  const UNKNOWN_DELIVERY = '/v1/deliveries/00000000-0000-0000-0000-000000000000/redeliver';
+
+  it('answers a body that is not valid JSON with 400 saying so, on every POST, one that reads no body too', async () => {
+    for (const route of ['/v1/orders', '/v1/webhooks', UNKNOWN_DELIVERY]) {
+      const answer = await t.api('POST', route, { raw: '{"orderNumber": "SO-1",' });
+      expect(answer.status, route).toBe(400);
+      expect(answer.body, route).toEqual({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: expect.stringMatching(/^Request body is not valid JSON: /),
+      });
+    }
+  });
+
+  it('reads a plain-text body, which is not a JSON object (400 naming the body), and refuses XML with 415', async () => {
+    for (const route of ['/v1/orders', '/v1/webhooks']) {
+      const text = await t.api('POST', route, { raw: 'orderNumber=SO-1', headers: { 'content-type': 'text/plain' } });
+      expect(text.status, route).toBe(400);
+      expect(text.body.errors, route).toEqual([{ field: '(body)', message: 'must be a JSON object' }]);
+    }
+    for (const route of ['/v1/webhooks', UNKNOWN_DELIVERY]) {
+      const xml = await t.api('POST', route, { raw: '<webhook/>', headers: { 'content-type': 'application/xml' } });
+      expect(xml.status, route).toBe(415);
+      expect(xml.body, route).toEqual({
+        statusCode: 415,
+        error: 'Unsupported Media Type',
+        message: 'Unsupported Media Type',
+      });
+    }
+  });
+
   it('routes a path with a trailing slash like the path without one', async () => {
     const answer = await t.api('GET', '/v1/orders/');
     expect(answer.status).toBe(200);

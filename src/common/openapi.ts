@@ -95,14 +95,14 @@ export function ApiAnswer(
 
 /**
  * Error answers beyond those every operation of its kind can give (the document builder adds 401,
- * 403 and 429 to authenticated operations, 400 and 413 to those with a body or query, 404 to those
- * with a path id); e.g. 409 for a duplicate or a forbidden move.
+ * 403 and 429 to authenticated operations, 400, 413 and 415 to those that take a body, 400 to those
+ * with a query, 404 to those with a path id); e.g. 409 for a duplicate or a forbidden move.
  */
 export function ApiErrors(...statuses: Array<[status: number, description: string]>) {
   return applyDecorators(...statuses.map(([status, description]) => ApiResponse({ status, description })));
 }
 
-export type ApiAccess = 'public' | 'operator' | 'feed' | 'key';
+export type ApiAccess = 'public' | 'operator' | 'feed' | 'key' | 'metrics';
 export const ACCESS_EXTENSION = 'x-waybill-access';
 /** Tells the document builder which security an operation (or every operation of a class) takes. */
 export const ApiAccess = (access: ApiAccess) => ApiExtension(ACCESS_EXTENSION, { access });

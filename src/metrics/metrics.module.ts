@@ -13,7 +13,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { safeEqual } from '../tenancy/api-key-secret.js';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { Public } from '../tenancy/tenant-context.js';
+import { MetricsTokenOnly } from '../tenancy/tenant-context.js';
 import { ApiAnswer, ApiErrors } from '../common/openapi.js';
 
 @ApiTags('operations')
@@ -26,7 +26,7 @@ export class MetricsController {
 
   /** Only with `Authorization: Bearer $METRICS_TOKEN`: the metrics name every tenant's webhooks. Unset: 404. */
   @Get()
-  @Public()
+  @MetricsTokenOnly()
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   @ApiOperation({ summary: 'Prometheus metrics (text format); needs Authorization: Bearer $METRICS_TOKEN' })
   @ApiAnswer(200, 'The metrics', { type: 'string' }, 'text/plain')

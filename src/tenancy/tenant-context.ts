@@ -27,6 +27,9 @@ export type Access = 'public' | 'operator' | 'feed';
 export const Public = () => applyDecorators(SetMetadata(ACCESS_KEY, 'public' satisfies Access), ApiAccess('public'));
 /** A tenant API key, or a feed token for the feed named by the route's :webhookId. */
 export const FeedAccess = () => applyDecorators(SetMetadata(ACCESS_KEY, 'feed' satisfies Access), ApiAccess('feed'));
+/** Only METRICS_TOKEN, which the route checks itself (no tenant credential, no auth-failure throttle). */
+export const MetricsTokenOnly = () =>
+  applyDecorators(SetMetadata(ACCESS_KEY, 'public' satisfies Access), ApiAccess('metrics'));
 /** Only the operator's ADMIN_TOKEN. */
 export const OperatorOnly = () =>
   applyDecorators(SetMetadata(ACCESS_KEY, 'operator' satisfies Access), ApiAccess('operator'));
