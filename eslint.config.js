@@ -48,9 +48,15 @@ export default tseslint.config(
     rules: off(UNSAFE_ANY),
   },
   {
-    // Rows from pg and parsed JSON are `any` in the stores and scripts today (about 140 sites);
-    // typing the stores' rows is the way to turn these on for src/ and scripts/ as well.
-    files: ['src/**', 'scripts/**', 'migrations/**'],
+    // Rows from pg and parsed JSON are still `any` in the scripts and migrations; src/ types its
+    // rows (queryRows<Row>, typed statements) and narrows parsed JSON from `unknown`.
+    files: ['scripts/**', 'migrations/**'],
+    rules: off(UNSAFE_ANY),
+  },
+  {
+    // Being reworked by the engine and write-path changes landing now (issue 13): typed when they
+    // have landed, so the two changes do not collide.
+    files: ['src/events/outbox.service.ts'],
     rules: off(UNSAFE_ANY),
   },
   { files: ['**/*.js', '**/*.mjs', '**/*.cjs'], ...tseslint.configs.disableTypeChecked },

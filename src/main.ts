@@ -25,7 +25,9 @@ function readConfig(): AppConfig {
 
 /** A start with another encryption key than the database's is refused before anything is served. */
 async function checkKeyOrStop(config: AppConfig, database: ResolvedDatabase, logger: LoggerService): Promise<void> {
-  const box = loadSecretBox(config, (m) => logger.warn(m, 'Secrets'));
+  const box = loadSecretBox(config, (m) => {
+    logger.warn(m, 'Secrets');
+  });
   try {
     const { registered } = await checkEncryptionKey(database.url, box);
     if (registered === 'rotation')

@@ -180,7 +180,8 @@ function applyRules(schema: JsonSchema, rules: ValidationMetadata[]): JsonSchema
   for (const rule of rules) {
     const name = rule.name ?? '';
     const target = rule.each ? items : out;
-    const [a] = rule.constraints ?? [];
+    const constraints: unknown[] = rule.constraints ?? [];
+    const [a] = constraints;
     switch (name) {
       case 'min':
         target.minimum = a;

@@ -62,8 +62,9 @@ function variants(base: Record<string, unknown>): unknown[] {
   ];
   const walk = (value: unknown, set: (v: unknown) => unknown) => {
     if (Array.isArray(value)) {
-      value.forEach((item, i) => walk(item, (v) => set(value.map((x, j) => (j === i ? v : x)))));
-      out.push(set([]), set([...value, ...value]), set([null]));
+      const items: unknown[] = value;
+      items.forEach((item, i) => walk(item, (v) => set(items.map((x, j) => (j === i ? v : x)))));
+      out.push(set([]), set([...items, ...items]), set([null]));
     } else if (value !== null && typeof value === 'object') {
       for (const key of Object.keys(value)) {
         const rest = value as Record<string, unknown>;

@@ -63,7 +63,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
       };
     }
     // A statement run through TypeORM fails as QueryFailedError, one run on the pg pool as pg's DatabaseError.
-    const driverError =
+    const driverError: unknown =
       exception instanceof QueryFailedError
         ? exception.driverError
         : exception instanceof pg.DatabaseError

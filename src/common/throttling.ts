@@ -25,8 +25,9 @@ export function tooManyRequests(message: string): HttpException {
 
 @Injectable()
 export class ExpensiveRouteThrottle extends ThrottlerGuard {
-  protected override async getTracker(request: Record<string, any>): Promise<string> {
-    const tenantId: string | undefined = request.tenant?.tenantId;
+  // What the auth guard left on the request (tenancy's AuthenticatedRequest, which common/ does not import).
+  protected override async getTracker(request: { tenant?: { tenantId: string }; ip?: string }): Promise<string> {
+    const tenantId = request.tenant?.tenantId;
     return tenantId ? `tenant:${tenantId}` : `address:${normalizeIp(request.ip ?? '')}`;
   }
 

@@ -19,7 +19,9 @@ export async function prepareDatabase(config: AppConfig, logger: LoggerService):
     const handle = await startEmbeddedPostgres({
       dataDir: config.dataDir,
       port: config.embeddedPostgresPort,
-      log: (message) => logger.debug?.(message, 'EmbeddedPostgres'),
+      log: (message) => {
+        logger.debug?.(message, 'EmbeddedPostgres');
+      },
     });
     logger.log(
       `embedded PostgreSQL ready on 127.0.0.1:${config.embeddedPostgresPort} in ${Date.now() - started} ms (data: ${handle.dataDirectory})`,

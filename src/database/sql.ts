@@ -5,7 +5,7 @@ import type { DataSource, EntityManager } from 'typeorm';
  * Runs SQL and answers its rows. TypeORM answers an UPDATE or DELETE as `[rows, rowCount]` and
  * anything else as the rows; this hides the difference (rows are objects, never arrays).
  */
-export async function queryRows<T = Record<string, any>>(
+export async function queryRows<T = Record<string, unknown>>(
   db: DataSource | EntityManager,
   sql: string,
   params: unknown[] = [],

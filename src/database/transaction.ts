@@ -11,7 +11,7 @@ export interface Tx {
    * answering the rows: the domain's hot writes go this way (no query runner, no entity
    * metadata). Errors are pg's (the error filter maps them).
    */
-  query<T = Record<string, any>>(sql: string, params?: unknown[]): Promise<T[]>;
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   afterCommit(callback: () => void): void;
 }
 

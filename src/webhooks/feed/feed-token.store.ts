@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { affectedRows, queryRows } from '../../database/sql.js';
 import { generatePrefixedSecret, hashApiKey } from '../../tenancy/api-key-secret.js';
 import { BearerCredentials } from '../../tenancy/bearer-credentials.js';
 
@@ -27,14 +28,25 @@ const ALIVE = `t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > 
   AND k.revoked_at IS NULL AND w.deleted_at IS NULL AND w.delivery_mode = 'pull'`;
 const FROM = `feed_token t JOIN api_key k ON k.id = t.api_key_id JOIN webhook w ON w.id = t.webhook_id`;
 
-const view = (row: Record<string, any>): FeedTokenView => ({
+/** A `feed_token` row as the statements below select it (never the hash). */
+interface FeedTokenRow {
+  id: string;
+  webhook_id: string;
+  api_key_id: string;
+  prefix: string;
+  created_at: Date;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+}
+
+const view = (row: FeedTokenRow): FeedTokenView => ({
   id: row.id,
   webhookId: row.webhook_id,
   prefix: row.prefix,
   apiKeyId: row.api_key_id,
-  createdAt: (row.created_at as Date).toISOString(),
-  expiresAt: row.expires_at ? (row.expires_at as Date).toISOString() : null,
-  lastUsedAt: row.last_used_at ? (row.last_used_at as Date).toISOString() : null,
+  createdAt: row.created_at.toISOString(),
+  expiresAt: row.expires_at ? row.expires_at.toISOString() : null,
+  lastUsedAt: row.last_used_at ? row.last_used_at.toISOString() : null,
 });
 
 @Injectable()
@@ -76,7 +88,8 @@ export class FeedTokenStore implements OnModuleInit {
   ): Promise<(FeedTokenView & { token: string }) | undefined> {
     const { secret: token, hash } = generatePrefixedSecret(FEED_TOKEN_PREFIX);
     const prefix = token.slice(0, 11);
-    const [row] = await this.dataSource.query(
+    const [row] = await queryRows<FeedTokenRow>(
+      this.dataSource,
       `INSERT INTO feed_token (tenant_id, webhook_id, api_key_id, token_hash, prefix, expires_at)
        SELECT w.tenant_id, w.id, $3, $4, $5,
               CASE WHEN $6::int IS NULL THEN NULL ELSE now() + make_interval(secs => $6::int) END
@@ -91,7 +104,8 @@ export class FeedTokenStore implements OnModuleInit {
 
   /** The live tokens of one feed, newest first (never their values). */
   async list(tenantId: string, webhookId: string): Promise<FeedTokenView[]> {
-    const rows = await this.dataSource.query(
+    const rows = await queryRows<FeedTokenRow>(
+      this.dataSource,
       `SELECT t.id, t.webhook_id, t.api_key_id, t.prefix, t.created_at, t.expires_at, t.last_used_at
          FROM ${FROM} WHERE t.tenant_id = $1 AND t.webhook_id = $2 AND ${ALIVE}
         ORDER BY t.created_at DESC, t.id DESC`,
@@ -102,7 +116,8 @@ export class FeedTokenStore implements OnModuleInit {
 
   /** Revokes one live token; false when there is none by that id on that feed. */
   async revoke(tenantId: string, webhookId: string, tokenId: string): Promise<boolean> {
-    const [, affected] = await this.dataSource.query(
+    const affected = await affectedRows(
+      this.dataSource,
       `UPDATE feed_token SET revoked_at = now()
         WHERE tenant_id = $1 AND webhook_id = $2 AND id = $3 AND revoked_at IS NULL
           AND (expires_at IS NULL OR expires_at > now())`,
@@ -120,7 +135,8 @@ export class FeedTokenStore implements OnModuleInit {
 
   /** The tenant and feed a presented token opens, or undefined when it is unknown or no longer alive. */
   async authenticate(presented: string): Promise<{ tokenId: string; tenantId: string; webhookId: string } | undefined> {
-    const [row] = await this.dataSource.query(
+    const [row] = await queryRows<{ id: string; tenant_id: string; webhook_id: string; fresh: boolean | null }>(
+      this.dataSource,
       `SELECT t.id, t.tenant_id, t.webhook_id, t.last_used_at > now() - interval '${LAST_USED_RESOLUTION}' AS fresh
          FROM ${FROM} WHERE t.token_hash = $1 AND ${ALIVE}`,
       [hashApiKey(presented)],
@@ -138,9 +154,7 @@ export class FeedTokenStore implements OnModuleInit {
 
   /** Whether a token is still alive (a long poll asks before answering). */
   async isAlive(tokenId: string): Promise<boolean> {
-    const rows: unknown[] = await this.dataSource.query(`SELECT 1 FROM ${FROM} WHERE t.id = $1 AND ${ALIVE}`, [
-      tokenId,
-    ]);
+    const rows = await queryRows(this.dataSource, `SELECT 1 FROM ${FROM} WHERE t.id = $1 AND ${ALIVE}`, [tokenId]);
     return rows.length > 0;
   }
 }

@@ -4,6 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/config.js';
 import { conflict, fieldError } from '../../common/errors.js';
 import { notFound } from '../../common/ids.js';
 import { DEFAULT_PAGE_SIZE } from '../../common/pagination.js';
+import { queryRows } from '../../database/sql.js';
 import { TransactionRunner } from '../../database/transaction.js';
 import type { TenantContext } from '../../tenancy/tenant-context.js';
 import { FeedSignal } from '../engine/delivery-signal.js';
@@ -130,9 +131,11 @@ export class FeedService {
       if (remaining <= 0) break;
       await this.signal.next(webhook.id, Math.min(remaining, LONG_POLL_RECHECK_MS));
     }
-    const [{ acked }] = await this.dataSource.query(`SELECT feed_acked::text AS acked FROM webhook WHERE id = $1`, [
-      webhook.id,
-    ]);
+    const [{ acked }] = await queryRows<{ acked: string }>(
+      this.dataSource,
+      `SELECT feed_acked::text AS acked FROM webhook WHERE id = $1`,
+      [webhook.id],
+    );
     return { data: [], nextCursor: acked };
   }
 
@@ -140,13 +143,14 @@ export class FeedService {
   async ack(caller: TenantContext, webhookId: string, cursor: string) {
     await this.feed(caller, webhookId);
     return this.transactions.run(async (tx) => {
-      const [webhook] = await tx.manager.query(
-        `SELECT id, tenant_id, feed_head::text AS head, feed_acked::text AS acked FROM webhook WHERE id = $1 FOR NO KEY UPDATE`,
+      const [webhook] = await queryRows<{ head: string; acked: string }>(
+        tx.manager,
+        `SELECT feed_head::text AS head, feed_acked::text AS acked FROM webhook WHERE id = $1 FOR NO KEY UPDATE`,
         [webhookId],
       );
       if (BigInt(cursor) > BigInt(webhook.head))
         throw fieldError('cursor', `is past the end of the feed (its last position is ${webhook.head})`);
-      if (BigInt(cursor) <= BigInt(webhook.acked)) return { acknowledged: 0, cursor: webhook.acked as string };
+      if (BigInt(cursor) <= BigInt(webhook.acked)) return { acknowledged: 0, cursor: webhook.acked };
       const acknowledged = await this.deliveries.acknowledgeFeed(tx, webhookId, cursor, this.feedUrl(webhookId));
       await tx.manager.query(`UPDATE webhook SET feed_acked = $2::bigint, last_success_at = now() WHERE id = $1`, [
         webhookId,

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { catalogEntry } from '../../events/event-catalog.js';
 import { edifactOptionsProblems, edifactText, renderEdifactIftsta } from './edifact-iftsta.js';
+import type { EnvelopeShipment, ShipmentEnvelope } from './shipment-envelope.js';
 
 const { Reader } = createRequire(import.meta.url)('edifact') as {
   Reader: new () => { parse(edi: string): Array<{ name: string; elements: string[][] }> };
@@ -11,9 +12,9 @@ const OPTIONS = { senderId: 'WAYBILL', receiverId: 'ACME ERP' };
 const NOW = new Date('2026-11-25T14:15:00.000Z');
 const example = (
   type: 'shipment.status_changed' | 'shipment.tracking_updated',
-  data: Record<string, unknown> = {},
-): Record<string, any> => {
-  const envelope = catalogEntry(type).example as Record<string, any>;
+  data: Partial<EnvelopeShipment> = {},
+): ShipmentEnvelope => {
+  const envelope = catalogEntry(type).example as ShipmentEnvelope;
   return { ...envelope, data: { ...envelope.data, ...data } };
 };
 const parse = (edi: string) => new Reader().parse(edi);
@@ -87,7 +88,7 @@ describe('renderEdifactIftsta', () => {
     expect(find(segments, 'CNI')!.elements).toEqual([['1'], ['SH-20017']]);
     expect(find(segments, 'STS')!.elements).toEqual([['1'], ['13', '', '', 'picked_up']]);
     expect(segments.filter((s) => s.name === 'RFF').map((s) => s.elements[0])).toEqual([
-      ['CU', envelope.data.order.orderNumber],
+      ['CU', envelope.data.order?.orderNumber],
       ['CR', 'PO-88231'],
       ['CN', 'JJD0099912345'],
     ]);

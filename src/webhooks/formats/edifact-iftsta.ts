@@ -4,6 +4,8 @@
  * CNI with one status group (STS, RFF references, DTM status time and ETA, FTX for an
  * exception's reason, LOC where the event happened), UNT, UNZ.
  */
+import type { ShipmentEnvelope } from './shipment-envelope.js';
+
 export interface EdifactOptions {
   senderId: string;
   receiverId: string;
@@ -60,8 +62,6 @@ export function edifactOptionsProblems(options: unknown): Array<{ field: string;
   return problems;
 }
 
-type Json = Record<string, any>;
-
 /**
  * Text as UNOC reads it whatever the receiver decodes the bytes as: printable ASCII (accents
  * dropped, other characters as ?), cut to the element's length, then the service characters
@@ -103,8 +103,13 @@ function segment(tag: string, elements: string[][]): string {
  * interchange number (UNB/UNZ 0020); `now` dates the interchange. Everything else comes from the
  * envelope, so a preview differs from the push only in those.
  */
-export function renderEdifactIftsta(envelope: Json, options: EdifactOptions, controlNumber: number, now: Date): string {
-  const data = envelope.data as Json;
+export function renderEdifactIftsta(
+  envelope: ShipmentEnvelope,
+  options: EdifactOptions,
+  controlNumber: number,
+  now: Date,
+): string {
+  const data = envelope.data;
   const text = (value: unknown, maxLength = 35) => edifactText(value, maxLength);
   const segments: string[] = [];
   const add = (tag: string, ...elements: string[][]) => segments.push(segment(tag, elements));
@@ -132,8 +137,8 @@ export function renderEdifactIftsta(envelope: Json, options: EdifactOptions, con
   }
   add('CNI', ['1'], [text(data.shipmentNumber)]);
 
-  const tracking = envelope.type === 'shipment.tracking_updated' ? (data.trackingEvent as Json) : null;
-  const code = tracking ? EDIFACT_TRACKING_CODE : (EDIFACT_STATUS_CODES[data.status] ?? EDIFACT_TRACKING_CODE);
+  const tracking = envelope.type === 'shipment.tracking_updated' ? data.trackingEvent : null;
+  const code = tracking ? EDIFACT_TRACKING_CODE : (EDIFACT_STATUS_CODES[data.status ?? ''] ?? EDIFACT_TRACKING_CODE);
   add(
     'STS',
     ['1'],
@@ -155,7 +160,7 @@ export function renderEdifactIftsta(envelope: Json, options: EdifactOptions, con
   if (!tracking && data.status === 'exception' && data.statusReason)
     add('FTX', ['AAI'], [], [], [text(data.statusReason, 512)]);
   // In the status group LOC comes after FTX (D.01B: STS, RFF, DTM, DOC, FTX, NAD, LOC, PCI).
-  const location = tracking?.location as Json | null | undefined;
+  const location = tracking?.location;
   const place = [location?.name, location?.city, location?.postalCode, location?.country].filter(Boolean).join(', ');
   if (place) add('LOC', ['175'], ['', '', '', text(place, 256)]);
   add('UNT', [String(segments.length + 1)], ['1']);

@@ -8,6 +8,7 @@ import {
 } from './edifact-iftsta.js';
 import { evaluateInSandbox, JSONATA_LIMITS } from './jsonata-sandbox.js';
 import { renderX12214, X12_EVENT_TYPES, type X12Options, x12OptionsProblems } from './x12-214.js';
+import type { ShipmentEnvelope } from './shipment-envelope.js';
 
 export const PAYLOAD_FORMATS = ['envelope', 'jsonata', 'x12-214', 'edifact-iftsta'] as const;
 export type PayloadFormat = (typeof PAYLOAD_FORMATS)[number];
@@ -127,7 +128,8 @@ export async function renderPayload(
   if (format === 'envelope') return { body: envelopeJson, contentType: 'application/json' };
   const edi = EDI_FORMATS[format];
   if (edi) {
-    const envelope = JSON.parse(envelopeJson) as { type: string };
+    // Checked just below: an EDI format is rendered only from a shipment event's envelope.
+    const envelope = JSON.parse(envelopeJson) as ShipmentEnvelope;
     if (!edi.eventTypes.includes(envelope.type))
       throw new TransformError(`${edi.name} carries only ${edi.eventTypes.join(' and ')}, not ${envelope.type}`);
     const controlNumber = context.nextControlNumber ? await context.nextControlNumber() : 0;

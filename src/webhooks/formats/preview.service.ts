@@ -4,6 +4,7 @@ import { fieldError } from '../../common/errors.js';
 import { notFound } from '../../common/ids.js';
 import { catalogEntry } from '../../events/event-catalog.js';
 import type { EventType } from '../../events/event-types.js';
+import { queryRows } from '../../database/sql.js';
 import { envelopeColumns, envelopeFromRow } from '../../events/outbox.service.js';
 import { WebhooksService } from '../subscriptions/webhooks.service.js';
 import { API_VERSION } from '../../events/event-types.js';
@@ -34,6 +35,17 @@ export interface Preview {
  * push), its content type and the headers. For a saved subscription the headers are signed with
  * its secret now; custom header values show as [redacted].
  */
+/** An event row as `envelopeColumns` selects it. */
+interface EnvelopeColumns {
+  ev_id: string;
+  ev_type: string;
+  ev_api_version: string;
+  ev_created_at: Date;
+  ev_tenant_id: string;
+  ev_sequence: string;
+  ev_data: string;
+}
+
 @Injectable()
 export class PreviewService {
   constructor(
@@ -104,7 +116,8 @@ export class PreviewService {
   ): Promise<{ id: string; body: string; version: string }> {
     if (source.eventId && source.eventType) throw fieldError('eventId', 'give eventId or eventType, not both');
     if (source.eventId) {
-      const [row] = await this.dataSource.query(
+      const [row] = await queryRows<EnvelopeColumns>(
+        this.dataSource,
         `SELECT ${envelopeColumns('e')} FROM event e WHERE e.tenant_id = $1 AND e.id = $2`,
         [tenantId, source.eventId],
       );

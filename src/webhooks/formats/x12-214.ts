@@ -3,6 +3,8 @@
  * event: ISA/GS/ST, B10, L11 references, N1/N3/N4 ship-from and ship-to, LX/AT7 status with date
  * and time, MS1 location and AT8 weight where known, K1 for an exception's reason, SE/GE/IEA.
  */
+import type { ShipmentEnvelope } from './shipment-envelope.js';
+
 export interface X12Options {
   senderId: string;
   senderQualifier: string;
@@ -81,8 +83,6 @@ export function x12OptionsProblems(options: unknown): Array<{ field: string; mes
   return problems;
 }
 
-type Json = Record<string, any>;
-
 const pad = (value: string, width: number) => value.slice(0, width).padEnd(width, ' ');
 const digits = (n: number, width: number) => String(n).padStart(width, '0');
 const yymmdd = (d: Date) => d.toISOString().slice(2, 10).replaceAll('-', '');
@@ -93,7 +93,12 @@ const hhmm = (d: Date) => d.toISOString().slice(11, 16).replace(':', '');
  * The 214 for one shipment envelope. `controlNumber` is the subscription's next interchange
  * number (ISA13/IEA02, GS06/GE02); `now` dates the interchange.
  */
-export function renderX12214(envelope: Json, options: X12Options, controlNumber: number, now: Date): string {
+export function renderX12214(
+  envelope: ShipmentEnvelope,
+  options: X12Options,
+  controlNumber: number,
+  now: Date,
+): string {
   const e = options.elementSeparator ?? '*';
   const t = options.segmentTerminator ?? '~';
   const clean = (value: unknown) =>
@@ -102,7 +107,7 @@ export function renderX12214(envelope: Json, options: X12Options, controlNumber:
       .replaceAll(t, ' ')
       .replaceAll('>', ' ')
       .trim();
-  const data = envelope.data as Json;
+  const data = envelope.data;
   const segments: string[][] = [];
   const add = (...elements: unknown[]) => segments.push(elements.map(clean));
 
@@ -121,12 +126,12 @@ export function renderX12214(envelope: Json, options: X12Options, controlNumber:
     add('N4', address.city, '', address.postalCode ?? '', address.country);
   }
   add('LX', '1');
-  const tracking = envelope.type === 'shipment.tracking_updated' ? (data.trackingEvent as Json) : null;
+  const tracking = envelope.type === 'shipment.tracking_updated' ? data.trackingEvent : null;
   if (tracking?.eta) {
     const eta = new Date(tracking.eta);
     add('AT7', X12_ETA_CODE, 'NS', '', '', ccyymmdd(eta), hhmm(eta), 'UT');
   } else {
-    const status = tracking ? 'X6' : (X12_STATUS_CODES[data.status] ?? 'X6');
+    const status = tracking ? 'X6' : (X12_STATUS_CODES[data.status ?? ''] ?? 'X6');
     const moment =
       tracking?.occurredAt ??
       (data.status === 'picked_up' ? data.actualPickupAt : data.status === 'delivered' ? data.actualDeliveryAt : null);
@@ -134,10 +139,11 @@ export function renderX12214(envelope: Json, options: X12Options, controlNumber:
     const reason = data.status === 'exception' && !tracking ? 'BG' : 'NS';
     add('AT7', status, reason, '', '', ccyymmdd(at), hhmm(at), 'UT');
   }
-  const location = tracking?.location as Json | null | undefined;
+  const location = tracking?.location;
   if (location?.city) add('MS1', location.city, location.region ?? '', location.country ?? '');
-  const weight = (data.packages as Json[] | undefined)?.reduce((sum, p) => sum + (p.weightKg ?? 0), 0) ?? 0;
-  if (weight > 0) add('AT8', 'G', 'K', Math.round(weight * 10) / 10, (data.packages as Json[]).length);
+  const packages = data.packages ?? [];
+  const weight = packages.reduce((sum, p) => sum + (p.weightKg ?? 0), 0);
+  if (weight > 0) add('AT8', 'G', 'K', Math.round(weight * 10) / 10, packages.length);
   if (data.status === 'exception' && data.statusReason && !tracking) add('K1', String(data.statusReason).slice(0, 30));
   add('SE', String(segments.length + 1), '0001');
 

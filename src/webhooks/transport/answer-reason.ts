@@ -87,7 +87,9 @@ function fromJson(body: string): string | null | undefined {
   if (plain) return plain;
   if (Array.isArray(o.errors)) {
     for (const item of o.errors) {
-      const found = text(item) ?? (typeof item === 'object' && item !== null ? text((item as any).message) : undefined);
+      const found =
+        text(item) ??
+        (typeof item === 'object' && item !== null ? text((item as { message?: unknown }).message) : undefined);
       if (found) return found;
     }
   }

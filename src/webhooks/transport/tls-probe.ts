@@ -62,7 +62,7 @@ export function handshake(
       () => finish(new Error(`the TLS handshake did not finish within ${timeoutMs} ms`)),
       timeoutMs,
     );
-    secure.once('error', (error) => finish(error));
+    secure.once('error', (error: Error) => finish(error));
     secure.once('close', () =>
       finish(
         new Error('the server closed the connection during the TLS handshake (it may require a client certificate)'),

@@ -120,14 +120,11 @@ describe('UrlGuard.check', () => {
       ok: false,
       reason: 'must not carry credentials; use custom headers',
     });
-    expect(await guard().check('https://user@hooks.example.com/')).toMatchObject({
-      ok: false,
-      reason: expect.stringContaining('credentials'),
-    });
-    expect(await guard().check('https://:pass@hooks.example.com/')).toMatchObject({
-      ok: false,
-      reason: expect.stringContaining('credentials'),
-    });
+    for (const url of ['https://user@hooks.example.com/', 'https://:pass@hooks.example.com/']) {
+      const verdict = await guard().check(url);
+      expect(verdict.ok, url).toBe(false);
+      expect(verdict.ok ? '' : verdict.reason, url).toContain('credentials');
+    }
   });
 
   it.each([
