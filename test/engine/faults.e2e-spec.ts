@@ -93,12 +93,21 @@ describe('engine faults (issue 13)', () => {
       );
     }
     await t.app.get(Dispatcher).whenIdle();
-    const [cut] = await h.deliveries(key, hooks[0].id);
-    const full = await h.detail(key, cut.id);
-    expect(full.attempts).toHaveLength(1);
-    expect(full.attempts[0].requestBody).toBe('a'.repeat(16383));
-    expect(jsonata.requests).toHaveLength(1);
-    expect(plain.requests).toHaveLength(1);
+    // Every request that arrived has its attempt row with the body cut whole. A loaded machine may
+    // let the 1 s lease lapse and send once more (at least once, audited); the defect sent again
+    // and again with no attempt row at all.
+    for (const [hook, receiver] of [
+      [hooks[0], jsonata],
+      [hooks[1], plain],
+    ] as const) {
+      const [delivery] = await h.deliveries(key, hook.id);
+      const full = await h.detail(key, delivery.id);
+      expect(full.attempts.length).toBeGreaterThanOrEqual(1);
+      expect(full.attempts).toHaveLength(receiver.requests.length);
+      if (hook === hooks[0]) {
+        for (const attempt of full.attempts) expect(attempt.requestBody).toBe('a'.repeat(16383));
+      }
+    }
   });
 
   it('2. redeliver answers 202 for a delivery waiting for its retry, and sends it at once', async () => {
