@@ -116,22 +116,36 @@ async function quiesce(url: string): Promise<void> {
   }
 }
 
-/**
- * CPU time (user + system, ms) of each process so far, from /proc (Linux; USER_HZ is 100);
- * a process that is gone, or a system without /proc, counts nothing.
- */
-function cpuMs(pids: number[]): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const pid of pids) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(pid, (Number(fields[11]) + Number(fields[12])) * 10);
-    } catch {
-      // gone, or not Linux
-    }
+/** utime + stime (and, with `children`, cutime + cstime: reaped children) of one process, ms. */
+function statCpuMs(pid: number, children = false): { ppid: number; ms: number } | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const own = Number(fields[11]) + Number(fields[12]);
+    return { ppid: Number(fields[1]), ms: (own + (children ? Number(fields[13]) + Number(fields[14]) : 0)) * 10 };
+  } catch {
+    return undefined;
   }
-  return out;
+}
+
+/**
+ * CPU time (ms) of the whole database so far: the postmaster, each of its live children
+ * (backends, background workers, autovacuum) and, through its cutime/cstime, every child it has
+ * reaped — so a backend that connects and disconnects between two readings (the peer's pool is
+ * made by its drain and ended with it) still counts. Backends in `exclude` (the bench's own
+ * polling connection) do not. NaN without /proc or with a database on another machine.
+ */
+function databaseCpuMs(postmaster: number | undefined, exclude: number[]): number {
+  const own = postmaster === undefined ? undefined : statCpuMs(postmaster, true);
+  if (!own) return NaN;
+  let total = own.ms;
+  for (const entry of fs.readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || exclude.includes(pid)) continue;
+    const stat = statCpuMs(pid);
+    if (stat && stat.ppid === postmaster) total += stat.ms;
+  }
+  return total;
 }
 
 function serviceProcess(url: string, port: number): Remote {
@@ -250,6 +264,18 @@ async function main(): Promise<void> {
   const call = api.call.bind(api);
   const db = new pg.Client({ connectionString: serviceDb });
   await db.connect();
+  // CPU per unit of work of one process and of the database (see databaseCpuMs): unlike a rate,
+  // it hardly moves with what else loads the machine.
+  const benchBackend = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+  const postmaster = statCpuMs(benchBackend)?.ppid;
+  const cpuMeter = (pid: number) => {
+    const process0 = statCpuMs(pid)?.ms ?? NaN;
+    const database0 = databaseCpuMs(postmaster, [benchBackend]);
+    return (units: number) => ({
+      processCpuMs: ((statCpuMs(pid)?.ms ?? NaN) - process0) / units,
+      databaseCpuMs: (databaseCpuMs(postmaster, [benchBackend]) - database0) / units,
+    });
+  };
 
   const fresh = async () => {
     // The live service's own transactions (sweep, retention, health) may hold one of these tables
@@ -333,13 +359,15 @@ async function main(): Promise<void> {
     // The dead subscription's backlog is live (its requests hanging) before the clock starts.
     if (dead) await call(tenant.key, 'PATCH', `/v1/webhooks/${dead.id}`, { paused: false });
     await service.call('rssStart');
+    const cpu = cpuMeter(service.child.pid!);
     const t0 = wallNow();
     await call(tenant.key, 'PATCH', `/v1/webhooks/${healthy.id}`, { paused: false });
     await receiver.call('waitFor', { key: 'drain', n: count });
     const t1 = await untilDelivered(count, healthy.id);
+    const { processCpuMs, databaseCpuMs } = cpu(count);
     const rss = await service.call<number>('rssStop');
     if (dead) await call(tenant.key, 'PATCH', `/v1/webhooks/${dead.id}`, { paused: true });
-    return { perSec: (count / (t1 - t0)) * 1000, rss };
+    return { perSec: (count / (t1 - t0)) * 1000, rss, serviceCpuMs: processCpuMs, databaseCpuMs };
   };
 
   // peer: graphile-worker doing the same work from the same starting state, with its own receiver.
@@ -362,7 +390,10 @@ async function main(): Promise<void> {
     }
     await peerRemote.call('queue', { count, payload, prefix: `r${peerRound++}` });
     await quiesce(peerDb);
-    return (await peerRemote.call<{ perSec: number }>('drain', { count })).perSec;
+    const cpu = cpuMeter(peerRemote.child.pid!);
+    const { perSec } = await peerRemote.call<{ perSec: number }>('drain', { count });
+    const { processCpuMs, databaseCpuMs } = cpu(count);
+    return { perSec, peerCpuMs: processCpuMs, databaseCpuMs };
   };
 
   // latency: 200 events/s committed inside the service; commit → receipt.
@@ -406,14 +437,7 @@ async function main(): Promise<void> {
       await db.query('DELETE FROM "order"');
       await quiesce(serviceDb);
       const origin = target === 'waybill' ? api.origins[0] : bare!.origin;
-      // CPU spent per order by the server's process and by the database's processes: unlike the
-      // rate, it hardly moves with what else loads the machine.
-      const pids = async () => [
-        (target === 'waybill' ? service : bare!.remote).child.pid!,
-        ...(await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity')).rows.map((r) => r.pid),
-      ];
-      const before = await pids();
-      const cpuBefore = cpuMs(before);
+      const cpu = cpuMeter((target === 'waybill' ? service : bare!.remote).child.pid!);
       const load = await closedLoop(
         [origin],
         INGEST_CONNECTIONS,
@@ -421,15 +445,8 @@ async function main(): Promise<void> {
         (n) => orderRequest(tenant.key, `SO-${target}-${round}-${n}`),
         201,
       );
-      const cpuAfter = cpuMs([...new Set([...before, ...(await pids())])]);
-      const delta = (pid: number) => (cpuAfter.get(pid) ?? 0) - (cpuBefore.get(pid) ?? 0);
-      const serverMs = delta(before[0]);
-      const totalMs = [...cpuAfter.keys()].reduce((sum, pid) => sum + delta(pid), 0);
-      return {
-        ...load,
-        serverCpuMsPerOrder: serverMs / load.requests,
-        databaseCpuMsPerOrder: (totalMs - serverMs) / load.requests,
-      };
+      const { processCpuMs, databaseCpuMs } = cpu(load.requests);
+      return { ...load, serverCpuMsPerOrder: processCpuMs, databaseCpuMsPerOrder: databaseCpuMs };
     };
     const order: Array<'waybill' | 'bare'> = round % 2 ? ['waybill', 'bare'] : ['bare', 'waybill'];
     const out: Record<string, Awaited<ReturnType<typeof measure>>> = {};
@@ -680,9 +697,15 @@ async function main(): Promise<void> {
       const d = await drain(DRAIN, false);
       note('drain', d.perSec);
       note('drainRss', d.rss);
+      note('drainServiceCpuMs', d.serviceCpuMs);
+      note('drainDatabaseCpuMs', d.databaseCpuMs);
     };
     const peerStep = async () => {
-      if (step('peer')) note('peer', await peer(DRAIN));
+      if (!step('peer')) return;
+      const p = await peer(DRAIN);
+      note('peer', p.perSec);
+      note('peerProcessCpuMs', p.peerCpuMs);
+      note('peerDatabaseCpuMs', p.databaseCpuMs);
     };
     if (round % 2) {
       await drainStep();
@@ -691,7 +714,14 @@ async function main(): Promise<void> {
       await peerStep();
       await drainStep();
     }
-    if (runs('drain') && runs('peer')) note('drainOverPeer', results.drain.at(-1)! / results.peer.at(-1)!);
+    if (runs('drain') && runs('peer')) {
+      note('drainOverPeer', results.drain.at(-1)! / results.peer.at(-1)!);
+      note(
+        'drainCpuPeerOverWaybill',
+        (results.peerProcessCpuMs.at(-1)! + results.peerDatabaseCpuMs.at(-1)!) /
+          (results.drainServiceCpuMs.at(-1)! + results.drainDatabaseCpuMs.at(-1)!),
+      );
+    }
     if (step('fanout')) note('fanout', await fanout());
     if (step('isolation')) note('isolation', (await drain(DRAIN, true)).perSec);
     if (step('latency')) {
@@ -738,8 +768,17 @@ async function main(): Promise<void> {
 
   const scenarios = {
     ceiling_http: { perSec: Math.round(m('ceiling')) },
-    drain: { perSec: Math.round(m('drain')), peakRssMb: Math.round(Math.max(...(results.drainRss ?? [NaN]))) },
-    peer: { perSec: Math.round(m('peer')) },
+    drain: {
+      perSec: Math.round(m('drain')),
+      peakRssMb: Math.round(Math.max(...(results.drainRss ?? [NaN]))),
+      serviceCpuMsPerDelivery: round3(m('drainServiceCpuMs')),
+      databaseCpuMsPerDelivery: round3(m('drainDatabaseCpuMs')),
+    },
+    peer: {
+      perSec: Math.round(m('peer')),
+      peerCpuMsPerDelivery: round3(m('peerProcessCpuMs')),
+      databaseCpuMsPerDelivery: round3(m('peerDatabaseCpuMs')),
+    },
     fanout: { perSec: Math.round(m('fanout')) },
     isolation: { perSec: Math.round(m('isolation')) },
     latency: { p50Ms: Math.round(m('p50') * 100) / 100, p99Ms: round1(m('p99')), maxMs: round1(m('max')) },
@@ -770,6 +809,7 @@ async function main(): Promise<void> {
   const inst = instancesResult as Record<number, { drain: number; ingest: number }> | undefined;
   const ratios: Record<string, { value: number; target?: string }> = {
     drainOverPeer: { value: round2(m('drainOverPeer')), target: '≥ 2 (median of the rounds)' },
+    drainCpuPeerOverWaybill: { value: round2(m('drainCpuPeerOverWaybill')) },
     ingestOverBare: { value: round2(m('ingestOverBare')), target: '≥ 1.0, p99 ≤ 25 ms' },
     ingestCpuBareOverWaybill: { value: round2(m('ingestCpuBareOverWaybill')) },
     drainOverCeiling: { value: ratio(m('drain'), m('ceiling')) },
@@ -804,13 +844,13 @@ async function main(): Promise<void> {
   if (runs('drain'))
     row(
       'drain',
-      `${scenarios.drain.perSec} deliveries/s`,
+      `${scenarios.drain.perSec} deliveries/s; CPU per delivery: service ${scenarios.drain.serviceCpuMsPerDelivery} ms, database ${scenarios.drain.databaseCpuMsPerDelivery} ms`,
       `${DRAIN} committed deliveries with audit rows; peak RSS ${scenarios.drain.peakRssMb} MB`,
     );
   if (runs('peer'))
     row(
       'peer',
-      `${scenarios.peer.perSec} jobs/s`,
+      `${scenarios.peer.perSec} jobs/s; CPU per job: peer ${scenarios.peer.peerCpuMsPerDelivery} ms, database ${scenarios.peer.databaseCpuMsPerDelivery} ms`,
       'graphile-worker 0.18 as its docs advise, concurrency 32, sign + undici POST + audit row',
     );
   if (runs('fanout')) row('fanout', `${scenarios.fanout.perSec} deliveries/s`, '500 events × 50 subscriptions');
@@ -888,6 +928,7 @@ async function main(): Promise<void> {
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
 function roundAll<T extends Record<string, number>>(values: T): T {
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v >= 100 ? Math.round(v) : round1(v)])) as T;
 }
