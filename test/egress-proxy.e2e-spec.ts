@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { createProxy, type ProxyServer } from 'proxy';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
@@ -263,5 +263,55 @@ describe('static egress: the address guard still decides before the proxy is ask
     });
     expect(proxy.connects).toEqual([]);
     expect(erp.requests).toHaveLength(0);
+  });
+});
+
+describe('static egress: the subscription’s timeout bounds an attempt through the proxy', () => {
+  /** A proxy that takes the connection and never answers the CONNECT. */
+  const held: net.Socket[] = [];
+  const silent = net.createServer((socket) => {
+    held.push(socket);
+    socket.on('error', () => undefined);
+  });
+  let t: TestApp;
+
+  beforeAll(async () => {
+    dns.set('erp.test', LOOPBACK);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    t = await createTestApp({
+      env: {
+        WEBHOOK_EGRESS_PROXY: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        WEBHOOK_RETRY_SCHEDULE: 'none',
+      },
+      overrides: [{ provide: RESOLVER, useValue: resolver }],
+    });
+  });
+  afterAll(async () => {
+    for (const socket of held) socket.destroy();
+    await t?.close();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+
+  it('a proxy that never answers the CONNECT ends the attempt at timeoutMs as a timeout, not at the connect timeout', async () => {
+    const hook = (
+      await t.api('POST', '/v1/webhooks', {
+        body: { name: 'slow proxy', url: 'http://erp.test:9/in', eventTypes: ['order.created'], timeoutMs: 300 },
+      })
+    ).body;
+    await t.api('POST', '/v1/orders', { body: orderBody() });
+    const [delivery] = await eventually(
+      async () => {
+        const list = (await t.api('GET', `/v1/deliveries?webhookId=${hook.id}`)).body.data;
+        return list[0]?.status === 'failed' ? list : undefined;
+      },
+      30_000,
+      'the failed attempt',
+    );
+    expect(held.length).toBeGreaterThan(0);
+    const [attempt] = (await t.api('GET', `/v1/deliveries/${delivery.id}`)).body.attempts;
+    expect(attempt.errorClass).toBe('timeout');
+    // Ended by its own deadline, not by the egress connect timeout (10 s, which it used to wait out
+    // whatever timeoutMs said): the bound here is that timeout, not a measure of speed.
+    expect(attempt.durationMs).toBeLessThan(10_000);
   });
 });

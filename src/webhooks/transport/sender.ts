@@ -91,6 +91,35 @@ async function readLimited(body: AsyncIterable<Buffer> & { destroy?: () => void 
 }
 
 /**
+ * The request's answer, or the signal's reason as soon as it aborts. undici notes an abort that
+ * comes while its connection is still being made (a TCP connect, the egress proxy's CONNECT, a
+ * TLS handshake) and acts on it only once the connector is done, up to its own connect timeout:
+ * the attempt ends at its deadline here instead, and undici still drops the request unsent when
+ * the connection comes.
+ */
+function untilAborted<T extends { body: { destroy(): unknown } }>(
+  pending: Promise<T>,
+  signal: AbortSignal,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (response) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) response.body.destroy();
+        else resolve(response);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
+}
+
+/**
  * One HTTP attempt: POST with a timeout over a shared, keep-alive connection pool whose
  * connections go to addresses the URL guard checked (directly or through the egress proxy);
  * redirects are not followed; the outcome is classified, never thrown.
@@ -125,15 +154,18 @@ export class Sender {
       this.guard.assertLiteralAllowed(new URL(outgoing.url));
       const timeout = AbortSignal.timeout(outgoing.timeoutMs);
       const signal = abort ? AbortSignal.any([timeout, abort]) : timeout;
-      const response = await request(outgoing.url, {
-        method: 'POST',
-        headers: outgoing.headers,
-        body: outgoing.body,
-        dispatcher,
+      const response = await untilAborted(
+        request(outgoing.url, {
+          method: 'POST',
+          headers: outgoing.headers,
+          body: outgoing.body,
+          dispatcher,
+          signal,
+          headersTimeout: outgoing.timeoutMs,
+          bodyTimeout: outgoing.timeoutMs,
+        }),
         signal,
-        headersTimeout: outgoing.timeoutMs,
-        bodyTimeout: outgoing.timeoutMs,
-      });
+      );
       const responseBody = await readLimited(response.body);
       const responseHeaders: Record<string, string> = {};
       for (const [name, value] of Object.entries(response.headers)) {
