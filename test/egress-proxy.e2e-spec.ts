@@ -202,10 +202,57 @@ describe('static egress: every request leaves through WEBHOOK_EGRESS_PROXY', () 
       });
       const [attempt] = (await refusing.api('GET', `/v1/deliveries/${delivery.id}`)).body.attempts;
       expect(attempt.errorClass).toBe('network');
-      expect(attempt.reason).toMatch(/egress proxy 127\.0\.0\.1:\d+ answered 407 to CONNECT 127\.0\.0\.1:\d+/);
+      expect(attempt.reason).toBe(
+        `the egress proxy answered 407 to CONNECT 127.0.0.1:${port} (check the credentials in WEBHOOK_EGRESS_PROXY)`,
+      );
       expect(erp.requests.length).toBe(before);
     } finally {
       await refusing.close();
+    }
+  });
+});
+
+describe('static egress: tenants never see the operator’s proxy address', () => {
+  it('an unreachable proxy fails the attempt and the connection check saying "the egress proxy", without its host and port', async () => {
+    // A port nothing listens on: the proxy refuses every connection.
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const proxyPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    dns.set('erp.test', LOOPBACK);
+    const t = await createTestApp({
+      env: { WEBHOOK_EGRESS_PROXY: `http://egress:s3cret@127.0.0.1:${proxyPort}`, WEBHOOK_RETRY_SCHEDULE: 'none' },
+      overrides: [{ provide: RESOLVER, useValue: resolver }],
+    });
+    try {
+      const hook = (
+        await t.api('POST', '/v1/webhooks', {
+          body: { name: 'x', url: 'http://erp.test:9/in', eventTypes: ['order.created'] },
+        })
+      ).body;
+      await t.api('POST', '/v1/orders', { body: orderBody() });
+      const [delivery] = await eventually(async () => {
+        const list = (await t.api('GET', `/v1/deliveries?webhookId=${hook.id}`)).body.data;
+        return list[0]?.status === 'failed' ? list : undefined;
+      });
+      const detail = (await t.api('GET', `/v1/deliveries/${delivery.id}`)).body;
+      const [attempt] = detail.attempts;
+      expect(attempt).toMatchObject({
+        errorClass: 'connection_refused',
+        errorMessage: 'the egress proxy refused the connection',
+        reason: 'the egress proxy refused the connection',
+      });
+      const check = (await t.api('POST', `/v1/webhooks/${hook.id}/check`)).body;
+      expect(check.steps.at(-1)).toEqual({
+        name: 'connect',
+        ok: false,
+        error: 'the egress proxy refused the connection',
+      });
+      const shown = JSON.stringify([detail, check, (await t.api('GET', `/v1/webhooks/${hook.id}`)).body]);
+      expect(shown).not.toContain(String(proxyPort));
+      expect(shown).not.toContain('s3cret');
+    } finally {
+      await t.close();
     }
   });
 });

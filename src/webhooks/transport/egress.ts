@@ -8,9 +8,23 @@ import { BlockedAddressError, type UrlGuard } from './url-guard.js';
 /** Connecting (TCP, the proxy's CONNECT, TLS) gives up after this long. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-/** The egress proxy refused or failed a tunnel. */
+/**
+ * The egress proxy refused or failed a tunnel. Its message is shown to tenants (attempt reasons,
+ * the connection check): it says "the egress proxy", never the operator's proxy address.
+ */
 export class EgressProxyError extends Error {
   readonly code = 'EPROXY';
+}
+
+/** Why a tunnel could not be had, in words that do not name the proxy's address (its errors do). */
+function tunnelFailure(error: unknown, timeoutMs: number): string {
+  const { name, code } = error as { name?: string; code?: string };
+  if (name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_CONNECT_TIMEOUT')
+    return `the egress proxy did not open the tunnel within ${timeoutMs} ms`;
+  if (code === 'ECONNREFUSED') return 'the egress proxy refused the connection';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'the egress proxy could not be resolved';
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'the egress proxy closed the connection';
+  return `the egress proxy failed (${code ?? name ?? 'error'})`;
 }
 
 const bare = (host: string) => host.replace(/^\[|\]$/g, '');
@@ -125,15 +139,12 @@ export class Egress {
         signal: AbortSignal.timeout(timeoutMs),
       })) as unknown as { statusCode: number; socket: net.Socket };
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      throw Object.assign(new EgressProxyError(`the egress proxy ${this.proxy!.host} failed: ${message}`), {
-        cause: error,
-      });
+      throw Object.assign(new EgressProxyError(tunnelFailure(error, timeoutMs)), { cause: error });
     }
     if (answer.statusCode !== 200) {
       answer.socket.destroy();
       throw new EgressProxyError(
-        `the egress proxy ${this.proxy!.host} answered ${answer.statusCode} to CONNECT ${target}` +
+        `the egress proxy answered ${answer.statusCode} to CONNECT ${target}` +
           (answer.statusCode === 407 ? ' (check the credentials in WEBHOOK_EGRESS_PROXY)' : ''),
       );
     }

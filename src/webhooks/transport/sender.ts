@@ -1,5 +1,5 @@
 import { type Agent, type Dispatcher, request } from 'undici';
-import type { Egress } from './egress.js';
+import { type Egress, EgressProxyError } from './egress.js';
 import { BlockedAddressError, type UrlGuard } from './url-guard.js';
 
 /** Bodies kept in the audit are cut here. */
@@ -38,8 +38,25 @@ export interface AttemptOutcome {
 const TLS_CODES =
   /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|ERR_OSSL_)/;
 
-/** Names a failed request's cause the way the audit shows it. */
+/**
+ * Names a failed request's cause the way the audit shows it. A failure of the egress proxy is
+ * classed by its cause but told in its own words, which do not name the operator's proxy.
+ */
 export function classifyError(error: unknown): { errorClass: ErrorClass; message: string } {
+  const { errorClass, message } = classifyChain(error);
+  return { errorClass, message: proxyFailureIn(error)?.message ?? message };
+}
+
+function proxyFailureIn(error: unknown): EgressProxyError | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    if (current instanceof EgressProxyError) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function classifyChain(error: unknown): { errorClass: ErrorClass; message: string } {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current; depth++) {
     const e = current as { name?: string; code?: string; message?: string; cause?: unknown };
