@@ -147,12 +147,31 @@ describe('maintenance windows', () => {
       },
     });
     expect(answer.status).toBe(400);
+    // Each problem at its own path, as every field error is named (ARCHITECTURE.md: `lines.0.quantity`).
     expect(answer.body.errors).toEqual([
-      {
-        field: 'maintenanceWindows',
-        message:
-          '0.days must list one or more of sun, mon, tue, wed, thu, fri, sat; 0.end must differ from start; 0.timeZone must be an IANA time zone such as Europe/Berlin',
+      { field: 'maintenanceWindows.0.days', message: 'must list one or more of sun, mon, tue, wed, thu, fri, sat' },
+      { field: 'maintenanceWindows.0.end', message: 'must differ from start' },
+      { field: 'maintenanceWindows.0.timeZone', message: 'must be an IANA time zone such as Europe/Berlin' },
+    ]);
+    const patched = await api('POST', '/v1/webhooks', {
+      body: {
+        name: 'x',
+        url: 'http://127.0.0.1:9/',
+        eventTypes: ['*'],
+        maintenanceWindows: [{ days: ['mon'], start: '01:00', end: '02:00', timeZone: 'UTC' }, { start: '7' }],
       },
+    });
+    expect(patched.body.errors).toEqual([
+      { field: 'maintenanceWindows.1.days', message: 'must list one or more of sun, mon, tue, wed, thu, fri, sat' },
+      { field: 'maintenanceWindows.1.start', message: 'must be a time such as 01:00' },
+      { field: 'maintenanceWindows.1.end', message: 'must be a time such as 03:30 (or 24:00)' },
+      { field: 'maintenanceWindows.1.timeZone', message: 'must be an IANA time zone such as Europe/Berlin' },
+    ]);
+    const notAList = await api('POST', '/v1/webhooks', {
+      body: { name: 'x', url: 'http://127.0.0.1:9/', eventTypes: ['*'], maintenanceWindows: 'nightly' },
+    });
+    expect(notAList.body.errors).toEqual([
+      { field: 'maintenanceWindows', message: 'must be a list of { days, start, end, timeZone }' },
     ]);
   });
 });

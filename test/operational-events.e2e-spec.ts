@@ -219,17 +219,22 @@ describe('operational events', () => {
     expect(second.requests).toHaveLength(1);
   });
 
-  it('refuses bad permanentStatuses naming the entry', async () => {
+  it('refuses bad permanentStatuses naming each entry by its path', async () => {
     const answer = await t.api('POST', '/v1/webhooks', {
       body: { name: 'x', url: 'http://127.0.0.1:9/', eventTypes: ['*'], permanentStatuses: [422, 200, 'x'] },
     });
     expect(answer.status).toBe(400);
     expect(answer.body.errors).toEqual([
-      {
-        field: 'permanentStatuses',
-        message:
-          'entry 1 (200) must be a non-2xx HTTP status from 300 to 599; entry 2 ("x") must be a non-2xx HTTP status from 300 to 599',
-      },
+      { field: 'permanentStatuses.1', message: 'must be a non-2xx HTTP status from 300 to 599, not 200' },
+      { field: 'permanentStatuses.2', message: 'must be a non-2xx HTTP status from 300 to 599, not "x"' },
+    ]);
+    const created = await t.api('POST', '/v1/webhooks', {
+      body: { name: 'x', url: 'http://127.0.0.1:9/', eventTypes: ['*'] },
+    });
+    const patched = await t.api('PATCH', `/v1/webhooks/${created.body.id}`, { body: { permanentStatuses: 422 } });
+    expect(patched.status).toBe(400);
+    expect(patched.body.errors).toEqual([
+      { field: 'permanentStatuses', message: 'must be a list of HTTP statuses such as [400, 422]' },
     ]);
   });
 });

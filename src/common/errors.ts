@@ -29,6 +29,23 @@ export function fieldError(field: string, message: string): FieldValidationExcep
   return new FieldValidationException([{ field, message }]);
 }
 
+/** A problem inside a field's value: its path below the field ('' for the field itself) and what is wrong. */
+export interface NestedProblem {
+  path: string;
+  message: string;
+}
+
+const NESTED = '\u0000nested:';
+
+/**
+ * A validation constraint's message that carries problems inside the field's value (a list entry,
+ * a window's start): `flattenValidationErrors` lists each under its own path
+ * (`maintenanceWindows.0.start`), as every other field error is named.
+ */
+export function nestedProblemsMessage(problems: NestedProblem[]): string {
+  return NESTED + JSON.stringify(problems);
+}
+
 /** Flattens class-validator's tree into one entry per bad field, with dotted paths. */
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldError[] {
   const out: FieldError[] = [];
@@ -36,6 +53,11 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
     const field = parent ? `${parent}.${error.property}` : error.property;
     if (error.constraints) {
       for (const [kind, raw] of Object.entries(error.constraints)) {
+        if (raw.startsWith(NESTED)) {
+          for (const p of JSON.parse(raw.slice(NESTED.length)) as NestedProblem[])
+            out.push({ field: p.path ? `${field}.${p.path}` : field, message: p.message });
+          continue;
+        }
         const message =
           kind === 'whitelistValidation'
             ? 'is not a known field'

@@ -239,14 +239,13 @@ describe('the endpoint form → API body', () => {
     expect(cleared).toMatchObject({ permanentStatuses: [], maintenanceWindows: [] });
   });
 
-  it("marks the window inputs the API's maintenanceWindows error names", () => {
+  it('marks the window inputs the API names by path', () => {
     const errors = [
-      {
-        field: 'maintenanceWindows',
-        message:
-          '1.start must be a time such as 01:00; 1.timeZone must be an IANA time zone; 0 must be { days, start, end, timeZone }',
-      },
-      { field: 'name', message: '1.start is not this' },
+      { field: 'maintenanceWindows.1.start', message: 'must be a time such as 01:00' },
+      { field: 'maintenanceWindows.1.timeZone', message: 'must be an IANA time zone such as Europe/Berlin' },
+      { field: 'maintenanceWindows.0', message: 'must be { days, start, end, timeZone }' },
+      { field: 'maintenanceWindows', message: 'may have at most 20 windows' },
+      { field: 'name', message: 'maintenanceWindows.2.start' },
     ];
     expect([...windowFieldsInError(errors, 1)].sort()).toEqual(['start', 'timeZone']);
     expect([...windowFieldsInError(errors, 0)]).toEqual(['window']);

@@ -287,17 +287,14 @@ export function draftProblems(d: Draft): Array<{ field: string; message: string 
 }
 
 /**
- * Which inputs of window `index` the API named in its `maintenanceWindows` error ("0.start must be
- * a time such as 01:00; 0.timeZone …"), so the form can mark them.
+ * Which inputs of window `index` the API named in its errors (`maintenanceWindows.0.start`, or
+ * `maintenanceWindows.0` for the window as a whole), so the form can mark them.
  */
 export function windowFieldsInError(errors: Array<{ field: string; message: string }>, index: number): Set<string> {
   const named = new Set<string>();
   for (const e of errors) {
-    if (e.field !== 'maintenanceWindows') continue;
-    for (const part of e.message.split('; ')) {
-      const match = /^(\d+)(?:\.(\w+))? /.exec(part);
-      if (match && Number(match[1]) === index) named.add(match[2] ?? 'window');
-    }
+    const match = /^maintenanceWindows\.(\d+)(?:\.(\w+))?$/.exec(e.field);
+    if (match && Number(match[1]) === index) named.add(match[2] ?? 'window');
   }
   return named;
 }

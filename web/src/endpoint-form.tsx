@@ -452,8 +452,9 @@ function localTimeZone(): string {
 }
 
 /**
- * The ERP's batch windows, each as days, start, end and zone. The API checks them; its answer
- * ("0.start must be a time such as 01:00") is shown under the windows and marks the inputs it names.
+ * The ERP's batch windows, each as days, start, end and zone. The API checks them; its errors
+ * (`maintenanceWindows.0.start`: "must be a time such as 01:00") are shown under the windows and
+ * mark the inputs they name.
  */
 function MaintenanceWindows({
   draft,

@@ -145,26 +145,33 @@ describe('maintenance windows', () => {
     expect([...starts].sort()).toEqual(starts);
   });
 
-  it('validates the shape, the times and the zone, naming each problem', () => {
+  it('validates the shape, the times and the zone, naming each problem at its path', () => {
     expect(maintenanceWindowProblems([win(['mon'], '01:00', '03:30', 'Europe/Berlin')])).toEqual([]);
     expect(maintenanceWindowProblems([win(['mon'], '00:00', '24:00')])).toEqual([]);
     expect(maintenanceWindowProblems(null)).toEqual([]);
-    expect(maintenanceWindowProblems({})).toEqual(['must be a list of { days, start, end, timeZone }']);
+    expect(maintenanceWindowProblems({})).toEqual([
+      { path: '', message: 'must be a list of { days, start, end, timeZone }' },
+    ]);
+    expect(maintenanceWindowProblems([win(['mon'], '01:00', '02:00'), 'x'])).toEqual([
+      { path: '1', message: 'must be { days, start, end, timeZone }' },
+    ]);
     expect(
       maintenanceWindowProblems([{ days: ['monday'], start: '1:00', end: '25:00', timeZone: 'Mars/Olympus', x: 1 }]),
     ).toEqual([
-      '0.x is not a window field',
-      '0.days must list one or more of sun, mon, tue, wed, thu, fri, sat',
-      '0.start must be a time such as 01:00',
-      '0.end must be a time such as 03:30 (or 24:00)',
-      '0.timeZone must be an IANA time zone such as Europe/Berlin',
+      { path: '0.x', message: 'is not a window field' },
+      { path: '0.days', message: 'must list one or more of sun, mon, tue, wed, thu, fri, sat' },
+      { path: '0.start', message: 'must be a time such as 01:00' },
+      { path: '0.end', message: 'must be a time such as 03:30 (or 24:00)' },
+      { path: '0.timeZone', message: 'must be an IANA time zone such as Europe/Berlin' },
     ]);
-    expect(maintenanceWindowProblems([win(['mon'], '02:00', '02:00')])).toEqual(['0.end must differ from start']);
+    expect(maintenanceWindowProblems([win(['mon'], '02:00', '02:00')])).toEqual([
+      { path: '0.end', message: 'must differ from start' },
+    ]);
     expect(maintenanceWindowProblems([win([], '01:00', '02:00')])).toEqual([
-      '0.days must list one or more of sun, mon, tue, wed, thu, fri, sat',
+      { path: '0.days', message: 'must list one or more of sun, mon, tue, wed, thu, fri, sat' },
     ]);
     expect(maintenanceWindowProblems(Array.from({ length: 21 }, () => win(['mon'], '01:00', '02:00')))).toEqual([
-      'may have at most 20 windows',
+      { path: '', message: 'may have at most 20 windows' },
     ]);
   });
 

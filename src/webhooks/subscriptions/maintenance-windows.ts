@@ -1,3 +1,4 @@
+import type { NestedProblem } from '../../common/errors.js';
 /**
  * Maintenance windows of a subscription: `[{ days: ["mon", …], start: "01:00", end: "03:30",
  * timeZone: "Europe/Berlin" }]`, in the receiver's local time. A window opens on each listed day
@@ -153,30 +154,31 @@ export function instantOfWallClock(wall: number, timeZone: string, table: Offset
 
 const minutesOf = (time: string) => (time === '24:00' ? 1440 : Number(time.slice(0, 2)) * 60 + Number(time.slice(3)));
 
-/** Problems with `maintenanceWindows` as a client sent it (empty when well formed). */
-export function maintenanceWindowProblems(value: unknown): string[] {
+/** Problems with `maintenanceWindows` as a client sent it, each at its path below the field (empty when well formed). */
+export function maintenanceWindowProblems(value: unknown): NestedProblem[] {
+  const at = (path: string, message: string) => ({ path, message });
   if (value === null) return [];
-  if (!Array.isArray(value)) return ['must be a list of { days, start, end, timeZone }'];
-  if (value.length > MAX_WINDOWS) return [`may have at most ${MAX_WINDOWS} windows`];
+  if (!Array.isArray(value)) return [at('', 'must be a list of { days, start, end, timeZone }')];
+  if (value.length > MAX_WINDOWS) return [at('', `may have at most ${MAX_WINDOWS} windows`)];
   return value.flatMap((window, i) => {
     if (typeof window !== 'object' || window === null || Array.isArray(window))
-      return [`${i} must be { days, start, end, timeZone }`];
+      return [at(`${i}`, 'must be { days, start, end, timeZone }')];
     const { days, start, end, timeZone, ...rest } = window as Record<string, unknown>;
-    const problems: string[] = [];
-    for (const key of Object.keys(rest)) problems.push(`${i}.${key} is not a window field`);
+    const problems: NestedProblem[] = [];
+    for (const key of Object.keys(rest)) problems.push(at(`${i}.${key}`, 'is not a window field'));
     if (
       !Array.isArray(days) ||
       days.length === 0 ||
       !days.every((d) => typeof d === 'string' && (WEEKDAYS as readonly string[]).includes(d))
     )
-      problems.push(`${i}.days must list one or more of ${WEEKDAYS.join(', ')}`);
-    if (typeof start !== 'string' || !TIME.test(start)) problems.push(`${i}.start must be a time such as 01:00`);
+      problems.push(at(`${i}.days`, `must list one or more of ${WEEKDAYS.join(', ')}`));
+    if (typeof start !== 'string' || !TIME.test(start)) problems.push(at(`${i}.start`, 'must be a time such as 01:00'));
     if (typeof end !== 'string' || !(TIME.test(end) || end === '24:00'))
-      problems.push(`${i}.end must be a time such as 03:30 (or 24:00)`);
+      problems.push(at(`${i}.end`, 'must be a time such as 03:30 (or 24:00)'));
     else if (typeof start === 'string' && TIME.test(start) && minutesOf(start) === minutesOf(end))
-      problems.push(`${i}.end must differ from start`);
+      problems.push(at(`${i}.end`, 'must differ from start'));
     if (typeof timeZone !== 'string' || !isTimeZone(timeZone))
-      problems.push(`${i}.timeZone must be an IANA time zone such as Europe/Berlin`);
+      problems.push(at(`${i}.timeZone`, 'must be an IANA time zone such as Europe/Berlin'));
     return problems;
   });
 }

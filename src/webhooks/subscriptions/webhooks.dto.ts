@@ -20,6 +20,7 @@ import {
   type ValidationOptions,
 } from 'class-validator';
 import { parseDuration } from '../../common/durations.js';
+import { type NestedProblem, nestedProblemsMessage } from '../../common/errors.js';
 import { PageQuery } from '../../common/pagination.js';
 import { ISO_DATE } from '../../common/validators.js';
 import { API_VERSION, EVENT_TYPES } from '../../events/event-types.js';
@@ -62,14 +63,28 @@ const retryScheduleProblems = (value: unknown): string[] => {
   });
 };
 
-const permanentStatusProblems = (value: unknown): string[] => {
+/** A class-validator rule whose problems are inside the value: each is listed at its own path (`permanentStatuses.1`). */
+function ValidAtPaths(name: string, problems: (value: unknown) => NestedProblem[], options?: ValidationOptions) {
+  return ValidateBy(
+    {
+      name,
+      validator: {
+        validate: (value) => problems(value).length === 0,
+        defaultMessage: (args) => nestedProblemsMessage(problems(args?.value)),
+      },
+    },
+    options,
+  );
+}
+
+const permanentStatusProblems = (value: unknown): NestedProblem[] => {
   if (value === null) return [];
-  if (!Array.isArray(value)) return ['must be a list of HTTP statuses such as [400, 422]'];
-  if (value.length > 50) return ['may list at most 50 statuses'];
+  if (!Array.isArray(value)) return [{ path: '', message: 'must be a list of HTTP statuses such as [400, 422]' }];
+  if (value.length > 50) return [{ path: '', message: 'may list at most 50 statuses' }];
   return value.flatMap((v, i) =>
     Number.isInteger(v) && (v as number) >= 300 && (v as number) <= 599
       ? []
-      : [`entry ${i} (${JSON.stringify(v)}) must be a non-2xx HTTP status from 300 to 599`],
+      : [{ path: `${i}`, message: `must be a non-2xx HTTP status from 300 to 599, not ${JSON.stringify(v)}` }],
   );
 };
 
@@ -186,7 +201,7 @@ export class CreateWebhookDto {
       'Answers that end a delivery as failed at once (no retry) without counting toward health: the endpoint is up, the data is wrong. Default none: every non-2xx is retried',
   })
   @IsOptional()
-  @ValidWith('permanentStatuses', permanentStatusProblems)
+  @ValidAtPaths('permanentStatuses', permanentStatusProblems)
   permanentStatuses?: number[] | null;
 
   @ApiPropertyOptional({
@@ -198,7 +213,7 @@ export class CreateWebhookDto {
       "ERP maintenance windows in the receiver's local time: inside one the subscription behaves as paused (deliveries held, no retry spent, no health change); when it ends the held deliveries go out oldest first. A window whose end is not after its start crosses midnight. null or [] removes them",
   })
   @IsOptional()
-  @ValidWith('maintenanceWindows', maintenanceWindowProblems)
+  @ValidAtPaths('maintenanceWindows', maintenanceWindowProblems)
   maintenanceWindows?: MaintenanceWindow[] | null;
 
   @ApiPropertyOptional({
