@@ -77,3 +77,50 @@ describe('engine: concurrency slots and the lock table', () => {
     await eventually(async () => (await locks()) === 0 || undefined, 20_000, 'every slot given back');
   }, 240_000);
 });
+
+describe('engine: a rate-limited subscription across two instances', () => {
+  const apps: TestApp[] = [];
+  let receiver: Receiver;
+  afterAll(async () => {
+    await receiver?.close();
+    for (const app of apps.reverse()) await app.close();
+  });
+
+  it('is sent to by one instance at a time at its rate, and every delivery arrives', async () => {
+    const first = await createTestApp({ env: { WEBHOOK_SWEEP_INTERVAL_MS: '50' } });
+    apps.push(first);
+    const second = await createTestApp({ databaseUrl: first.databaseUrl, env: { WEBHOOK_SWEEP_INTERVAL_MS: '50' } });
+    apps.push(second);
+    receiver = await startReceiver();
+    const tenant = await first.newTenant();
+    const created = await first.api('POST', '/v1/webhooks', {
+      key: tenant.key,
+      body: { name: 'ERP', url: receiver.url, eventTypes: ['order.created'], rateLimitPerSecond: 4 },
+    });
+    expect(created.status).toBe(201);
+    // Both instances take their own commits directly: both have work for the subscription.
+    await Promise.all(
+      [first, second].map(async (instance) => {
+        for (let i = 0; i < 8; i++) await instance.api('POST', '/v1/orders', { key: tenant.key, body: orderBody() });
+      }),
+    );
+    await receiver.waitForRequests(16, 60_000);
+    // Never faster than the rate, with one full bucket (4) at the start and one more should the
+    // sender change: at most 4 + 4 + 4 within any second.
+    const at = receiver.requests.map((r) => r.receivedAt).sort((a, b) => a - b);
+    for (let i = 0; i < at.length; i++) {
+      const within = at.filter((x) => x >= at[i] && x < at[i] + 1_000).length;
+      expect(within).toBeLessThanOrEqual(12);
+    }
+    const db = new pg.Client({ connectionString: first.databaseUrl });
+    await db.connect();
+    try {
+      await eventually(
+        async () => (await db.query(`SELECT 1 FROM delivery WHERE status = 'delivered'`)).rowCount === 16 || undefined,
+        30_000,
+      );
+    } finally {
+      await db.end();
+    }
+  });
+});
