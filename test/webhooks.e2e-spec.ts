@@ -151,6 +151,8 @@ describe('webhook subscriptions API', () => {
         const list = (await t.api('GET', `/v1/deliveries?webhookId=${theirs.id}`, { key: other.key })).body.data;
         return list.length ? list : undefined;
       });
+      // Its one push is out before the other tenant tries anything (listed is not yet sent).
+      await receiver.waitForRequests(1);
       const id = theirs.id;
       const routes: Array<[string, string, unknown?]> = [
         ['GET', `/v1/webhooks/${id}`],
