@@ -97,12 +97,12 @@ async function main(): Promise<void> {
       return times;
     },
     rssStart: () => {
-      rssPeak = process.memoryUsage().rss;
-      rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 20);
+      rssPeak = process.memoryUsage.rss();
+      rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 20);
     },
     rssStop: () => {
       clearInterval(rssTimer);
-      return Math.max(rssPeak, process.memoryUsage().rss) / (1024 * 1024);
+      return Math.max(rssPeak, process.memoryUsage.rss()) / (1024 * 1024);
     },
   });
 

@@ -11,6 +11,7 @@ import { AttemptReasons1764200000000 } from '../../migrations/1764200000000-atte
 import { MaintenanceWindows1764210000000 } from '../../migrations/1764210000000-maintenance-windows.js';
 import { DeliveryLogIndexes1764300000000 } from '../../migrations/1764300000000-delivery-log-indexes.js';
 import { StalePlanGuard1764700000000 } from '../../migrations/1764700000000-stale-plan-guard.js';
+import { DeliveryClaimRoom1764900000000 } from '../../migrations/1764900000000-delivery-claim-room.js';
 
 /** Listed explicitly, oldest first: globs do not survive bundling or ESM. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   MaintenanceWindows1764210000000,
   DeliveryLogIndexes1764300000000,
   StalePlanGuard1764700000000,
+  DeliveryClaimRoom1764900000000,
 ];
