@@ -1,6 +1,9 @@
 import { Logger } from '@nestjs/common';
 import pg from 'pg';
 
+/** The advisory lock key2 of a subscription's wait lock (its slots are 0 … maxConcurrency − 1). */
+const WAIT_SLOT = -1;
+
 /** What a lane asks for: slots of its subscription until this instance holds `want` (of `max`). */
 export interface SlotRequest {
   webhookId: string;
@@ -24,6 +27,12 @@ export interface SlotRequest {
  * have in flight. Requests made in the same turn of the event loop are taken in one statement,
  * releases are sent in one statement before the next take; one statement at a time on the
  * connection, so the server never holds more than the budget for this instance.
+ *
+ * Instances share a busy subscription's slots: each takes at most its share, `maxConcurrency`
+ * divided by the instances that want them (those holding some of its slots, and those waiting
+ * for one, which hold its shared wait lock (hashtext(S), -1)), as counted on every sweep.
+ * Without it the first instance to take a busy subscription's slots kept them all while its
+ * queue lasted, and the others could only claim, starve and give their claims back.
  */
 export class ConcurrencySlots {
   private readonly logger = new Logger(ConcurrencySlots.name);
@@ -37,6 +46,10 @@ export class ConcurrencySlots {
   /** Slots given back here and not yet unlocked on the server. */
   private unlocking: Array<{ webhookId: string; slot: number }> = [];
   private unlockScheduled = false;
+  /** Subscriptions whose wait lock this instance holds (it wants slots and has none). */
+  private readonly waiting = new Set<string>();
+  /** Instances that want each subscription's slots, as last counted. */
+  private sharers = new Map<string, number>();
   /** Called when the connection is lost with its slots. */
   onLost: () => void = () => undefined;
 
@@ -54,6 +67,78 @@ export class ConcurrencySlots {
   /** Whether this instance holds a given slot of a subscription. */
   has(webhookId: string, slot: number): boolean {
     return this.held.get(webhookId)?.has(slot) ?? false;
+  }
+
+  /** The most slots of a subscription this instance takes: its share among the instances that want them. */
+  shareOf(webhookId: string, maxConcurrency: number): number {
+    return Math.max(1, Math.ceil(maxConcurrency / (this.sharers.get(webhookId) ?? 1)));
+  }
+
+  /**
+   * This instance wants slots of the subscription and has none (true), or no longer waits
+   * (false): the wait lock tells the holders to count it. Within the budget, like the slots.
+   */
+  setWaiting(webhookId: string, waiting: boolean): void {
+    if (waiting === this.waiting.has(webhookId)) return;
+    if (waiting && this.heldTotal >= this.budget) return;
+    const client = this.client;
+    if (!client) return;
+    if (waiting) {
+      this.waiting.add(webhookId);
+      this.heldTotal += 1;
+    } else {
+      this.waiting.delete(webhookId);
+    }
+    void this.serially(async () => {
+      if (this.client !== client) return;
+      try {
+        await client.query(
+          waiting
+            ? `SELECT pg_try_advisory_lock_shared(hashtext($1), ${WAIT_SLOT})`
+            : `SELECT pg_advisory_unlock_shared(hashtext($1), ${WAIT_SLOT})`,
+          [webhookId],
+        );
+      } catch (error) {
+        this.logger.warn(`${waiting ? 'taking' : 'releasing'} a wait lock failed: ${String(error)}`);
+      } finally {
+        if (!waiting && this.client === client) this.heldTotal -= 1;
+      }
+    });
+  }
+
+  /**
+   * Counts again, for these subscriptions, the instances that want their slots (this one
+   * included); answers whether any count changed.
+   */
+  async countSharers(webhookIds: string[]): Promise<boolean> {
+    const client = this.client;
+    if (!client || webhookIds.length === 0) {
+      const changed = this.sharers.size > 0;
+      this.sharers = new Map();
+      return changed;
+    }
+    return this.serially(async () => {
+      const { rows } = await client.query<{ id: string; n: number }>(
+        `WITH l AS MATERIALIZED (
+           SELECT classid::bigint AS k, count(DISTINCT pid)::int AS n FROM pg_locks
+            WHERE locktype = 'advisory' AND objsubid = 2 AND granted
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            GROUP BY classid
+         )
+         SELECT i.id, coalesce(l.n, 0) AS n
+           FROM unnest($1::text[]) AS i(id) LEFT JOIN l ON l.k = (hashtext(i.id)::bigint + 4294967296) % 4294967296`,
+        [webhookIds],
+      );
+      const sharers = new Map<string, number>();
+      for (const { id, n } of rows) {
+        // Not holding any of its locks yet, this instance is one more.
+        const mine = this.count(id) > 0 || this.waiting.has(id) ? 0 : 1;
+        if (n + mine > 1) sharers.set(id, n + mine);
+      }
+      const changed = sharers.size !== this.sharers.size || [...sharers].some(([id, n]) => this.sharers.get(id) !== n);
+      this.sharers = sharers;
+      return changed;
+    });
   }
 
   /** Slots held (or being taken back) on the server for this instance, all subscriptions together. */
@@ -197,6 +282,7 @@ export class ConcurrencySlots {
   async close(): Promise<void> {
     this.closed = true;
     this.held.clear();
+    this.waiting.clear();
     this.unlocking = [];
     this.heldTotal = 0;
     const client = this.client;
@@ -215,6 +301,7 @@ export class ConcurrencySlots {
         this.client = null;
         this.unlocking = [];
         this.heldTotal = 0;
+        this.waiting.clear();
         if (this.held.size > 0) {
           this.held.clear();
           this.onLost();

@@ -5,8 +5,11 @@ import type { ConcurrencySlots } from './concurrency-slots.js';
 
 /** A subscription may have this many times its pace (concurrency or rate) claimed here. */
 const LANE_BUFFER = 8;
-/** A lane that could take no slot for this long hands its queue back for the instance that holds them. */
-const SLOT_WAIT_MS = 200;
+/**
+ * A lane that could take no slot for this long hands its queue back for the instance that holds
+ * them. Long enough for the holders to count this instance on a sweep and give up their share.
+ */
+const SLOT_WAIT_MS = 1_000;
 /** After handing back, this instance leaves the subscription to the others for this long. */
 const HAND_BACK_COOLDOWN_MS = 5_000;
 /**
@@ -159,13 +162,25 @@ export class Lanes {
     return active;
   }
 
-  /** On each sweep: lanes waiting for slots try again; long-starved ones give their queue back; idle buckets go. */
+  /**
+   * On each sweep: the instances that want each lane's slots are counted again (a lane holding
+   * more than its share gives the rest back as its requests end); lanes waiting for slots try
+   * again; long-starved ones give their queue back; idle buckets go.
+   */
   poke(): void {
+    const shared = [...this.lanes.values()].filter((l) => l.ratePerSecond === null).map((l) => l.id);
+    void this.slots
+      .countSharers(shared)
+      .then((changed) => {
+        if (changed) for (const lane of this.lanes.values()) this.pump(lane);
+      })
+      .catch((error: unknown) => this.logger.warn(`counting the instances that share slots failed: ${String(error)}`));
     const now = Date.now();
     for (const lane of this.lanes.values()) {
       if (lane.starvedSince !== null && now - lane.starvedSince >= SLOT_WAIT_MS && lane.queue.length > 0) {
         const queued = lane.queue.splice(0);
         lane.starvedSince = null;
+        this.slots.setWaiting(lane.id, false);
         this.cooldown.set(lane.id, now + HAND_BACK_COOLDOWN_MS);
         this.callbacks.handBack(queued);
         this.settle(lane);
@@ -208,9 +223,15 @@ export class Lanes {
     return until !== undefined && until > Date.now();
   }
 
-  /** Requests the lane can use slots for now: those queued and under way, within its limit. */
+  /**
+   * Slots the lane can use now: one per request queued or under way, within its limit and, while
+   * other instances deliver too, within this instance's share of it (never fewer than the
+   * requests under way: a slot is given back only once its request has ended). A rate-limited
+   * subscription is not shared: one instance sends to it.
+   */
   private demand(lane: Lane): number {
-    return Math.min(lane.maxConcurrency, lane.active + lane.queue.length);
+    const share = lane.ratePerSecond === null ? this.slots.shareOf(lane.id, lane.maxConcurrency) : lane.maxConcurrency;
+    return Math.min(lane.maxConcurrency, Math.max(lane.active, Math.min(share, lane.active + lane.queue.length)));
   }
 
   /** Slots the lane may start requests on: a rate-limited lane only while it holds slot 0. */
@@ -280,8 +301,11 @@ export class Lanes {
           const now = Date.now();
           for (const l of lanes) {
             l.acquiring = false;
-            if (this.usable(l) === 0 && l.queue.length > 0) l.starvedSince ??= now;
+            const starved = this.usable(l) === 0 && l.queue.length > 0;
+            if (starved) l.starvedSince ??= now;
             else l.starvedSince = null;
+            // Holders count this instance on their next sweep and give up the slots above their share.
+            this.slots.setWaiting(l.id, starved && l.ratePerSecond === null);
           }
           for (const l of lanes) {
             this.pump(l);
@@ -311,6 +335,7 @@ export class Lanes {
 
   /** An idle lane goes with its slots. */
   private forget(lane: Lane): void {
+    this.slots.setWaiting(lane.id, false);
     if (lane.idleTimer) clearTimeout(lane.idleTimer);
     lane.idleTimer = null;
     this.idle.delete(lane);
@@ -322,6 +347,7 @@ export class Lanes {
   private settle(lane: Lane): void {
     if (lane.active > 0 || lane.queue.length > 0 || lane.timer || lane.acquiring || lane.idleTimer) return;
     if (this.slots.count(lane.id) === 0 || this.stopped) {
+      this.slots.setWaiting(lane.id, false);
       if (this.lanes.get(lane.id) === lane) this.lanes.delete(lane.id);
       return;
     }
