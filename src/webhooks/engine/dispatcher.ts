@@ -28,6 +28,8 @@ import { Lanes } from './lanes.js';
 import { type Finished, Recorder } from './recorder.js';
 import { retryWait } from './retry-policy.js';
 
+/** Pre-send check statements under way at once. */
+const CHECKS_AT_ONCE = 2;
 /** After the grace, requests still in flight are cut; their outcomes are recorded within this long. */
 const ABORT_SETTLE_MS = 5_000;
 
@@ -51,7 +53,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   private readonly abort = new AbortController();
   private checking: Array<{ webhookId: string; done: (current: CurrentRuntime | null | Error) => void }> = [];
   private checkScheduled = false;
-  private checkRunning = false;
+  private checksRunning = 0;
   private returning: ClaimedDelivery[] = [];
   private running = false;
   private stopping = false;
@@ -188,8 +190,9 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   /**
    * The pre-send check: the subscription as it is now, read together with the others about to
    * start (admin actions win over claimed work: a request goes out only under settings read after
-   * it was claimed, just before it is sent). One statement at a time: checks that come while it
-   * runs wait for the next, so the batch grows with the load instead of the statements. While the
+   * it was claimed, just before it is sent). At most two statements at a time: checks that come
+   * while both run wait for the next, so the batch grows with the load instead of the statements,
+   * and a check that comes while one runs does not wait for it to end. While the
    * database cannot be reached the delivery waits (its lease kept alive) for up to a third of its
    * lease.
    */
@@ -210,13 +213,14 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   private scheduleCheck(): void {
-    if (this.checkScheduled || this.checkRunning) return;
+    if (this.checkScheduled || this.checksRunning >= CHECKS_AT_ONCE) return;
     this.checkScheduled = true;
     setImmediate(() => {
       this.checkScheduled = false;
-      this.checkRunning = true;
+      if (this.checking.length === 0) return;
+      this.checksRunning += 1;
       void this.runChecks().finally(() => {
-        this.checkRunning = false;
+        this.checksRunning -= 1;
         if (this.checking.length > 0) this.scheduleCheck();
       });
     });
