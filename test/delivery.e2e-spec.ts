@@ -610,3 +610,47 @@ describe('subscription health', () => {
     });
   });
 });
+
+describe('resuming a held backlog', () => {
+  let api: TestApp;
+  let db: pg.Client;
+  beforeAll(async () => {
+    // An API-only instance: nothing claims, so what the resume itself writes is all there is to see.
+    api = await createTestApp({ env: { ROLE: 'api' } });
+    db = new pg.Client({ connectionString: api.databaseUrl });
+    await db.connect();
+  });
+  afterAll(async () => {
+    await db?.end();
+    await api?.close();
+  });
+
+  it('rewrites none of its deliveries: they keep their due time while held and are due again as they were', async () => {
+    const hook = await api.api('POST', '/v1/webhooks', {
+      body: { name: 'erp', url: 'http://127.0.0.1:9/erp', eventTypes: ['order.created'], paused: true },
+    });
+    expect(hook.status).toBe(201);
+    for (let i = 0; i < 5; i++) expect((await api.api('POST', '/v1/orders', { body: orderBody() })).status).toBe(201);
+    const versions = async () =>
+      (
+        await db.query<{ id: string; xmin: string }>(
+          `SELECT id, xmin::text AS xmin FROM delivery WHERE webhook_id = $1 ORDER BY id`,
+          [hook.body.id],
+        )
+      ).rows;
+    const before = await versions();
+    expect(before).toHaveLength(5);
+    const list = async () =>
+      (await api.api('GET', `/v1/deliveries?webhookId=${hook.body.id}`)).body.data as Array<{
+        status: string;
+        nextAttemptAt: string | null;
+      }>;
+    expect((await list()).map((d) => [d.status, d.nextAttemptAt])).toEqual(Array(5).fill(['pending', null]));
+
+    expect((await api.api('PATCH', `/v1/webhooks/${hook.body.id}`, { body: { paused: false } })).status).toBe(200);
+    // A backlog of a million held deliveries once meant a million-row UPDATE inside this PATCH.
+    expect(await versions()).toEqual(before);
+    const due = await list();
+    expect(due.every((d) => d.status === 'pending' && d.nextAttemptAt !== null)).toBe(true);
+  });
+});

@@ -152,19 +152,26 @@ describe('event retention and cheap queue metrics', () => {
     expect(await repository.countWaiting(3)).toBe(waiting);
   });
 
-  it('reports the age of the oldest due delivery not yet sent', async () => {
-    const repository = t.app.get(DeliveryRepository);
-    const tenant = await t.newTenant();
-    const hook = await t.api('POST', '/v1/webhooks', {
-      key: tenant.key,
-      body: { name: 'erp', url: 'http://127.0.0.1:9/erp', eventTypes: ['order.created'], paused: true },
-    });
-    await newOrder(tenant.key);
-    // Due for an hour, on a paused subscription (so nothing sends it meanwhile).
-    await db.query(`UPDATE delivery SET next_attempt_at = now() - interval '1 hour' WHERE webhook_id = $1`, [
-      hook.body.id,
-    ]);
-    expect(await repository.oldestDueAgeSeconds()).toBeGreaterThanOrEqual(3600);
-    await db.query(`UPDATE delivery SET next_attempt_at = NULL WHERE webhook_id = $1`, [hook.body.id]);
+  it('reports the age of the oldest due delivery not yet sent; held ones (a paused subscription) are not due', async () => {
+    // An API-only instance on its own database: nothing sends, so a due delivery stays due.
+    const api = await createTestApp({ env: { ROLE: 'api' } });
+    const own = new pg.Client({ connectionString: api.databaseUrl });
+    await own.connect();
+    try {
+      const repository = api.app.get(DeliveryRepository);
+      const hook = await api.api('POST', '/v1/webhooks', {
+        body: { name: 'erp', url: 'http://127.0.0.1:9/erp', eventTypes: ['order.created'], paused: true },
+      });
+      expect((await api.api('POST', '/v1/orders', { body: orderBody() })).status).toBe(201);
+      await own.query(`UPDATE delivery SET next_attempt_at = now() - interval '1 hour' WHERE webhook_id = $1`, [
+        hook.body.id,
+      ]);
+      expect(await repository.oldestDueAgeSeconds()).toBe(0);
+      expect((await api.api('PATCH', `/v1/webhooks/${hook.body.id}`, { body: { paused: false } })).status).toBe(200);
+      expect(await repository.oldestDueAgeSeconds()).toBeGreaterThanOrEqual(3600);
+    } finally {
+      await own.end();
+      await api.close();
+    }
   });
 });

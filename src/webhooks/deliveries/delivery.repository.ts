@@ -664,9 +664,11 @@ export class DeliveryRepository {
   }
 
   /**
-   * Held deliveries (paused, disabled or in a feed) become due as of their creation, so the backlog
-   * goes out oldest first. On an ordered subscription only the oldest open one of each aggregate
-   * becomes due; the others await it.
+   * Deliveries with no due time that may go now (from a feed, or held by an older Waybill that
+   * created held deliveries without one) become due as of their creation, so the backlog goes out
+   * oldest first. On an ordered subscription only the oldest open one of each aggregate becomes
+   * due; the others await it (those awaiting already are left as they are). Deliveries created
+   * while paused or disabled are due already: resuming rewrites none of them.
    */
   async releaseHeld(tx: Tx, webhookId: string, ordered: boolean): Promise<void> {
     if (!ordered) {
@@ -679,9 +681,12 @@ export class DeliveryRepository {
     }
     await tx.manager.query(
       `WITH open AS (
-         SELECT id, next_attempt_at IS NULL AS held,
+         SELECT id, next_attempt_at IS NULL AND NOT awaiting_predecessor AS held,
                 row_number() OVER (PARTITION BY aggregate_id ORDER BY event_sequence) = 1 AS head
            FROM delivery WHERE webhook_id = $1 AND status = 'pending'
+            AND EXISTS (SELECT 1 FROM delivery h
+                         WHERE h.webhook_id = $1 AND h.status = 'pending' AND h.next_attempt_at IS NULL
+                           AND NOT h.awaiting_predecessor)
        )
        UPDATE delivery d
           SET next_attempt_at = CASE WHEN open.head THEN d.created_at END, awaiting_predecessor = NOT open.head,
@@ -916,7 +921,8 @@ export class DeliveryRepository {
   /**
    * Age in seconds of the oldest delivery that is due and not yet sent (0 when none): the head of
    * each subscription's due range (its own index range, past what is in flight), so the cost
-   * follows the number of subscriptions, not of pending rows.
+   * follows the number of subscriptions, not of pending rows. Only subscriptions the engine sends
+   * to count: held deliveries (paused, disabled, in a maintenance window) are not due.
    */
   async oldestDueAgeSeconds(): Promise<number> {
     const [row] = await queryRows<{ age: number }>(
@@ -928,7 +934,9 @@ export class DeliveryRepository {
             WHERE x.webhook_id = w.id AND x.status = 'pending' AND x.next_attempt_at <= now()
               AND (x.lease_expires_at IS NULL OR x.lease_expires_at < now())
             ORDER BY x.next_attempt_at LIMIT 1
-         ) h`,
+         ) h
+        WHERE w.enabled AND NOT w.paused AND NOT w.in_maintenance AND w.status <> 'disabled' AND w.deleted_at IS NULL
+          AND w.delivery_mode = 'push'`,
     );
     return row.age;
   }

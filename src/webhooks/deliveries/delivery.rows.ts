@@ -15,7 +15,7 @@ export interface DeliveryRow {
   attemptCount: number;
   /** Attempt count when the retry schedule last restarted (a redelivery or replay). */
   retryBase: number;
-  /** Null while held (paused, disabled, a feed's): not due. */
+  /** Null while held (paused, disabled, a feed's) or awaiting its predecessor: not due. */
   nextAttemptAt: Date | null;
   leaseExpiresAt: Date | null;
   leasedBy: string | null;
@@ -28,11 +28,17 @@ export interface DeliveryRow {
   updatedAt: Date;
 }
 
-/** The select list that reads a delivery (aliased `d`) as a DeliveryRow. */
+/**
+ * The select list that reads a delivery (aliased `d`) as a DeliveryRow. A pending delivery of a
+ * paused or disabled subscription is held: it keeps its due time for when the subscription sends
+ * again, and shows none meanwhile.
+ */
 export const DELIVERY_COLUMNS = `d.id, d.tenant_id AS "tenantId", d.webhook_id AS "webhookId", d.event_id AS "eventId",
   d.event_type AS "eventType", d.aggregate_id AS "aggregateId", d.event_sequence AS "eventSequence", d.status,
   d.next_trigger AS "nextTrigger", d.attempt_count AS "attemptCount", d.retry_base AS "retryBase",
-  d.next_attempt_at AS "nextAttemptAt", d.lease_expires_at AS "leaseExpiresAt", d.leased_by AS "leasedBy",
+  CASE WHEN d.status = 'pending' AND EXISTS (
+         SELECT 1 FROM webhook hw WHERE hw.id = d.webhook_id AND (hw.paused OR hw.status = 'disabled'))
+       THEN NULL ELSE d.next_attempt_at END AS "nextAttemptAt", d.lease_expires_at AS "leaseExpiresAt", d.leased_by AS "leasedBy",
   d.last_attempt_at AS "lastAttemptAt", d.last_response_status AS "lastResponseStatus",
   d.last_error_class AS "lastErrorClass", d.last_reason AS "lastReason", d.created_at AS "createdAt", d.updated_at AS "updatedAt"`;
 
@@ -120,7 +126,7 @@ export interface NewDelivery {
   eventType: string;
   aggregateId: string;
   eventSequence: number;
-  /** Due this long after the commit (by the database's clock); null: held (paused, disabled), a feed's, or awaiting. */
+  /** Due this long after the commit (by the database's clock); null: a feed's, or awaiting its predecessor. */
   dueInMs: number | null;
   /** An ordered subscription's delivery behind an open one of its aggregate. */
   awaiting: boolean;

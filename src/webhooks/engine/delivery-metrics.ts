@@ -52,7 +52,7 @@ export class DeliveryMetrics {
     });
     new Gauge({
       name: 'waybill_oldest_pending_delivery_age_seconds',
-      help: 'Age of the oldest delivery that is due and not yet sent',
+      help: 'Age of the oldest delivery that is due and not yet sent (held ones, of paused, disabled or maintenance-held subscriptions, are not due)',
       registers: [registry],
       async collect() {
         this.set(await deliveries.oldestDueAgeSeconds());

@@ -62,7 +62,8 @@ interface CachedSubscriptions {
 /**
  * In the transaction that records events: one delivery per enabled subscription of the tenant
  * whose types and filters match (an operational event never goes to the subscription it is about). A paused or disabled subscription's deliveries are created
- * held (no due time) and go out when it is resumed or re-enabled.
+ * due as usual and held by the claim, which passes over that subscription until it is resumed or
+ * re-enabled: resuming a backlog rewrites none of its rows.
  *
  * When this instance runs the dispatcher and has room, a delivery is created already leased to
  * it and handed over right after the commit: the first attempt needs no claim round trip. The
@@ -132,7 +133,8 @@ export class FanOut implements OnModuleInit {
           eventId: event.id,
           eventType: event.type,
           aggregateId: event.aggregateId,
-          dueInMs: subscription.holding ? null : 0,
+          // Held (paused or disabled) deliveries are due as usual: the claim passes over their subscription until it sends again.
+          dueInMs: 0,
           awaiting: false,
           leased: direct,
           feedPosition: null,
@@ -272,8 +274,10 @@ export class FanOut implements OnModuleInit {
           eventType: event.type,
           aggregateId: event.aggregateId,
           eventSequence: event.sequence,
-          // A held or feed delivery is never due: resuming releases it, the ERP reads a feed.
-          dueInMs: subscription.holding || pull || awaiting ? null : coalesced ? subscription.coalesce!.windowMs : 0,
+          // A feed delivery is never due (the ERP reads the feed), nor one awaiting its predecessor.
+          // A held one (paused or disabled) is due as usual: the claim passes over its subscription
+          // until it sends again, so resuming rewrites no delivery.
+          dueInMs: pull || awaiting ? null : coalesced ? subscription.coalesce!.windowMs : 0,
           awaiting,
           leased: direct,
           feedPosition: null,

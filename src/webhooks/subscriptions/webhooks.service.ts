@@ -284,8 +284,8 @@ export class WebhooksService {
       } else if (discard) {
         await this.deliveries.discardHeld(tx, webhook.id);
       } else if (wasHolding && !webhook.paused && webhook.status !== 'disabled') {
-        // Held deliveries (created while paused or disabled) become due as of their creation, so the
-        // backlog goes out oldest first.
+        // Held deliveries (created while paused or disabled) are due as of their creation already:
+        // the claim takes them again, oldest first (only those without a due time are moved).
         release = await this.movePendingToPush(tx, webhook);
       }
       return webhook;
@@ -422,7 +422,7 @@ export class WebhooksService {
     await tx.manager.query(`UPDATE webhook SET feed_head = $2 WHERE id = $1`, [webhook.id, webhook.feedHead]);
   }
 
-  /** Held deliveries (paused, disabled or in a feed) become due as of their creation, so the backlog goes out oldest first. */
+  /** Deliveries without a due time (a feed's, or held by an older Waybill) become due as of their creation, oldest first. */
   private async movePendingToPush(tx: Tx, webhook: Webhook): Promise<boolean> {
     await this.deliveries.releaseHeld(tx, webhook.id, webhook.ordered);
     return true;
