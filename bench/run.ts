@@ -566,8 +566,27 @@ async function main(): Promise<void> {
     }
     const url = await recreateDatabase(adminUrl, 'waybill_bench_instances');
     const client = new pg.Client({ connectionString: url });
-    const out: Record<number, { drain: number; ingest: number; ingestP99: number }> = {};
+    const out: Record<
+      number,
+      {
+        drain: number;
+        ingest: number;
+        ingestP99: number;
+        serviceCpuUs: number;
+        databaseCpuUs: number;
+        idlePercent: number;
+      }
+    > = {};
     await client.connect();
+    // What limits the drain: CPU per delivery of the instances together and of the database, and
+    // how much of the machine was left idle (on 2 cores they all share the same two).
+    const ownBackend = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+    const postmaster = statCpuMs(ownBackend)?.ppid;
+    const idleMs = () => {
+      const [cpu] = fs.readFileSync('/proc/stat', 'utf8').split('\n');
+      const fields = cpu.split(/\s+/).slice(1).map(Number);
+      return { idle: (fields[3] + fields[4]) * 10, total: fields.reduce((a, b) => a + b, 0) * 10 };
+    };
     try {
       for (const n of [1, 2, 3]) {
         log(`instances: ${n}`);
@@ -588,10 +607,16 @@ async function main(): Promise<void> {
           const hook = await subscribe(tenant.key, { url: `${receiverUrl}/instances`, paused: true }, many);
           await procs[0].call('seed', { tenantId: tenant.id, count: INSTANCES_DRAIN, perTransaction: 100 });
           await quiesce(url);
+          const servicesMs = () => procs.reduce((sum, p) => sum + (statCpuMs(p.child.pid!)?.ms ?? NaN), 0);
+          const [service0, database0, machine0] = [servicesMs(), databaseCpuMs(postmaster, [ownBackend]), idleMs()];
           const t0 = wallNow();
           await many.call(tenant.key, 'PATCH', `/v1/webhooks/${hook.id}`, { paused: false });
           await receiver.call('waitFor', { key: 'instances', n: INSTANCES_DRAIN });
           const t1 = await untilDelivered(INSTANCES_DRAIN, hook.id, client);
+          const machine1 = idleMs();
+          const serviceCpuUs = ((servicesMs() - service0) / INSTANCES_DRAIN) * 1000;
+          const databaseCpuUs = ((databaseCpuMs(postmaster, [ownBackend]) - database0) / INSTANCES_DRAIN) * 1000;
+          const idlePercent = (100 * (machine1.idle - machine0.idle)) / (machine1.total - machine0.total);
           await many.call(tenant.key, 'PATCH', `/v1/webhooks/${hook.id}`, { paused: true });
           await client.query('TRUNCATE delivery_attempt, delivery, event CASCADE');
           await quiesce(url);
@@ -602,7 +627,14 @@ async function main(): Promise<void> {
             (i) => orderRequest(tenant.key, `SO-i${n}-${i}`),
             201,
           );
-          out[n] = { drain: (INSTANCES_DRAIN / (t1 - t0)) * 1000, ingest: load.perSec, ingestP99: load.p99Ms };
+          out[n] = {
+            drain: (INSTANCES_DRAIN / (t1 - t0)) * 1000,
+            ingest: load.perSec,
+            ingestP99: load.p99Ms,
+            serviceCpuUs,
+            databaseCpuUs,
+            idlePercent,
+          };
         } finally {
           await many.close();
           await Promise.all(procs.map((p) => p.stop()));
@@ -889,7 +921,9 @@ async function main(): Promise<void> {
     const i = scenarios.instances as any;
     row(
       'instances',
-      `drain ${i[1].drain} / ${i[2].drain} / ${i[3].drain} per s; ingest ${i[1].ingest} / ${i[2].ingest} / ${i[3].ingest} orders/s`,
+      `drain ${i[1].drain} / ${i[2].drain} / ${i[3].drain} per s; ingest ${i[1].ingest} / ${i[2].ingest} / ${i[3].ingest} orders/s; ` +
+        `drain CPU per delivery (instances + database) ${[1, 2, 3].map((n) => `${i[n].serviceCpuUs} + ${i[n].databaseCpuUs}`).join(' / ')} µs, ` +
+        `machine idle ${[1, 2, 3].map((n) => `${i[n].idlePercent} %`).join(' / ')}`,
       `1 / 2 / 3 instances on the ${i.database} PostgreSQL`,
     );
   }
