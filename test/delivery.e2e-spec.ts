@@ -2,6 +2,7 @@ import pg from 'pg';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveriesService } from '../src/webhooks/deliveries/deliveries.service.js';
+import { DeliveryRepository } from '../src/webhooks/deliveries/delivery.repository.js';
 import { Dispatcher } from '../src/webhooks/engine/dispatcher.js';
 import { orderBody, shipmentBody } from './support/fixtures.js';
 import { eventually, type Receiver, startReceiver } from './support/receiver.js';
@@ -652,5 +653,32 @@ describe('resuming a held backlog', () => {
     expect(await versions()).toEqual(before);
     const due = await list();
     expect(due.every((d) => d.status === 'pending' && d.nextAttemptAt !== null)).toBe(true);
+  });
+});
+
+describe('a paused subscription taking new deliveries', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // A slow sweep: the claims counted are those woken by the commits.
+    t = await createTestApp({ env: { WEBHOOK_SWEEP_INTERVAL_MS: '60000' } });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('does not wake the claim on every commit (its deliveries are due but held)', async () => {
+    const hook = await t.api('POST', '/v1/webhooks', {
+      body: { name: 'erp', url: 'http://127.0.0.1:9/erp', eventTypes: ['order.created'], paused: true },
+    });
+    expect(hook.status).toBe(201);
+    const repository = t.app.get(DeliveryRepository);
+    let claims = 0;
+    const claim = repository.claimDueDeliveries.bind(repository);
+    repository.claimDueDeliveries = (...args) => {
+      claims += 1;
+      return claim(...args);
+    };
+    for (let i = 0; i < 50; i++) expect((await t.api('POST', '/v1/orders', { body: orderBody() })).status).toBe(201);
+    expect(claims, 'claims during 50 commits held by a paused subscription').toBeLessThanOrEqual(2);
   });
 });

@@ -54,6 +54,10 @@ const CACHED_SUBSCRIPTIONS = `WITH s AS (${LIVE_SUBSCRIPTIONS}) SELECT s.*, (${D
 /** Tenants whose subscriptions are kept for planning (the oldest entry goes first beyond this). */
 const MAX_CACHED_TENANTS = 10_000;
 
+/** Whether the claim takes this subscription's due deliveries now (not paused, disabled or in a maintenance window). */
+const sendsNow = (subscription: Pick<SubscriptionRow, 'holding' | 'in_maintenance'>) =>
+  !subscription.holding && !subscription.in_maintenance;
+
 interface CachedSubscriptions {
   rows: SubscriptionRow[];
   digest: string;
@@ -187,7 +191,7 @@ export class FanOut implements OnModuleInit {
           });
         }
         if (handOver.length > 0) this.dispatcher.takeOver(handOver);
-        if (rows.some((r) => !r.leased && r.dueInMs !== null)) this.signal.wake();
+        if (rows.some((r) => !r.leased && sendsNow(r.subscription))) this.signal.wake();
       },
       stale: () => {
         if (this.cache.get(tenantId) === cached) this.cache.delete(tenantId);
@@ -236,6 +240,7 @@ export class FanOut implements OnModuleInit {
     const superseding: Array<{ webhookId: string; aggregateId: string; sequence: number; eventTypes: string[] }> = [];
     const handOver: ClaimedDelivery[] = [];
     const bodies = new Map<string, string>();
+    let due = false;
     for (const event of events) {
       for (const subscription of subscriptions) {
         if (!reaches(subscription, event)) continue;
@@ -282,6 +287,8 @@ export class FanOut implements OnModuleInit {
           leased: direct,
           feedPosition: null,
         });
+        // Only what can go now wakes the claim: not a held subscription's, nor a feed's or a follower's.
+        if (!direct && !pull && !awaiting && sendsNow(subscription)) due = true;
         if (!direct) continue;
         room.set(subscription.webhook_id, roomFor(subscription) - 1);
         let body = bodies.get(event.id);
@@ -319,7 +326,7 @@ export class FanOut implements OnModuleInit {
     if (orderedCovered.length > 0) await this.deliveries.releaseFollowers(tx, orderedCovered);
     if (handOver.length > 0) tx.afterCommit(() => this.dispatcher.takeOver(handOver));
     if (feeds.size > 0) tx.afterCommit(() => this.feedSignal.wake([...feeds.keys()]));
-    if (rows.some((r) => !r.leased && r.dueInMs !== null)) tx.afterCommit(() => this.signal.wake());
+    if (due) tx.afterCommit(() => this.signal.wake());
     return rows.length;
   }
 
