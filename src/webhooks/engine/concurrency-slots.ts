@@ -3,6 +3,8 @@ import pg from 'pg';
 
 /** The advisory lock key2 of a subscription's wait lock (its slots are 0 … maxConcurrency − 1). */
 const WAIT_SLOT = -1;
+/** The same as `pg_locks.objid` shows it (the key as an unsigned 32-bit number). */
+const WAIT_OBJID = 4294967295;
 
 /** What a lane asks for: slots of its subscription until this instance holds `want` (of `max`). */
 export interface SlotRequest {
@@ -28,11 +30,13 @@ export interface SlotRequest {
  * releases are sent in one statement before the next take; one statement at a time on the
  * connection, so the server never holds more than the budget for this instance.
  *
- * Instances share a busy subscription's slots: each takes at most its share, `maxConcurrency`
- * divided by the instances that want them (those holding some of its slots, and those waiting
- * for one, which hold its shared wait lock (hashtext(S), -1)), as counted on every sweep.
- * Without it the first instance to take a busy subscription's slots kept them all while its
- * queue lasted, and the others could only claim, starve and give their claims back.
+ * Instances share a busy subscription's slots: an instance that wants more of them than it holds
+ * takes the subscription's shared wait lock (hashtext(S), -1); while another instance does, each
+ * takes at most an equal share (`maxConcurrency` divided by the instances that hold or want its
+ * slots, counted on every sweep from `pg_locks`), and otherwise as many as are free, so slots an
+ * instance does not need are not left idle. Without it the first instance to take a busy
+ * subscription's slots kept them all while its queue lasted, and the others could only claim,
+ * starve and give their claims back.
  */
 export class ConcurrencySlots {
   private readonly logger = new Logger(ConcurrencySlots.name);
@@ -48,8 +52,8 @@ export class ConcurrencySlots {
   private unlockScheduled = false;
   /** Subscriptions whose wait lock this instance holds (it wants slots and has none). */
   private readonly waiting = new Set<string>();
-  /** Instances that want each subscription's slots, as last counted. */
-  private sharers = new Map<string, number>();
+  /** Per subscription, as last counted: the instances holding its locks, and whether another one waits for a slot. */
+  private sharers = new Map<string, { n: number; othersWait: boolean }>();
   /** Called when the connection is lost with its slots. */
   onLost: () => void = () => undefined;
 
@@ -69,14 +73,25 @@ export class ConcurrencySlots {
     return this.held.get(webhookId)?.has(slot) ?? false;
   }
 
-  /** The most slots of a subscription this instance takes: its share among the instances that want them. */
+  /**
+   * The most slots of a subscription this instance takes: all of them while no other instance
+   * waits for one; while one does, an equal share among the instances that hold or want them.
+   */
   shareOf(webhookId: string, maxConcurrency: number): number {
-    return Math.max(1, Math.ceil(maxConcurrency / (this.sharers.get(webhookId) ?? 1)));
+    const counted = this.sharers.get(webhookId);
+    if (!counted?.othersWait) return maxConcurrency;
+    return Math.max(1, Math.ceil(maxConcurrency / counted.n));
+  }
+
+  /** Instances that hold or want a subscription's slots, this one included (as last counted). */
+  sharersOf(webhookId: string): number {
+    return this.sharers.get(webhookId)?.n ?? 1;
   }
 
   /**
-   * This instance wants slots of the subscription and has none (true), or no longer waits
-   * (false): the wait lock tells the holders to count it. Within the budget, like the slots.
+   * This instance wants more slots of the subscription than it holds (true), or no longer
+   * (false): the wait lock tells the other holders to keep to their share. Within the budget,
+   * like the slots.
    */
   setWaiting(webhookId: string, waiting: boolean): void {
     if (waiting === this.waiting.has(webhookId)) return;
@@ -118,24 +133,29 @@ export class ConcurrencySlots {
       return changed;
     }
     return this.serially(async () => {
-      const { rows } = await client.query<{ id: string; n: number }>(
+      const { rows } = await client.query<{ id: string; n: number; mine: boolean; others_wait: boolean }>(
         `WITH l AS MATERIALIZED (
-           SELECT classid::bigint AS k, count(DISTINCT pid)::int AS n FROM pg_locks
+           SELECT classid::bigint AS k, pid, bool_or(objid = ${WAIT_OBJID}) AS waits FROM pg_locks
             WHERE locktype = 'advisory' AND objsubid = 2 AND granted
               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-            GROUP BY classid
+            GROUP BY classid, pid
          )
-         SELECT i.id, coalesce(l.n, 0) AS n
-           FROM unnest($1::text[]) AS i(id) LEFT JOIN l ON l.k = (hashtext(i.id)::bigint + 4294967296) % 4294967296`,
+         SELECT i.id, count(l.pid)::int AS n, coalesce(bool_or(l.pid = pg_backend_pid()), false) AS mine,
+                coalesce(bool_or(l.waits AND l.pid <> pg_backend_pid()), false) AS others_wait
+           FROM unnest($1::text[]) AS i(id) LEFT JOIN l ON l.k = (hashtext(i.id)::bigint + 4294967296) % 4294967296
+          GROUP BY i.id`,
         [webhookIds],
       );
-      const sharers = new Map<string, number>();
-      for (const { id, n } of rows) {
+      const sharers = new Map<string, { n: number; othersWait: boolean }>();
+      for (const { id, n, mine, others_wait } of rows) {
         // Not holding any of its locks yet, this instance is one more.
-        const mine = this.count(id) > 0 || this.waiting.has(id) ? 0 : 1;
-        if (n + mine > 1) sharers.set(id, n + mine);
+        if (n > (mine ? 1 : 0)) sharers.set(id, { n: n + (mine ? 0 : 1), othersWait: others_wait });
       }
-      const changed = sharers.size !== this.sharers.size || [...sharers].some(([id, n]) => this.sharers.get(id) !== n);
+      const changed =
+        sharers.size !== this.sharers.size ||
+        [...sharers].some(
+          ([id, c]) => this.sharers.get(id)?.n !== c.n || this.sharers.get(id)?.othersWait !== c.othersWait,
+        );
       this.sharers = sharers;
       return changed;
     });

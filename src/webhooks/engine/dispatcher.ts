@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import {
   type BeforeApplicationShutdown,
   Inject,
@@ -54,6 +55,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   private checking: Array<{ webhookId: string; done: (current: CurrentRuntime | null | Error) => void }> = [];
   private checkScheduled = false;
   private checksRunning = 0;
+  private checksStarted = 0;
   private returning: ClaimedDelivery[] = [];
   private running = false;
   private stopping = false;
@@ -75,6 +77,8 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     transactions: TransactionRunner,
     outbox: OutboxService,
   ) {
+    // Every request in flight listens for shutdown on this one signal.
+    setMaxListeners(0, this.abort.signal);
     this.slots = new ConcurrencySlots(databaseUrl, config.webhooks.maxInFlight);
     this.lanes = new Lanes(this.slots, config.webhooks.maxInFlight, {
       send: (delivery, token) => this.send(delivery, token),
@@ -164,7 +168,6 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
       return;
     }
     delivery.webhook = current.runtime;
-    this.lanes.refresh(current.runtime);
     const result = await this.pipeline.run(
       {
         webhook: delivery.webhook,
@@ -229,8 +232,11 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   private async runChecks(): Promise<void> {
     const checks = this.checking;
     this.checking = [];
+    // Two checks may run at once: a lane takes settings only from a read newer than the one it has.
+    const read = ++this.checksStarted;
     try {
       const current = await this.repository.currentRuntimes([...new Set(checks.map((c) => c.webhookId))]);
+      for (const { runtime } of current.values()) this.lanes.refresh(runtime, read);
       for (const check of checks) check.done(current.get(check.webhookId) ?? null);
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));

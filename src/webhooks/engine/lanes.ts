@@ -7,9 +7,14 @@ import type { ConcurrencySlots } from './concurrency-slots.js';
 const LANE_BUFFER = 8;
 /**
  * A lane that could take no slot for this long hands its queue back for the instance that holds
- * them. Long enough for the holders to count this instance on a sweep and give up their share.
+ * them: at once (a sweep) when it cannot expect one (a rate-limited subscription is sent to by
+ * one instance; fewer slots than instances wanting them), otherwise long enough for the holders
+ * to count this instance on a sweep and give back what is above their share.
  */
 const SLOT_WAIT_MS = 1_000;
+const SLOT_WAIT_NO_SHARE_MS = 200;
+/** A lane whose last take came back short asks again after this long (or when the counts change), not at once. */
+const ACQUIRE_RETRY_MS = 200;
 /** After handing back, this instance leaves the subscription to the others for this long. */
 const HAND_BACK_COOLDOWN_MS = 5_000;
 /**
@@ -33,6 +38,10 @@ interface Lane {
   /** Since when the lane has had work and no slot. */
   starvedSince: number | null;
   idleTimer: NodeJS.Timeout | null;
+  /** Not before this time (ms) does the lane ask for slots again: its last take came back short. */
+  retryAt: number;
+  /** The pre-send check whose settings the lane has. */
+  read: number;
 }
 
 /** A token bucket per rate-limited subscription; it outlives the lane so a burst cannot reset it. */
@@ -116,6 +125,8 @@ export class Lanes {
         acquiring: false,
         starvedSince: null,
         idleTimer: null,
+        retryAt: 0,
+        read: 0,
       };
       this.lanes.set(settings.id, lane);
     }
@@ -124,10 +135,12 @@ export class Lanes {
     this.pump(lane);
   }
 
-  /** The subscription's settings as the pre-send check found them. */
-  refresh(runtime: WebhookRuntime): void {
+  /** The subscription's settings as pre-send check number `read` found them (an older read than the lane's last is ignored). */
+  refresh(runtime: WebhookRuntime, read: number): void {
     const lane = this.lanes.get(runtime.id);
-    if (lane) this.apply(lane, runtime);
+    if (!lane || read < lane.read) return;
+    lane.read = read;
+    this.apply(lane, runtime);
   }
 
   /** Subscriptions this instance should not claim more of: enough here, no slot, or just given back. */
@@ -172,12 +185,18 @@ export class Lanes {
     void this.slots
       .countSharers(shared)
       .then((changed) => {
-        if (changed) for (const lane of this.lanes.values()) this.pump(lane);
+        if (!changed) return;
+        for (const lane of this.lanes.values()) {
+          lane.retryAt = 0;
+          this.pump(lane);
+        }
       })
       .catch((error: unknown) => this.logger.warn(`counting the instances that share slots failed: ${String(error)}`));
     const now = Date.now();
     for (const lane of this.lanes.values()) {
-      if (lane.starvedSince !== null && now - lane.starvedSince >= SLOT_WAIT_MS && lane.queue.length > 0) {
+      const noShare = lane.ratePerSecond !== null || lane.maxConcurrency < this.slots.sharersOf(lane.id);
+      const wait = noShare ? SLOT_WAIT_NO_SHARE_MS : SLOT_WAIT_MS;
+      if (lane.starvedSince !== null && now - lane.starvedSince >= wait && lane.queue.length > 0) {
         const queued = lane.queue.splice(0);
         lane.starvedSince = null;
         this.slots.setWaiting(lane.id, false);
@@ -254,7 +273,16 @@ export class Lanes {
       // Slots no longer used go back at once, for other lanes and other instances.
       else if (held > this.demand(lane) && lane.active + lane.queue.length > 0)
         this.slots.release(lane.id, this.demand(lane));
-      if (lane.queue.length > 0 && this.slots.count(lane.id) < this.demand(lane)) this.acquire(lane);
+      if (lane.queue.length > 0 && this.slots.count(lane.id) < this.demand(lane) && Date.now() >= lane.retryAt)
+        this.acquire(lane);
+      // Wanting more than it holds (short of free slots, or kept to its share): the others keep to theirs.
+      if (!lane.acquiring) {
+        const want = Math.min(lane.maxConcurrency, lane.active + lane.queue.length);
+        this.slots.setWaiting(
+          lane.id,
+          lane.ratePerSecond === null && lane.queue.length > 0 && this.slots.count(lane.id) < want,
+        );
+      }
     }
     while (lane.queue.length > 0 && lane.active < this.usable(lane)) {
       const delivery = lane.queue.shift()!;
@@ -301,11 +329,10 @@ export class Lanes {
           const now = Date.now();
           for (const l of lanes) {
             l.acquiring = false;
-            const starved = this.usable(l) === 0 && l.queue.length > 0;
-            if (starved) l.starvedSince ??= now;
+            if (this.usable(l) === 0 && l.queue.length > 0) l.starvedSince ??= now;
             else l.starvedSince = null;
-            // Holders count this instance on their next sweep and give up the slots above their share.
-            this.slots.setWaiting(l.id, starved && l.ratePerSecond === null);
+            // Short of what it asked for: ask again on a sweep, or when the counts change, not on every turn.
+            l.retryAt = this.slots.count(l.id) < this.demand(l) ? now + ACQUIRE_RETRY_MS : 0;
           }
           for (const l of lanes) {
             this.pump(l);
