@@ -70,8 +70,10 @@ describe('engine: claim cost with a backlog over many subscriptions', () => {
     const pool = (repository as unknown as { pool: pg.Pool }).pool;
     let plan: any;
     const query = pool.query.bind(pool) as (sql: string, params: unknown[]) => Promise<pg.QueryResult>;
-    (pool as unknown as { query: typeof query }).query = async (sql, params) => {
-      const explained = await query(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, params);
+    // The engine's statements are prepared (named): explained here as plain text with the same values.
+    (pool as unknown as { query: unknown }).query = async (config: string | pg.QueryConfig, params?: unknown[]) => {
+      const [sql, values] = typeof config === 'string' ? [config, params] : [config.text, config.values];
+      const explained = await query(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, values ?? []);
       plan = explained.rows[0]['QUERY PLAN'][0].Plan;
       return { ...explained, rows: [], rowCount: 0 };
     };
