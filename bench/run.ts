@@ -34,6 +34,8 @@ const BACKLOG_SAMPLE = env('BENCH_BACKLOG_SAMPLE', 6_000);
 const BACKLOG_TIMEOUT_SECONDS = env('BENCH_BACKLOG_TIMEOUT_SECONDS', 120);
 const INSTANCES_DRAIN = env('BENCH_INSTANCES_DRAIN', 10_000);
 const INSTANCES_INGEST_SECONDS = env('BENCH_INSTANCES_INGEST_SECONDS', 8);
+/** Deliveries per instance drained (and seconds of ingest) to warm each fresh instance up before it is measured. */
+const INSTANCES_WARMUP = env('BENCH_INSTANCES_WARMUP', 2_000);
 const AUDIT_ROWS = env('BENCH_AUDIT_ROWS', 1_000_000);
 const OUT = process.env.BENCH_OUT ?? 'bench-results.json';
 const SERVER_URL = process.env.BENCH_SERVER_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -605,6 +607,16 @@ async function main(): Promise<void> {
           await receiver.call('reset');
           const tenant = await procs[0].call<{ id: string; key: string }>('createTenant');
           const hook = await subscribe(tenant.key, { url: `${receiverUrl}/instances`, paused: true }, many);
+          // Warm-up (unmeasured): each fresh instance compiles its hot paths on a small drain and a
+          // short ingest first, as the one service of the other scenarios does in their warm-up;
+          // otherwise every added instance pays its JIT inside the measured drain.
+          await procs[0].call('seed', { tenantId: tenant.id, count: INSTANCES_WARMUP * n, perTransaction: 100 });
+          await many.call(tenant.key, 'PATCH', `/v1/webhooks/${hook.id}`, { paused: false });
+          await untilDelivered(INSTANCES_WARMUP * n, hook.id, client);
+          await many.call(tenant.key, 'PATCH', `/v1/webhooks/${hook.id}`, { paused: true });
+          await closedLoop(many.origins, INGEST_CONNECTIONS, 2, (i) => orderRequest(tenant.key, `SO-w${n}-${i}`), 201);
+          await client.query('TRUNCATE delivery_attempt, delivery, event CASCADE');
+          await receiver.call('reset');
           await procs[0].call('seed', { tenantId: tenant.id, count: INSTANCES_DRAIN, perTransaction: 100 });
           await quiesce(url);
           const servicesMs = () => procs.reduce((sum, p) => sum + (statCpuMs(p.child.pid!)?.ms ?? NaN), 0);
