@@ -6,6 +6,7 @@ import { API_VERSION } from '../../events/event-types.js';
 import { envelopeColumns, envelopeFromRow } from '../../events/outbox.service.js';
 import {
   type CurrentRuntime,
+  sendsNow,
   WEBHOOK_RUNTIME_COLUMNS,
   webhookRuntimeFromRow,
   type WebhookRuntimeRow,
@@ -178,14 +179,7 @@ function toRecordRow(r: AttemptRecord) {
  * whose success is written here (healthy ones only). Answers ('healthy', webhook id) and
  * ('failed', delivery id) rows.
  */
-function recordStatement(
-  records: AttemptRecord[],
-  successes: Map<string, Date>,
-  instanceId: string,
-): [string, unknown[]] {
-  const ids = [...successes.keys()].sort();
-  const params = [JSON.stringify(records.map(toRecordRow)), instanceId, ids, ids.map((id) => successes.get(id))];
-  const statement = `WITH locked AS (
+const RECORD = `WITH locked AS (
       SELECT id, status FROM webhook WHERE id = ANY($3::uuid[]) ORDER BY id FOR NO KEY UPDATE
     ), ${RECORD_CTES}, inserted AS (${INSERT_ATTEMPTS}), healthy AS (
       UPDATE webhook w
@@ -197,16 +191,25 @@ function recordStatement(
     )
     SELECT 'healthy' AS kind, id FROM healthy
     UNION ALL SELECT 'failed', id FROM updated WHERE status = 'failed'`;
-  return [statement, params];
-}
 
 /**
- * The engine's write-back and pre-send check are prepared once per connection of its pool
- * (named), so each is bound and executed without being parsed and planned again: their plans do
- * not depend on the values (a batch read from JSON joined by primary key; subscriptions by
- * primary key). The claim is planned each time (see claimDueDeliveries).
+ * The write-back of `records` as the engine's pool runs it: prepared once per connection (named),
+ * so each batch is bound and executed without being parsed and planned again (its plan does not
+ * depend on the values: a batch read from JSON joined by primary key). The pre-send check is
+ * prepared likewise; the claim is planned each time (see claimDueDeliveries).
  */
-const RECORD_STATEMENT = 'waybill_record';
+function recordStatement(
+  records: AttemptRecord[],
+  successes: Map<string, Date>,
+  instanceId: string,
+): { name: string; text: string; values: unknown[] } {
+  const ids = [...successes.keys()].sort();
+  return {
+    name: 'waybill_record',
+    text: RECORD,
+    values: [JSON.stringify(records.map(toRecordRow)), instanceId, ids, ids.map((id) => successes.get(id))],
+  };
+}
 
 /** The next pending delivery of each (subscription, aggregate), when it waits for its predecessor: it may go now. */
 const RELEASE_FOLLOWERS = `WITH done AS (
@@ -450,8 +453,7 @@ export class DeliveryRepository {
               ORDER BY x.next_attempt_at, x.event_sequence
               LIMIT 1
            ) h
-          WHERE w.enabled AND NOT w.paused AND NOT w.in_maintenance AND w.status <> 'disabled' AND w.deleted_at IS NULL
-            AND w.delivery_mode = 'push'
+          WHERE ${sendsNow('w')}
             AND NOT (w.id = ANY($2::uuid[]))
           ORDER BY h.next_attempt_at, h.event_sequence
           LIMIT $1
@@ -528,9 +530,7 @@ export class DeliveryRepository {
   async currentRuntimes(webhookIds: string[]): Promise<Map<string, CurrentRuntime>> {
     const { rows } = await this.pool.query<WebhookRuntimeRow & { sendable: boolean }>({
       name: 'waybill_check',
-      text: `SELECT ${WEBHOOK_RUNTIME_COLUMNS},
-              (w.enabled AND NOT w.paused AND NOT w.in_maintenance AND w.status <> 'disabled'
-               AND w.deleted_at IS NULL AND w.delivery_mode = 'push') AS sendable
+      text: `SELECT ${WEBHOOK_RUNTIME_COLUMNS}, ${sendsNow('w')} AS sendable
          FROM webhook w WHERE w.id = ANY($1::uuid[])`,
       values: [webhookIds],
     });
@@ -552,14 +552,10 @@ export class DeliveryRepository {
    * failed (those this instance still held).
    */
   async recordOutcomes(records: AttemptRecord[], successes: Map<string, Date>): Promise<RecordedOutcomes> {
-    const [statement, params] = recordStatement(records, successes, this.instanceId);
+    const statement = recordStatement(records, successes, this.instanceId);
     const releasing = records.filter((r) => r.releasesFollower && r.aggregateId);
     if (releasing.length === 0) {
-      const { rows } = await this.pool.query<{ kind: string; id: string }>({
-        name: RECORD_STATEMENT,
-        text: statement,
-        values: params,
-      });
+      const { rows } = await this.pool.query<{ kind: string; id: string }>(statement);
       return recorded(rows);
     }
     const client = await this.pool.connect();
@@ -570,11 +566,7 @@ export class DeliveryRepository {
     client.on('error', onError);
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<{ kind: string; id: string }>({
-        name: RECORD_STATEMENT,
-        text: statement,
-        values: params,
-      });
+      const { rows } = await client.query<{ kind: string; id: string }>(statement);
       // A statement of its own: it must see the rows the record statement waited for.
       await client.query(RELEASE_FOLLOWERS, [releasing.map((r) => r.webhookId), releasing.map((r) => r.aggregateId)]);
       await client.query('COMMIT');
@@ -598,8 +590,8 @@ export class DeliveryRepository {
    * is the caller's: no success is written here.
    */
   async recordOutcomesIn(tx: Tx, records: AttemptRecord[]): Promise<RecordedOutcomes> {
-    const [statement, params] = recordStatement(records, new Map(), this.instanceId);
-    const rows = await tx.query<{ kind: string; id: string }>(statement, params);
+    const { text, values } = recordStatement(records, new Map(), this.instanceId);
+    const rows = await tx.query<{ kind: string; id: string }>(text, values);
     const releasing = records.filter((r) => r.releasesFollower && r.aggregateId);
     if (releasing.length > 0)
       await tx.query(RELEASE_FOLLOWERS, [releasing.map((r) => r.webhookId), releasing.map((r) => r.aggregateId)]);
@@ -955,8 +947,7 @@ export class DeliveryRepository {
               AND (x.lease_expires_at IS NULL OR x.lease_expires_at < now())
             ORDER BY x.next_attempt_at LIMIT 1
          ) h
-        WHERE w.enabled AND NOT w.paused AND NOT w.in_maintenance AND w.status <> 'disabled' AND w.deleted_at IS NULL
-          AND w.delivery_mode = 'push'`,
+        WHERE ${sendsNow('w')}`,
     );
     return row.age;
   }

@@ -1,4 +1,4 @@
-import type { WebhookRuntime } from '../subscriptions/webhook-runtime.js';
+import { sendsNow, type WebhookRuntime } from '../subscriptions/webhook-runtime.js';
 import type { AttemptTrigger, StoredDeliveryStatus } from './delivery-status.js';
 
 /** A `delivery` row as the repository answers it. */
@@ -36,9 +36,7 @@ export interface DeliveryRow {
 export const DELIVERY_COLUMNS = `d.id, d.tenant_id AS "tenantId", d.webhook_id AS "webhookId", d.event_id AS "eventId",
   d.event_type AS "eventType", d.aggregate_id AS "aggregateId", d.event_sequence AS "eventSequence", d.status,
   d.next_trigger AS "nextTrigger", d.attempt_count AS "attemptCount", d.retry_base AS "retryBase",
-  CASE WHEN d.status = 'pending' AND EXISTS (
-         SELECT 1 FROM webhook hw WHERE hw.id = d.webhook_id
-            AND (hw.paused OR hw.status = 'disabled' OR hw.in_maintenance OR NOT hw.enabled))
+  CASE WHEN d.status = 'pending' AND EXISTS (SELECT 1 FROM webhook hw WHERE hw.id = d.webhook_id AND NOT ${sendsNow('hw')})
        THEN NULL ELSE d.next_attempt_at END AS "nextAttemptAt", d.lease_expires_at AS "leaseExpiresAt", d.leased_by AS "leasedBy",
   d.last_attempt_at AS "lastAttemptAt", d.last_response_status AS "lastResponseStatus",
   d.last_error_class AS "lastErrorClass", d.last_reason AS "lastReason", d.created_at AS "createdAt", d.updated_at AS "updatedAt"`;

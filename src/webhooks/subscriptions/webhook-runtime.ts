@@ -36,6 +36,15 @@ export interface CurrentRuntime {
   sendable: boolean;
 }
 
+/**
+ * Whether the engine sends to a subscription (webhook aliased `alias`) now: switched on, not
+ * paused, disabled, in a maintenance window or deleted, and pushed to. The claim, the pre-send
+ * check, the oldest-due metric and the delivery log's held deliveries all read it so.
+ */
+export const sendsNow = (alias: string) =>
+  `(${alias}.enabled AND NOT ${alias}.paused AND NOT ${alias}.in_maintenance AND ${alias}.status <> 'disabled'
+    AND ${alias}.deleted_at IS NULL AND ${alias}.delivery_mode = 'push')`;
+
 /** The subscription columns the engine reads (webhook aliased `w`), as `webhookRuntimeFromRow` reads them. */
 export const WEBHOOK_RUNTIME_COLUMNS = `w.id AS webhook_id, w.tenant_id AS w_tenant_id, w.url, w.timeout_ms, w.max_concurrency, w.rate_limit_per_second,
   w.retry_schedule, w.permanent_statuses, w.ordered, w.updated_at AS w_version, w.secret_encrypted, w.previous_secret_encrypted,
