@@ -98,7 +98,7 @@ const RECORD_CTES = `o AS (
            last_response_status = o.response_status, last_error_class = o.error_class, last_reason = o.reason,
            updated_at = now()
       FROM o
-     WHERE d.id = o.delivery_id AND d.status = 'pending' AND d.leased_by = $2
+     WHERE d.id = ANY($5::uuid[]) AND d.id = o.delivery_id AND d.status = 'pending' AND d.leased_by = $2
        -- Subscription rows first, in id order, then deliveries: the order every other writer keeps.
        AND (SELECT count(*) FROM locked) >= 0
     RETURNING d.id, d.status
@@ -110,7 +110,7 @@ const INSERT_ATTEMPTS = `UPDATE delivery_attempt a
          request_body = o.request_body, response_status = o.response_status, response_headers = o.response_headers,
          response_body = o.response_body, error_class = o.error_class, error_message = o.error_message, reason = o.reason
     FROM o
-   WHERE a.id = o.attempt_id`;
+   WHERE a.id = ANY($6::bigint[]) AND a.id = o.attempt_id`;
 
 /** What an attempt row says until its outcome is written: if its instance stops first, it stays so. */
 export const INTERRUPTED = 'interrupted';
@@ -186,7 +186,7 @@ const RECORD = `WITH locked AS (
          SET consecutive_failures = 0, failing_since = NULL,
              last_success_at = GREATEST(coalesce(w.last_success_at, h.at), h.at)
         FROM locked JOIN unnest($3::uuid[], $4::timestamptz[]) AS h(id, at) ON h.id = locked.id
-       WHERE w.id = h.id AND locked.status = 'healthy'
+       WHERE w.id = ANY($3::uuid[]) AND w.id = h.id AND locked.status = 'healthy'
       RETURNING w.id
     )
     SELECT 'healthy' AS kind, id FROM healthy
@@ -195,8 +195,11 @@ const RECORD = `WITH locked AS (
 /**
  * The write-back of `records` as the engine's pool runs it: prepared once per connection (named),
  * so each batch is bound and executed without being parsed and planned again (its plan does not
- * depend on the values: a batch read from JSON joined by primary key). The pre-send check is
- * prepared likewise; the claim is planned each time (see claimDueDeliveries).
+ * depend on the values: a batch read from JSON joined by primary key). Each row it changes is
+ * also named by an id array ($5 deliveries, $6 attempts, $3 subscriptions), an index condition
+ * that bounds every lookup by the batch whatever plan is cached: joined by the JSON alone, a plan
+ * made while `delivery_attempt` was small hashed the whole table for every batch. The pre-send
+ * check is prepared likewise; the claim is planned each time (see claimDueDeliveries).
  */
 function recordStatement(
   records: AttemptRecord[],
@@ -207,7 +210,14 @@ function recordStatement(
   return {
     name: 'waybill_record',
     text: RECORD,
-    values: [JSON.stringify(records.map(toRecordRow)), instanceId, ids, ids.map((id) => successes.get(id))],
+    values: [
+      JSON.stringify(records.map(toRecordRow)),
+      instanceId,
+      ids,
+      ids.map((id) => successes.get(id)),
+      records.map((r) => r.deliveryId),
+      records.map((r) => r.attemptId),
+    ],
   };
 }
 
@@ -255,7 +265,11 @@ export class DeliveryRepository {
       application_name: 'waybill-dispatcher',
       // JIT compiles a plan whose estimated cost passes jit_above_cost on every call (node-pg's
       // statements are unnamed, so re-planned): 352 ms instead of 14 ms measured for a claim.
-      options: '-c synchronous_commit=off -c jit=off',
+      // No sequential scans: every engine statement finds its rows by index (its ids, a
+      // subscription's due range), and a prepared statement keeps the plan it was given while the
+      // tables were small (a fresh database, a TRUNCATE) until the next ANALYZE: a scan of the
+      // whole table then, which each batch repeats as the table grows (test/engine/write-back-cost).
+      options: '-c synchronous_commit=off -c jit=off -c enable_seqscan=off',
     });
     this.pool.on('error', () => undefined);
   }
