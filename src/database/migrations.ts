@@ -12,6 +12,7 @@ import { MaintenanceWindows1764210000000 } from '../../migrations/1764210000000-
 import { DeliveryLogIndexes1764300000000 } from '../../migrations/1764300000000-delivery-log-indexes.js';
 import { StalePlanGuard1764700000000 } from '../../migrations/1764700000000-stale-plan-guard.js';
 import { DeliveryClaimRoom1764900000000 } from '../../migrations/1764900000000-delivery-claim-room.js';
+import { AttemptOutcomeInPlace1765000000000 } from '../../migrations/1765000000000-attempt-outcome-in-place.js';
 
 /** Listed explicitly, oldest first: globs do not survive bundling or ESM. */
 export const MIGRATIONS = [
@@ -29,4 +30,5 @@ export const MIGRATIONS = [
   DeliveryLogIndexes1764300000000,
   StalePlanGuard1764700000000,
   DeliveryClaimRoom1764900000000,
+  AttemptOutcomeInPlace1765000000000,
 ];

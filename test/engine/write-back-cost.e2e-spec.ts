@@ -11,7 +11,9 @@ import { createTestApp, type TestApp } from '../support/test-app.js';
  * first minutes after a TRUNCATE) joined the batch to `delivery_attempt` by a hash over a scan of
  * the whole table: each batch then read every attempt row, a cost that grew with the audit until
  * the next ANALYZE (in the bench, with autovacuum held off, to the end of the drain: 14,438 rows
- * read to write 289). Every lookup of the write-back must stay bounded by the batch.
+ * read to write 289). Every lookup of the write-back must stay bounded by the batch, and each
+ * attempt row, written small as its request starts, takes its outcome in place: a HOT update,
+ * with no new entry in the table's indexes.
  */
 
 const BATCH = 10;
@@ -31,7 +33,7 @@ describe('engine: write-back cost as the tables grow under a cached plan', () =>
     await t?.close();
   });
 
-  it('reads only the batch’s rows of delivery and delivery_attempt, however many there are', async () => {
+  it('reads only the batch’s rows of delivery and delivery_attempt, however many there are, and writes outcomes in place', async () => {
     const tenant = await t.newTenant();
     const created = await t.api('POST', '/v1/webhooks', {
       key: tenant.key,
@@ -130,11 +132,25 @@ describe('engine: write-back cost as the tables grow under a cached plan', () =>
       )
       .join(', ');
     let explained: pg.QueryResult;
+    let inPlace: number;
     try {
+      // The counter includes what this session did before and has not reported yet: a difference.
+      const hotUpdates = async () =>
+        (
+          await client.query<{ n: number }>(
+            `SELECT pg_stat_get_xact_tuples_hot_updated('delivery_attempt'::regclass)::int AS n`,
+          )
+        ).rows[0].n;
+      await client.query('BEGIN');
+      const before = await hotUpdates();
       explained = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE ${statement!.name}(${args})`);
+      // Each attempt row takes its outcome on its own page, with no new index entry (a HOT update).
+      inPlace = (await hotUpdates()) - before;
+      await client.query('COMMIT');
     } finally {
       client.release();
     }
+    expect(inPlace, 'attempt outcomes written in place').toBe(BATCH);
     const plan = explained.rows[0]['QUERY PLAN'][0].Plan;
     const read = new Map<string, number>();
     const walk = (node: any) => {

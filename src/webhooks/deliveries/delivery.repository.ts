@@ -968,12 +968,17 @@ export class DeliveryRepository {
 
   // ---- retention (each chunk an index range from the oldest: no rescan from the start per chunk)
 
-  /** Deletes up to `chunk` attempts older than `days`, oldest first; answers how many. */
+  /**
+   * Deletes the attempts older than `days` among the `chunk` oldest (by id: ids are taken as
+   * requests start, in time order, so the oldest are a range at the start of the primary key);
+   * answers how many. Fewer than `chunk` means the rest are younger.
+   */
   async pruneAttempts(days: number, chunk: number): Promise<number> {
     return affectedRows(
       this.dataSource,
       `DELETE FROM delivery_attempt WHERE id IN (
-         SELECT id FROM delivery_attempt WHERE started_at < now() - $1 * interval '1 day' ORDER BY started_at LIMIT ${chunk})`,
+         SELECT id FROM (SELECT id, started_at FROM delivery_attempt ORDER BY id LIMIT ${chunk}) oldest
+          WHERE started_at < now() - $1 * interval '1 day')`,
       [days],
     );
   }
