@@ -13,6 +13,7 @@ import { DeliveryLogIndexes1764300000000 } from '../../migrations/1764300000000-
 import { StalePlanGuard1764700000000 } from '../../migrations/1764700000000-stale-plan-guard.js';
 import { DeliveryClaimRoom1764900000000 } from '../../migrations/1764900000000-delivery-claim-room.js';
 import { AttemptOutcomeInPlace1765000000000 } from '../../migrations/1765000000000-attempt-outcome-in-place.js';
+import { WebhookLogByStatus1765000000001 } from '../../migrations/1765000000001-webhook-log-by-status.js';
 
 /** Listed explicitly, oldest first: globs do not survive bundling or ESM. */
 export const MIGRATIONS = [
@@ -31,4 +32,5 @@ export const MIGRATIONS = [
   StalePlanGuard1764700000000,
   DeliveryClaimRoom1764900000000,
   AttemptOutcomeInPlace1765000000000,
+  WebhookLogByStatus1765000000001,
 ];

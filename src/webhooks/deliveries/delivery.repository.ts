@@ -11,7 +11,7 @@ import {
   webhookRuntimeFromRow,
   type WebhookRuntimeRow,
 } from '../subscriptions/webhook-runtime.js';
-import type { DeliveryStatus } from './delivery-status.js';
+import { type DeliveryStatus, STORED_DELIVERY_STATUSES } from './delivery-status.js';
 import {
   ATTEMPT_COLUMNS,
   type AttemptRecord,
@@ -881,7 +881,13 @@ export class DeliveryRepository {
 
   // ---- the audit
 
-  /** A page of the tenant's deliveries, newest first (`limit + 1` rows: the extra one says more exist). */
+  /**
+   * A page of the tenant's deliveries, newest first (`limit + 1` rows: the extra one says more
+   * exist). One subscription's log without a status is the merge of its log per stored status
+   * (a range of delivery_webhook_list each, newest first, cut at the page: a branch with quals is
+   * planned apart, so the cut must be its own): a page reads at most a page per status at any
+   * depth, with no index of its own to keep up on every delivery's creation and outcome.
+   */
   async list(tenantId: string, filter: DeliveryFilter, limit: number): Promise<DeliveryRow[]> {
     const params: unknown[] = [tenantId];
     const where = ['d.tenant_id = $1'];
@@ -893,10 +899,17 @@ export class DeliveryRepository {
       where.push(
         `(d.created_at, d.id) < ($${params.push(filter.before.createdAt)}::timestamptz, $${params.push(filter.before.id)}::uuid)`,
       );
+    const rows =
+      filter.webhookId && !filter.status
+        ? `(${STORED_DELIVERY_STATUSES.map(
+            (status) =>
+              `(SELECT * FROM delivery d WHERE ${where.join(' AND ')} AND d.status = '${status}'
+                 ORDER BY d.created_at DESC, d.id DESC LIMIT ${limit + 1})`,
+          ).join(' UNION ALL ')}) d`
+        : `delivery d WHERE ${where.join(' AND ')}`;
     return queryRows<DeliveryRow>(
       this.dataSource,
-      `SELECT ${DELIVERY_COLUMNS} FROM delivery d WHERE ${where.join(' AND ')}
-        ORDER BY d.created_at DESC, d.id DESC LIMIT ${limit + 1}`,
+      `SELECT ${DELIVERY_COLUMNS} FROM ${rows} ORDER BY d.created_at DESC, d.id DESC LIMIT ${limit + 1}`,
       params,
     );
   }

@@ -1,0 +1,114 @@
+import pg from 'pg';
+import type { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeliveryRepository } from '../src/webhooks/deliveries/delivery.repository.js';
+import { createTestApp, type TestApp } from './support/test-app.js';
+
+/**
+ * One subscription's delivery log, newest first, without a status filter: read as the merge of
+ * its log per stored status (there is no index on (webhook_id, created_at) to keep up on every
+ * delivery's creation and outcome). Pages must come in order, none left out or repeated across
+ * statuses and equal timestamps, and a deep page must read no more than a page per status.
+ */
+
+const ROWS = 600;
+const PAGE = 7;
+const STATUSES = ['pending', 'delivered', 'failed', 'superseded', 'discarded'];
+
+describe('the delivery log of one subscription', () => {
+  let t: TestApp;
+  let db: pg.Client;
+
+  beforeAll(async () => {
+    t = await createTestApp({ env: { ROLE: 'api' } });
+    db = new pg.Client({ connectionString: t.databaseUrl });
+    await db.connect();
+  });
+  afterAll(async () => {
+    await db?.end();
+    await t?.close();
+  });
+
+  it('pages newest first across every status, and a deep page reads a page per status', async () => {
+    const tenant = await t.newTenant();
+    const hooks: string[] = [];
+    for (const name of ['ERP', 'WMS']) {
+      const created = await t.api('POST', '/v1/webhooks', {
+        key: tenant.key,
+        body: { name, url: 'https://erp.example.com/hook', eventTypes: ['*'], paused: true },
+      });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      hooks.push((created.body as { id: string }).id);
+    }
+    // Statuses interleaved in time, pairs of rows with the same created_at, and a second
+    // subscription's rows between them. Times in milliseconds, as the service writes them (the
+    // cursor carries milliseconds).
+    await db.query(
+      `INSERT INTO delivery (tenant_id, webhook_id, event_id, event_type, aggregate_id, status, attempt_count,
+                             next_attempt_at, created_at, updated_at)
+       SELECT $1, (ARRAY[$2, $3]::uuid[])[g % 3 / 2 + 1], 'evt_log_' || g, 'order.created', gen_random_uuid(),
+              ($5::text[])[g * 7 % 5 + 1], 1, CASE WHEN ($5::text[])[g * 7 % 5 + 1] = 'pending' THEN now() END,
+              date_trunc('milliseconds', now()) - (g / 2) * interval '1 second', now()
+         FROM generate_series(1, $4::int) g`,
+      [tenant.id, hooks[0], hooks[1], ROWS, STATUSES],
+    );
+    await db.query('ANALYZE delivery');
+    const { rows: expected } = await db.query<{ id: string }>(
+      `SELECT id FROM delivery WHERE webhook_id = $1 ORDER BY created_at DESC, id DESC`,
+      [hooks[0]],
+    );
+    expect(expected.length).toBeGreaterThan(ROWS / 2);
+
+    const seen: Array<{ id: string; status: string }> = [];
+    let cursor: string | undefined;
+    for (let pages = 0; ; pages++) {
+      expect(pages, 'paging ends').toBeLessThan(ROWS);
+      const page = await t.api(
+        'GET',
+        `/v1/deliveries?webhookId=${hooks[0]}&limit=${PAGE}${cursor ? `&cursor=${cursor}` : ''}`,
+        { key: tenant.key },
+      );
+      expect(page.status, JSON.stringify(page.body)).toBe(200);
+      const body = page.body as { data: Array<{ id: string; status: string; webhookId: string }>; nextCursor: string };
+      expect(body.data.every((d) => d.webhookId === hooks[0])).toBe(true);
+      seen.push(...body.data);
+      if (!body.nextCursor) break;
+      expect(body.data).toHaveLength(PAGE);
+      cursor = body.nextCursor;
+    }
+    expect(seen.map((d) => d.id)).toEqual(expected.map((r) => r.id));
+    expect(new Set(seen.map((d) => d.status))).toEqual(new Set(STATUSES));
+
+    // A page 80 % deep, explained as it runs: the rows of delivery it reads.
+    const deep = expected[Math.floor(expected.length * 0.8)];
+    const { rows: at } = await db.query<{ created_at: Date }>(`SELECT created_at FROM delivery WHERE id = $1`, [
+      deep.id,
+    ]);
+    const dataSource = (t.app.get(DeliveryRepository) as unknown as { dataSource: DataSource }).dataSource;
+    const query = dataSource.query.bind(dataSource);
+    let plan: any;
+    (dataSource as unknown as { query: unknown }).query = async (sql: string, params: unknown[]) => {
+      plan = (await query(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, params))[0]['QUERY PLAN'][0].Plan;
+      return [];
+    };
+    try {
+      await t.app
+        .get(DeliveryRepository)
+        .list(
+          tenant.id,
+          { webhookId: hooks[0], before: { createdAt: at[0].created_at.toISOString(), id: deep.id } },
+          PAGE,
+        );
+    } finally {
+      (dataSource as unknown as { query: unknown }).query = query;
+    }
+    let read = 0;
+    const walk = (node: any) => {
+      if (node['Relation Name'] === 'delivery')
+        read += (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0)) * node['Actual Loops'];
+      for (const child of node.Plans ?? []) walk(child);
+    };
+    walk(plan);
+    expect(read, JSON.stringify(plan)).toBeLessThanOrEqual(STATUSES.length * (PAGE + 1));
+  });
+});
