@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     },
     rssStart: () => {
       rssPeak = process.memoryUsage.rss();
-      rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 20);
+      rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 100);
     },
     rssStop: () => {
       clearInterval(rssTimer);

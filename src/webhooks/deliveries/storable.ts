@@ -6,6 +6,8 @@
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 export function storableText(text: string): string {
+  // Nearly every text is storable as it is: two scans without a copy instead of two replaces.
+  if (text.isWellFormed() && !text.includes('\u0000')) return text;
   return text.replace(LONE_SURROGATE, '').replaceAll('\u0000', '');
 }
 
