@@ -109,6 +109,38 @@ describe('event retention and cheap queue metrics', () => {
     expect(await db.query(`SELECT 1 FROM event WHERE id = $1`, [oldHeld.id]).then((r) => r.rowCount)).toBe(1);
   });
 
+  it('prunes old attempts in chunks past attempts whose clock ran ahead, and keeps the young ones', async () => {
+    const tenant = await t.newTenant();
+    await t.api('POST', '/v1/webhooks', {
+      key: tenant.key,
+      body: { name: 'erp', url: 'http://127.0.0.1:9/erp', eventTypes: ['order.created'], paused: true },
+    });
+    const event = (await eventOf(await newOrder(tenant.key)))!;
+    const { rows } = await db.query<{ id: string }>(`SELECT id FROM delivery WHERE event_id = $1`, [event.id]);
+    const attempts = (count: number, age: string) =>
+      db.query(
+        `INSERT INTO delivery_attempt (delivery_id, tenant_id, webhook_id, number, trigger, started_at, duration_ms, url,
+                                       request_headers, response_status)
+         SELECT d.id, d.tenant_id, d.webhook_id, g, 'auto', now() - $3::interval, 3, 'http://127.0.0.1:9/erp', '{}', 500
+           FROM delivery d CROSS JOIN generate_series(1, $2::int) g WHERE d.id = $1`,
+        [rows[0].id, count, age],
+      );
+    // Young rows first in id order (an instance whose clock ran ahead), then more old ones than
+    // two chunks of the prune, then young ones again.
+    await attempts(10, '0 days');
+    await attempts(12_000, '40 days');
+    await attempts(10, '0 days');
+    const pruned = await t.app.get(DeliveriesService).pruneAudit();
+    expect(pruned.attempts).toBeGreaterThanOrEqual(12_000);
+    const left = await db.query<{ old: number; young: number }>(
+      `SELECT count(*) FILTER (WHERE started_at < now() - interval '30 days')::int AS old,
+              count(*) FILTER (WHERE started_at >= now() - interval '30 days')::int AS young
+         FROM delivery_attempt WHERE delivery_id = $1`,
+      [rows[0].id],
+    );
+    expect(left.rows[0]).toEqual({ old: 0, young: 20 });
+  });
+
   it('keeps the newest event of an aggregate whatever its age, so its next event goes on from its sequence', async () => {
     const tenant = await t.newTenant(); // no subscription: nothing refers to its events
     const order = await newOrder(tenant.key);

@@ -96,7 +96,13 @@ export class DeliveriesService implements OnModuleInit {
   async pruneAudit(): Promise<{ attempts: number; deliveries: number }> {
     if (this.config.role === 'api') return { attempts: 0, deliveries: 0 };
     const days = this.config.auditRetentionDays;
-    const attempts = await this.inChunks(() => this.deliveries.pruneAttempts(days, PRUNE_CHUNK));
+    let attempts = 0;
+    for (let after = '0'; ;) {
+      const chunk = await this.deliveries.pruneAttempts(days, PRUNE_CHUNK, after);
+      attempts += chunk.deleted;
+      if (chunk.deleted === 0 || chunk.last === null) break;
+      after = chunk.last;
+    }
     const deliveries = await this.inChunks(() => this.deliveries.pruneDeliveries(days, PRUNE_CHUNK));
     if (attempts || deliveries)
       this.logger.log(`pruned ${attempts} attempts and ${deliveries} deliveries older than ${days} days`);
