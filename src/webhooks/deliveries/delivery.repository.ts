@@ -886,12 +886,11 @@ export class DeliveryRepository {
   /**
    * A page of the tenant's deliveries, newest first (`limit + 1` rows: the extra one says more
    * exist). One subscription's log without a status is the merge of its log per stored status,
-   * the tenant's log without a subscription or type the merge of its log per event type, or with
-   * a status the merge of its subscriptions' logs in that status (a range of
-   * delivery_webhook_list or delivery_tenant_type each, newest first, cut at the page: a branch
-   * with quals is planned apart, so the cut must be its own): a page reads at most a page per
-   * branch at any depth, with no index of its own to keep up on every delivery's creation and
-   * outcome.
+   * the tenant's log without a subscription or type the merge of its log per event type (a range
+   * of delivery_webhook_list or delivery_tenant_type each, newest first, cut at the page: a
+   * branch with quals is planned apart, so the cut must be its own): a page reads at most a page
+   * per branch at any depth, with no index of its own to keep up on every delivery's creation
+   * and outcome.
    */
   async list(tenantId: string, filter: DeliveryFilter, limit: number): Promise<DeliveryRow[]> {
     const params: unknown[] = [tenantId];
@@ -916,20 +915,11 @@ export class DeliveryRepository {
                ORDER BY d.created_at DESC, d.id DESC LIMIT ${limit + 1})`,
         )
         .join(' UNION ALL ')}) d`;
-    // The tenant's log with a status only: the merge of its subscriptions' logs in that status
-    // (delivery_webhook_list ranges; every delivery belongs to a subscription row, deleted ones
-    // included). By type, a branch with no delivery in the status would walk its whole type.
-    const bySubscription = `(SELECT x.* FROM webhook w CROSS JOIN LATERAL (
-        SELECT * FROM delivery d WHERE ${where.join(' AND ')} AND d.webhook_id = w.id
-         ORDER BY d.created_at DESC, d.id DESC LIMIT ${limit + 1}) x
-       WHERE w.tenant_id = $1) d`;
     const rows =
       filter.webhookId && !filter.status
         ? merge('status', STORED_DELIVERY_STATUSES)
         : !filter.webhookId && !filter.eventType
-          ? filter.status
-            ? bySubscription
-            : merge('event_type', EVENT_TYPES)
+          ? merge('event_type', EVENT_TYPES)
           : `delivery d WHERE ${where.join(' AND ')}`;
     return queryRows<DeliveryRow>(
       this.dataSource,
