@@ -14,7 +14,6 @@ import { StalePlanGuard1764700000000 } from '../../migrations/1764700000000-stal
 import { DeliveryClaimRoom1764900000000 } from '../../migrations/1764900000000-delivery-claim-room.js';
 import { AttemptOutcomeInPlace1765000000000 } from '../../migrations/1765000000000-attempt-outcome-in-place.js';
 import { WebhookLogByStatus1765000000001 } from '../../migrations/1765000000001-webhook-log-by-status.js';
-import { TenantLogByType1765000000002 } from '../../migrations/1765000000002-tenant-log-by-type.js';
 
 /** Listed explicitly, oldest first: globs do not survive bundling or ESM. */
 export const MIGRATIONS = [
@@ -34,5 +33,4 @@ export const MIGRATIONS = [
   DeliveryClaimRoom1764900000000,
   AttemptOutcomeInPlace1765000000000,
   WebhookLogByStatus1765000000001,
-  TenantLogByType1765000000002,
 ];

@@ -50,10 +50,7 @@ export class EventsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /**
-   * A module that refers to events (webhook deliveries) keeps the ones it still refers to. The
-   * condition may use the event's id, tenant_id, type and created_at.
-   */
+  /** A module that refers to events (webhook deliveries) keeps the ones it still refers to. */
   keepWhile(condition: (e: string) => string): void {
     this.keepers.push(condition);
   }
@@ -78,7 +75,7 @@ export class EventsService {
       const [row] = await queryRows<{ last: string | null; deleted: number; young: boolean | null }>(
         this.dataSource,
         `WITH batch AS (
-           SELECT id, position, tenant_id, type, created_at FROM event WHERE position > $1::bigint ORDER BY position LIMIT ${Math.floor(chunk)}
+           SELECT id, position, tenant_id, created_at FROM event WHERE position > $1::bigint ORDER BY position LIMIT ${Math.floor(chunk)}
          ), gone AS (
            DELETE FROM event e USING batch b
             WHERE e.id = b.id AND b.created_at < now() - $2 * interval '1 day' ${kept}

@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import { affectedRows, queryRows, type Statement } from '../../database/sql.js';
 import type { Tx } from '../../database/transaction.js';
-import { API_VERSION, EVENT_TYPES } from '../../events/event-types.js';
+import { API_VERSION } from '../../events/event-types.js';
 import { envelopeColumns, envelopeFromRow } from '../../events/outbox.service.js';
 import {
   type CurrentRuntime,
@@ -885,12 +885,10 @@ export class DeliveryRepository {
 
   /**
    * A page of the tenant's deliveries, newest first (`limit + 1` rows: the extra one says more
-   * exist). One subscription's log without a status is the merge of its log per stored status,
-   * the tenant's log without a subscription or type the merge of its log per event type (a range
-   * of delivery_webhook_list or delivery_tenant_type each, newest first, cut at the page: a
-   * branch with quals is planned apart, so the cut must be its own): a page reads at most a page
-   * per branch at any depth, with no index of its own to keep up on every delivery's creation
-   * and outcome.
+   * exist). One subscription's log without a status is the merge of its log per stored status
+   * (a range of delivery_webhook_list each, newest first, cut at the page: a branch with quals is
+   * planned apart, so the cut must be its own): a page reads at most a page per status at any
+   * depth, with no index of its own to keep up on every delivery's creation and outcome.
    */
   async list(tenantId: string, filter: DeliveryFilter, limit: number): Promise<DeliveryRow[]> {
     const params: unknown[] = [tenantId];
@@ -903,24 +901,14 @@ export class DeliveryRepository {
       where.push(
         `(d.created_at, d.id) < ($${params.push(filter.before.createdAt)}::timestamptz, $${params.push(filter.before.id)}::uuid)`,
       );
-    // Newest first by a merge of index ranges where no index gives the order by itself: one
-    // subscription's log without a status (delivery_webhook_list per stored status), the tenant's
-    // log without a type (delivery_tenant_type per event type). Each branch, planned apart, is
-    // cut at the page itself.
-    const merge = (column: string, values: readonly string[]) =>
-      `(${values
-        .map(
-          (value) =>
-            `(SELECT * FROM delivery d WHERE ${where.join(' AND ')} AND d.${column} = '${value}'
-               ORDER BY d.created_at DESC, d.id DESC LIMIT ${limit + 1})`,
-        )
-        .join(' UNION ALL ')}) d`;
     const rows =
       filter.webhookId && !filter.status
-        ? merge('status', STORED_DELIVERY_STATUSES)
-        : !filter.webhookId && !filter.eventType
-          ? merge('event_type', EVENT_TYPES)
-          : `delivery d WHERE ${where.join(' AND ')}`;
+        ? `(${STORED_DELIVERY_STATUSES.map(
+            (status) =>
+              `(SELECT * FROM delivery d WHERE ${where.join(' AND ')} AND d.status = '${status}'
+                 ORDER BY d.created_at DESC, d.id DESC LIMIT ${limit + 1})`,
+          ).join(' UNION ALL ')}) d`
+        : `delivery d WHERE ${where.join(' AND ')}`;
     return queryRows<DeliveryRow>(
       this.dataSource,
       `SELECT ${DELIVERY_COLUMNS} FROM ${rows} ORDER BY d.created_at DESC, d.id DESC LIMIT ${limit + 1}`,
@@ -1033,9 +1021,8 @@ export class DeliveryRepository {
 /**
  * Whether a delivery still refers to event `e` (the alias of an event row): event retention
  * keeps such events (a delivery may be redelivered, and its detail shows the envelope). A
- * delivery is created in the transaction that records its event, with the event's type and
- * created_at, so the probe is a point in delivery_tenant_type rather than a scan.
+ * delivery is created in the transaction that records its event, with the event's created_at,
+ * so the probe is a point in delivery_tenant_list rather than a scan.
  */
 export const DELIVERY_REFERS_TO_EVENT = (e: string) =>
-  `EXISTS (SELECT 1 FROM delivery d WHERE d.tenant_id = ${e}.tenant_id AND d.event_type = ${e}.type
-                  AND d.created_at = ${e}.created_at AND d.event_id = ${e}.id)`;
+  `EXISTS (SELECT 1 FROM delivery d WHERE d.tenant_id = ${e}.tenant_id AND d.created_at = ${e}.created_at AND d.event_id = ${e}.id)`;
