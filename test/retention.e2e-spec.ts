@@ -21,6 +21,12 @@ describe('event retention and cheap queue metrics', () => {
 
   const newOrder = async (key: string) =>
     (await t.api('POST', '/v1/orders', { key, body: orderBody() })).body.id as string;
+  /** A paused subscription of the tenant to an address nothing listens on: its deliveries stay held. */
+  const pausedSubscription = (key: string, eventTypes = ['order.created']) =>
+    t.api('POST', '/v1/webhooks', {
+      key,
+      body: { name: 'erp', url: 'http://127.0.0.1:9/erp', eventTypes, paused: true },
+    });
   const eventOf = async (orderId: string) =>
     (await db.query(`SELECT id, created_at FROM event WHERE aggregate_id = $1`, [orderId])).rows[0] as
       { id: string; created_at: Date } | undefined;
@@ -35,10 +41,7 @@ describe('event retention and cheap queue metrics', () => {
 
   it('creates each delivery with its event’s creation time (the retention probe relies on it)', async () => {
     const tenant = await t.newTenant();
-    await t.api('POST', '/v1/webhooks', {
-      key: tenant.key,
-      body: { name: 'erp', url: 'http://127.0.0.1:9/erp', eventTypes: ['*'], paused: true },
-    });
+    await pausedSubscription(tenant.key, ['*']);
     const event = (await eventOf(await newOrder(tenant.key)))!;
     const { rows } = await db.query(`SELECT created_at FROM delivery WHERE event_id = $1`, [event.id]);
     expect(rows).toHaveLength(1);
@@ -48,10 +51,7 @@ describe('event retention and cheap queue metrics', () => {
   it('prunes old events nothing refers to, in chunks, and keeps young ones and those a delivery still refers to', async () => {
     const quiet = await t.newTenant(); // no subscription: its events have no delivery
     const busy = await t.newTenant();
-    const hook = await t.api('POST', '/v1/webhooks', {
-      key: busy.key,
-      body: { name: 'erp', url: 'http://127.0.0.1:9/erp', eventTypes: ['order.created'], paused: true },
-    });
+    const hook = await pausedSubscription(busy.key);
     expect(hook.status).toBe(201);
 
     // Positions follow recording time: what the earlier tests recorded is aged too, and every old
@@ -111,10 +111,7 @@ describe('event retention and cheap queue metrics', () => {
 
   it('prunes old attempts in chunks past attempts whose clock ran ahead, and keeps the young ones', async () => {
     const tenant = await t.newTenant();
-    await t.api('POST', '/v1/webhooks', {
-      key: tenant.key,
-      body: { name: 'erp', url: 'http://127.0.0.1:9/erp', eventTypes: ['order.created'], paused: true },
-    });
+    await pausedSubscription(tenant.key);
     const event = (await eventOf(await newOrder(tenant.key)))!;
     const { rows } = await db.query<{ id: string }>(`SELECT id FROM delivery WHERE event_id = $1`, [event.id]);
     const attempts = (count: number, age: string) =>
@@ -171,10 +168,7 @@ describe('event retention and cheap queue metrics', () => {
 
   it('counts waiting deliveries exactly while few, and reads the estimate beyond the bound', async () => {
     const tenant = await t.newTenant();
-    await t.api('POST', '/v1/webhooks', {
-      key: tenant.key,
-      body: { name: 'erp', url: 'http://127.0.0.1:9/erp', eventTypes: ['order.created'], paused: true },
-    });
+    await pausedSubscription(tenant.key);
     for (let i = 0; i < 6; i++) await newOrder(tenant.key);
     const repository = t.app.get(DeliveryRepository);
     const waiting = Number((await db.query(`SELECT count(*) FROM delivery WHERE status = 'pending'`)).rows[0].count);
