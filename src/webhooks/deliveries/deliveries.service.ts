@@ -47,7 +47,7 @@ export class DeliveriesService implements OnModuleInit {
       },
       limit,
     );
-    return toPage(rows, limit, (r) => ({ key: r.createdAt.toISOString(), id: r.id }), deliveryView);
+    return toPage(rows, limit, (r) => ({ key: r.createdKey, id: r.id }), deliveryView);
   }
 
   async get(tenantId: string, id: string) {

@@ -24,6 +24,13 @@ import {
   type NewDelivery,
 } from './delivery.rows.js';
 
+/**
+ * A timestamp as the cursor's key, to the microsecond PostgreSQL keeps (a JS Date keeps the
+ * millisecond: a row written with now() by hand, in the same millisecond as a page's last row but
+ * older, would fall between two pages).
+ */
+const MICROSECOND_KEY = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
 /** The filters of the delivery list. */
 export interface DeliveryFilter {
   webhookId?: string;
@@ -890,7 +897,11 @@ export class DeliveryRepository {
    * planned apart, so the cut must be its own): a page reads at most a page per status at any
    * depth, with no index of its own to keep up on every delivery's creation and outcome.
    */
-  async list(tenantId: string, filter: DeliveryFilter, limit: number): Promise<DeliveryRow[]> {
+  async list(
+    tenantId: string,
+    filter: DeliveryFilter,
+    limit: number,
+  ): Promise<Array<DeliveryRow & { createdKey: string }>> {
     const params: unknown[] = [tenantId];
     const where = ['d.tenant_id = $1'];
     if (filter.webhookId) where.push(`d.webhook_id = $${params.push(filter.webhookId)}::uuid`);
@@ -909,9 +920,10 @@ export class DeliveryRepository {
                  ORDER BY d.created_at DESC, d.id DESC LIMIT ${limit + 1})`,
           ).join(' UNION ALL ')}) d`
         : `delivery d WHERE ${where.join(' AND ')}`;
-    return queryRows<DeliveryRow>(
+    return queryRows<DeliveryRow & { createdKey: string }>(
       this.dataSource,
-      `SELECT ${DELIVERY_COLUMNS} FROM ${rows} ORDER BY d.created_at DESC, d.id DESC LIMIT ${limit + 1}`,
+      `SELECT ${DELIVERY_COLUMNS}, ${MICROSECOND_KEY('d.created_at')} AS "createdKey"
+         FROM ${rows} ORDER BY d.created_at DESC, d.id DESC LIMIT ${limit + 1}`,
       params,
     );
   }
