@@ -623,15 +623,31 @@ export class DeliveryRepository {
 
   /**
    * Followers left waiting with nothing to release them (an ordering switched on or off, a crash
-   * between writes): each one whose aggregate has no earlier open delivery becomes due.
+   * between writes): each one whose aggregate has no earlier open delivery becomes due. Those are
+   * the waiting ones at their aggregate's lowest open sequence: one walk of the waiting followers'
+   * index for their aggregates, and one index probe per aggregate for its lowest. (Asked of each
+   * follower, "is any open delivery of its aggregate earlier?" compared every pair of an
+   * aggregate's followers: 11 M comparisons for 149 k followers in aggregates of 149.)
    */
   async releaseStrandedFollowers(): Promise<number> {
     const { rowCount } = await this.pool.query(
-      `UPDATE delivery d SET awaiting_predecessor = false, next_attempt_at = now(), updated_at = now()
-        WHERE d.status = 'pending' AND d.awaiting_predecessor
-          AND NOT EXISTS (SELECT 1 FROM delivery e
-                           WHERE e.webhook_id = d.webhook_id AND e.aggregate_id = d.aggregate_id
-                             AND e.status = 'pending' AND e.event_sequence < d.event_sequence)`,
+      `WITH heads AS (
+         SELECT g.webhook_id, g.aggregate_id,
+                (SELECT min(e.event_sequence) FROM delivery e
+                  WHERE e.webhook_id = g.webhook_id AND e.aggregate_id = g.aggregate_id AND e.status = 'pending') AS sequence
+           FROM (SELECT DISTINCT webhook_id, aggregate_id FROM delivery
+                  WHERE status = 'pending' AND awaiting_predecessor AND aggregate_id IS NOT NULL) g
+       ), stranded AS (
+         SELECT d.id FROM heads h
+           JOIN delivery d ON d.webhook_id = h.webhook_id AND d.aggregate_id = h.aggregate_id AND d.event_sequence = h.sequence
+          WHERE d.status = 'pending' AND d.awaiting_predecessor
+         UNION ALL
+         -- No aggregate, nothing to wait for.
+         SELECT id FROM delivery WHERE status = 'pending' AND awaiting_predecessor AND aggregate_id IS NULL
+       )
+       UPDATE delivery d SET awaiting_predecessor = false, next_attempt_at = now(), updated_at = now()
+         FROM stranded s
+        WHERE d.id = s.id AND d.status = 'pending' AND d.awaiting_predecessor`,
     );
     return rowCount ?? 0;
   }
