@@ -603,7 +603,6 @@ async function main(): Promise<void> {
         );
         const many = new Api(ports.map((port) => `http://127.0.0.1:${port}`));
         try {
-          await client.query('TRUNCATE delivery_attempt, delivery, event, webhook, "order" CASCADE');
           await receiver.call('reset');
           const tenant = await procs[0].call<{ id: string; key: string }>('createTenant');
           const hook = await subscribe(tenant.key, { url: `${receiverUrl}/instances`, paused: true }, many);
@@ -615,7 +614,7 @@ async function main(): Promise<void> {
           await untilDelivered(INSTANCES_WARMUP * n, hook.id, client);
           await many.call(tenant.key, 'PATCH', `/v1/webhooks/${hook.id}`, { paused: true });
           await closedLoop(many.origins, INGEST_CONNECTIONS, 2, (i) => orderRequest(tenant.key, `SO-w${n}-${i}`), 201);
-          await client.query('TRUNCATE delivery_attempt, delivery, event CASCADE');
+          await client.query('TRUNCATE delivery, delivery_attempt, event CASCADE');
           await receiver.call('reset');
           await procs[0].call('seed', { tenantId: tenant.id, count: INSTANCES_DRAIN, perTransaction: 100 });
           await quiesce(url);
@@ -630,7 +629,7 @@ async function main(): Promise<void> {
           const databaseCpuUs = ((databaseCpuMs(postmaster, [ownBackend]) - database0) / INSTANCES_DRAIN) * 1000;
           const idlePercent = (100 * (machine1.idle - machine0.idle)) / (machine1.total - machine0.total);
           await many.call(tenant.key, 'PATCH', `/v1/webhooks/${hook.id}`, { paused: true });
-          await client.query('TRUNCATE delivery_attempt, delivery, event CASCADE');
+          await client.query('TRUNCATE delivery, delivery_attempt, event CASCADE');
           await quiesce(url);
           const load = await closedLoop(
             many.origins,
@@ -650,6 +649,10 @@ async function main(): Promise<void> {
         } finally {
           await many.close();
           await Promise.all(procs.map((p) => p.stop()));
+          // Emptied for the next count once these instances are gone; the TRUNCATEs beside running
+          // instances take `delivery` first, as their claims and write-backs do (`delivery_attempt`
+          // first deadlocked with a claim that held `delivery`).
+          await client.query('TRUNCATE delivery_attempt, delivery, event, webhook, "order" CASCADE');
         }
       }
     } finally {
