@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -14,11 +15,16 @@ import { closedLoop, type LoadRequest } from './load.js';
  * prints the profile's self time by package and its top functions. The .cpuprofile file stays in
  * BENCH_PROFILE_DIR for Chrome DevTools or speedscope.
  *
+ * With BENCH_PROFILE_DRAIN=N it then also drains as a black box, through the API only (so any
+ * build answers it, for a before/after on one machine): N orders made while a second subscription
+ * is paused, then resumed; the time to the receiver's N-th distinct delivery.
+ *
  *   node dist/bench/profile.js [path/to/dist/src/main.js]
  *   node dist/bench/profile.js some.cpuprofile      (summarize a profile taken otherwise)
  */
 const main = path.resolve(process.argv[2] ?? 'dist/src/main.js');
 const seconds = Number(process.env.BENCH_PROFILE_SECONDS ?? 10);
+const drainCount = Number(process.env.BENCH_PROFILE_DRAIN ?? 0);
 const serverUrl = process.env.BENCH_SERVER_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const profileDir = path.resolve(
   process.env.BENCH_PROFILE_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'waybill-profile-')),
@@ -108,6 +114,62 @@ function summarize(file: string, fromUs: number, toUs: number): string {
   ].join('\n');
 }
 
+/** The black-box drain: `drainCount` orders made while a subscription is paused, then resumed. */
+async function drain(
+  apiKey: string,
+  post: (key: string, route: string, body: unknown) => Promise<any>,
+  request: (n: number) => LoadRequest,
+): Promise<{ from: number; to: number }> {
+  const seen = new Set<string>();
+  let drained: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (drained = resolve));
+  const receiver = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      seen.add(String(req.headers['webhook-id']));
+      res.writeHead(204).end();
+      if (seen.size === drainCount) drained();
+    });
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => receiver.listen(port, '127.0.0.1', resolve));
+  try {
+    const hook = await post(apiKey, '/v1/webhooks', {
+      name: 'drain',
+      url: `http://127.0.0.1:${port}/drain`,
+      eventTypes: ['order.created'],
+      paused: true,
+    });
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < drainCount) {
+          const { path: route, body } = request(1_000_000 + next++);
+          await post(apiKey, route, JSON.parse(body!));
+        }
+      }),
+    );
+    const t0 = monotonicUs();
+    const resumed = await fetch(`${serviceOrigin}/v1/webhooks/${hook.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ paused: false }),
+    });
+    if (!resumed.ok) throw new Error(`resume: ${resumed.status} ${await resumed.text()}`);
+    await done;
+    const t1 = monotonicUs();
+    const ms = (t1 - t0) / 1000;
+    console.log(
+      `${main}: drained ${drainCount} deliveries in ${(ms / 1000).toFixed(2)} s, ${Math.round((drainCount / ms) * 1000)}/s`,
+    );
+    return { from: t0, to: t1 };
+  } finally {
+    receiver.close();
+  }
+}
+
+let serviceOrigin = '';
+
 async function run(): Promise<void> {
   const dbName = `waybill_profile_${process.pid}`;
   const admin = new pg.Client({ connectionString: serverUrl });
@@ -132,7 +194,9 @@ async function run(): Promise<void> {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const origin = `http://127.0.0.1:${port}`;
+  serviceOrigin = origin;
   const window = { from: 0, to: 0 };
+  let drainWindow: { from: number; to: number } | undefined;
   try {
     for (let i = 0; ; i++) {
       const up = await fetch(`${origin}/health`).then(
@@ -179,6 +243,7 @@ async function run(): Promise<void> {
     console.log(
       `${main}: ${Math.round(load.perSec)} orders/s, p50 ${load.p50Ms.toFixed(1)} ms, p99 ${load.p99Ms.toFixed(1)} ms`,
     );
+    if (drainCount > 0) drainWindow = await drain(apiKey, post, request);
   } finally {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
@@ -193,6 +258,7 @@ async function run(): Promise<void> {
   if (!newest) throw new Error(`no profile written to ${profileDir}`);
   console.log(`profile: ${newest}`);
   console.log(summarize(newest, window.from, window.to));
+  if (drainWindow) console.log(`the drain:\n${summarize(newest, drainWindow.from, drainWindow.to)}`);
 }
 
 // Given a .cpuprofile instead of a build: summarize it whole.
