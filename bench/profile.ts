@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort } from '../scripts/ports.js';
+import { databaseCpuMs, statCpuMs } from './cpu.js';
 import { closedLoop, type LoadRequest } from './load.js';
 
 /**
@@ -114,6 +115,21 @@ function summarize(file: string, fromUs: number, toUs: number): string {
   ].join('\n');
 }
 
+/**
+ * CPU (ms) of the service process and of the database (every backend but the script's own) from
+ * now until the returned function is called, per unit of work.
+ */
+let meterContext: { service: number; postmaster: number | undefined; own: number } | undefined;
+function cpuMeter(): (units: number) => string {
+  const c = meterContext!;
+  const [service0, database0] = [statCpuMs(c.service)?.ms ?? NaN, databaseCpuMs(c.postmaster, [c.own])];
+  return (units) => {
+    const service = ((statCpuMs(c.service)?.ms ?? NaN) - service0) / units;
+    const database = (databaseCpuMs(c.postmaster, [c.own]) - database0) / units;
+    return `CPU per unit: service ${service.toFixed(3)} ms, database ${database.toFixed(3)} ms`;
+  };
+}
+
 /** The black-box drain: `drainCount` orders made while a subscription is paused, then resumed. */
 async function drain(
   apiKey: string,
@@ -149,6 +165,7 @@ async function drain(
         }
       }),
     );
+    const cpu = cpuMeter();
     const t0 = monotonicUs();
     const resumed = await fetch(`${serviceOrigin}/v1/webhooks/${hook.id}`, {
       method: 'PATCH',
@@ -160,7 +177,7 @@ async function drain(
     const t1 = monotonicUs();
     const ms = (t1 - t0) / 1000;
     console.log(
-      `${main}: drained ${drainCount} deliveries in ${(ms / 1000).toFixed(2)} s, ${Math.round((drainCount / ms) * 1000)}/s`,
+      `${main}: drained ${drainCount} deliveries in ${(ms / 1000).toFixed(2)} s, ${Math.round((drainCount / ms) * 1000)}/s; ${cpu(drainCount)}`,
     );
     return { from: t0, to: t1 };
   } finally {
@@ -237,11 +254,14 @@ async function run(): Promise<void> {
     });
     // Warm up, then measure; the summary counts the samples of the measured window only.
     await closedLoop([origin], 16, 2, (n) => request(-1 - n), 201);
+    const own = (await admin.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+    meterContext = { service: child.pid!, postmaster: statCpuMs(own)?.ppid, own };
+    const cpu = cpuMeter();
     window.from = monotonicUs();
     const load = await closedLoop([origin], 16, seconds, request, 201);
     window.to = monotonicUs();
     console.log(
-      `${main}: ${Math.round(load.perSec)} orders/s, p50 ${load.p50Ms.toFixed(1)} ms, p99 ${load.p99Ms.toFixed(1)} ms`,
+      `${main}: ${Math.round(load.perSec)} orders/s, p50 ${load.p50Ms.toFixed(1)} ms, p99 ${load.p99Ms.toFixed(1)} ms; ${cpu(load.requests)}`,
     );
     if (drainCount > 0) drainWindow = await drain(apiKey, post, request);
   } finally {
