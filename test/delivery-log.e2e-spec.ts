@@ -150,5 +150,17 @@ describe('the delivery log of one subscription', () => {
       }
       expect(seen, filter || 'the tenant log').toEqual(expected.map((r) => r.id));
     }
+    // The key reads back as the very time, whatever the era or the session's time zone.
+    await db.query(`UPDATE delivery SET created_at = timestamptz '0044-03-15 12:00:00.123456+00 BC' WHERE id = $1`, [
+      expected[0].id,
+    ]);
+    const keys = await t.app.get(DeliveryRepository).list(tenant.id, { webhookId: hook }, 30);
+    const { rows: same } = await db.query<{ same: boolean }>(
+      `SELECT bool_and(k.key::timestamptz = d.created_at) AS same
+         FROM unnest($1::uuid[], $2::text[]) AS k(id, key) JOIN delivery d ON d.id = k.id`,
+      [keys.map((k) => k.id), keys.map((k) => k.createdKey)],
+    );
+    expect(keys).toHaveLength(expected.length);
+    expect(same[0].same).toBe(true);
   });
 });

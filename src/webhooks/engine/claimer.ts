@@ -46,6 +46,8 @@ export class Claimer {
   private readonly logger = new Logger(Claimer.name);
   private running = false;
   private claiming = false;
+  /** A stranded-followers sweep under way: the next waits for it rather than running beside it. */
+  private releasingStranded = false;
   private claimAgain = false;
   private dueWake = true;
   /** The subscriptions excluded from the last claim, when it found nothing. */
@@ -148,11 +150,15 @@ export class Claimer {
   }
 
   private async releaseStrandedFollowers(): Promise<void> {
+    if (this.releasingStranded) return;
+    this.releasingStranded = true;
     try {
       const released = await this.repository.releaseStrandedFollowers();
       if (released > 0) this.logger.warn(`released ${released} ordered deliveries left waiting for no predecessor`);
     } catch (error) {
       this.logger.warn(`looking for stranded ordered deliveries failed: ${String(error)}`);
+    } finally {
+      this.releasingStranded = false;
     }
   }
 
