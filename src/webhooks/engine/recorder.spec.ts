@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AttemptRecord } from '../deliveries/delivery.rows.js';
-import {
-  gathersFirst,
-  isConnectionError,
-  storableRecord,
-  UNSTORABLE,
-  unstorableRecord,
-  writeSplitting,
-} from './recorder.js';
+import { isConnectionError, storableRecord, UNSTORABLE, unstorableRecord, writeSplitting } from './recorder.js';
 
 const dataError = (message: string) => Object.assign(new Error(message), { code: '22P02' });
 
@@ -114,24 +107,5 @@ describe('storable records', () => {
       responseBody: null,
     });
     expect(reduced.errorMessage).toContain('value too long');
-  });
-});
-
-describe('gathersFirst', () => {
-  const outcomes = (n: number, releasing = -1) =>
-    Array.from({ length: n }, (_, i) => ({ record: { releasesFollower: i === releasing } }));
-
-  it('lets a small write-back wait for more outcomes', () => {
-    expect(gathersFirst(outcomes(1))).toBe(true);
-    expect(gathersFirst(outcomes(31))).toBe(true);
-  });
-
-  it('writes at once a batch large enough, or nothing at all', () => {
-    expect(gathersFirst(outcomes(32))).toBe(false);
-    expect(gathersFirst(outcomes(0))).toBe(false);
-  });
-
-  it('never delays an outcome whose ordered follower waits for it', () => {
-    expect(gathersFirst(outcomes(5, 3))).toBe(false);
   });
 });

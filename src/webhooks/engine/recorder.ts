@@ -17,20 +17,6 @@ import { deliveryFailedEvent, healthChangeEvent } from './operational-events.js'
 
 /** Attempts written per statement. */
 const RECORD_BATCH = 500;
-/**
- * A write-back of fewer outcomes than this waits this long for more first (unless one of them
- * releases an ordered follower, which waits for it): a statement's fixed cost is then shared by
- * more deliveries. Slots are free at the response already, so sending does not wait for it; an
- * outcome is recorded up to that much later. In alternating drains, 5–10 % less CPU per delivery
- * (service and database), most where batches are small (two instances sharing a subscription).
- */
-const GATHER_BELOW = 32;
-const GATHER_MS = 2;
-
-/** Whether a write-back of `pending` waits `GATHER_MS` for more outcomes first. */
-export function gathersFirst(pending: Array<{ record: Pick<AttemptRecord, 'releasesFollower'> }>): boolean {
-  return pending.length > 0 && pending.length < GATHER_BELOW && !pending.some((f) => f.record.releasesFollower);
-}
 /** The health transaction is tried this many times (a lost connection, a deadlock). */
 const HEALTH_TRIES = 3;
 
@@ -168,7 +154,6 @@ export class Recorder {
   private async flushLoop(): Promise<void> {
     try {
       while (this.finished.length > 0) {
-        if (gathersFirst(this.finished)) await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
         const batch = this.finished.splice(0, RECORD_BATCH);
         await this.write(batch);
         this.onRecorded(batch.map((f) => f.record.deliveryId));
