@@ -46,7 +46,7 @@ export class Claimer {
   private readonly logger = new Logger(Claimer.name);
   private running = false;
   private claiming = false;
-  /** A stranded-followers sweep under way: the next waits for it rather than running beside it. */
+  /** A stranded-followers sweep under way: a sweep due meanwhile is skipped, not run beside it. */
   private releasingStranded = false;
   private claimAgain = false;
   private dueWake = true;
