@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopOrphanedPostmaster } from '../src/database/embedded-postgres.js';
 import { freePort } from './support/ports.js';
+import { eventually } from './support/receiver.js';
 
 const DEMO = path.resolve('dist/scripts/demo.js');
 
@@ -23,14 +24,6 @@ function erpLines(output: string): ErpLine[] {
     .map((line) => /^\s+ERP \d\d:\d\d:\d\d\s+(\S+)\s+(\S+)\s+\S+\s+(\S+)\s+(verified|503 refused|REJECTED)/.exec(line))
     .filter((match) => match !== null)
     .map(([, type, key, sequence, verdict]) => ({ type, key, sequence, verdict }));
-}
-
-async function waitFor(check: () => boolean, timeoutMs: number, what: string, output: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the demo printed:\n${output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 function acceptsConnections(port: number): Promise<boolean> {
@@ -63,11 +56,10 @@ describe('npm run demo', () => {
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    await waitFor(
+    await eventually(
       () => /^Demo ready:/m.test(output) || child.exitCode !== null,
       100_000,
-      '"Demo ready:"',
-      () => output,
+      () => `"Demo ready:"; the demo printed:\n${output}`,
     );
     expect(child.exitCode, output).toBeNull();
   }, 120_000);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkEncryptionKey, EncryptionKeyMismatch } from '../src/webhooks/transport/key-registry.js';
 import { encryptionKey, SecretBox, webhookField } from '../src/webhooks/transport/secret-box.js';
 import { freePort } from './support/ports.js';
+import { eventually } from './support/receiver.js';
 import { createTestApp, TEST_ENCRYPTION_KEY, type TestApp } from './support/test-app.js';
 import { createTestDatabase } from './support/test-database.js';
 
@@ -30,14 +31,6 @@ function run(script: string, env: Record<string, string>): Run {
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, output: () => output, exited };
-}
-
-async function until(check: () => boolean, what: string, run: Run): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${run.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('encryption key: checked at start, rotated with a keyring', () => {
@@ -65,7 +58,11 @@ describe('encryption key: checked at start, rotated with a keyring', () => {
   async function serving(extra: Record<string, string>, use: () => Promise<void>): Promise<void> {
     const service = run(MAIN, env(extra));
     try {
-      await until(() => /listening on/.test(service.output()), 'the service to listen', service);
+      await eventually(
+        () => /listening on/.test(service.output()),
+        60_000,
+        () => `the service to listen:\n${service.output()}`,
+      );
       await use();
     } finally {
       service.child.kill('SIGTERM');

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from './support/ports.js';
+import { eventually } from './support/receiver.js';
 
 const MAIN = path.resolve('dist/src/main.js');
 
@@ -22,14 +23,6 @@ function start(env: Record<string, string>): {
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, output: () => output, exited };
-}
-
-async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('starting the service', () => {
@@ -54,7 +47,7 @@ describe('starting the service', () => {
     };
     const first = start(env);
     try {
-      await waitFor(() => /listening on/.test(first.output()), 60_000, 'the first start');
+      await eventually(() => /listening on/.test(first.output()), 60_000, 'the first start');
       const key = /API key: (wb_[A-Za-z0-9_-]+)/.exec(first.output())?.[1];
       expect(key).toBeDefined();
       expect(first.output()).toContain(`http://localhost:${env.PORT}/docs`);
@@ -81,7 +74,7 @@ describe('starting the service', () => {
 
     const second = start(env);
     try {
-      await waitFor(() => /listening on/.test(second.output()), 60_000, 'the second start');
+      await eventually(() => /listening on/.test(second.output()), 60_000, 'the second start');
       expect(second.output()).not.toContain('API key:');
       const key = /API key: (wb_[A-Za-z0-9_-]+)/.exec(first.output())![1];
       const list = (await (

@@ -142,11 +142,14 @@ export async function startReceiver(): Promise<Receiver> {
   return new Receiver().start();
 }
 
-/** Polls until `check` returns a value that is not undefined/false, or fails after `timeoutMs`. */
+/**
+ * Polls until `check` returns a value that is not undefined/false, or fails after `timeoutMs`.
+ * `what` names the state in the failure; a function is read only then (a process's output so far).
+ */
 export async function eventually<T>(
   check: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs = 10_000,
-  what = 'condition',
+  what: string | (() => string) = 'condition',
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -157,7 +160,10 @@ export async function eventually<T>(
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${typeof what === 'string' ? what : what()}${last ? `: ${String(last)}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, 25));
   }
 }
