@@ -115,26 +115,44 @@ function summarize(file: string, fromUs: number, toUs: number): string {
   ].join('\n');
 }
 
-/**
- * CPU (ms) of the service process and of the database (every backend but the script's own) from
- * now until the returned function is called, per unit of work.
- */
-let meterContext: { service: number; postmaster: number | undefined; own: number } | undefined;
-function cpuMeter(): (units: number) => string {
-  const c = meterContext!;
-  const [service0, database0] = [statCpuMs(c.service)?.ms ?? NaN, databaseCpuMs(c.postmaster, [c.own])];
+/** One call of the service's API; answers its JSON body (null when it has none). */
+async function send(origin: string, request: LoadRequest): Promise<any> {
+  const { path: route, ...init } = request;
+  const response = await fetch(`${origin}${route}`, init);
+  if (!response.ok) throw new Error(`${route}: ${response.status} ${await response.text()}`);
+  return response.status === 204 ? null : response.json();
+}
+
+const call = (key: string, method: LoadRequest['method'], route: string, body: unknown): LoadRequest => ({
+  path: route,
+  method,
+  headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+
+/** Where the CPU is read: the service process, and the database but for the script's own backend. */
+interface Meter {
+  service: number;
+  postmaster: number | undefined;
+  own: number;
+}
+
+/** CPU (ms) of the service and of the database from now until the returned function is called, per unit. */
+function cpuFrom(meter: Meter): (units: number) => string {
+  const [service0, database0] = [statCpuMs(meter.service)?.ms ?? NaN, databaseCpuMs(meter.postmaster, [meter.own])];
   return (units) => {
-    const service = ((statCpuMs(c.service)?.ms ?? NaN) - service0) / units;
-    const database = (databaseCpuMs(c.postmaster, [c.own]) - database0) / units;
+    const service = ((statCpuMs(meter.service)?.ms ?? NaN) - service0) / units;
+    const database = (databaseCpuMs(meter.postmaster, [meter.own]) - database0) / units;
     return `CPU per unit: service ${service.toFixed(3)} ms, database ${database.toFixed(3)} ms`;
   };
 }
 
 /** The black-box drain: `drainCount` orders made while a subscription is paused, then resumed. */
 async function drain(
+  origin: string,
   apiKey: string,
-  post: (key: string, route: string, body: unknown) => Promise<any>,
-  request: (n: number) => LoadRequest,
+  order: (n: number) => LoadRequest,
+  meter: Meter,
 ): Promise<{ from: number; to: number }> {
   const seen = new Set<string>();
   let drained: () => void = () => undefined;
@@ -150,29 +168,24 @@ async function drain(
   const port = await freePort();
   await new Promise<void>((resolve) => receiver.listen(port, '127.0.0.1', resolve));
   try {
-    const hook = await post(apiKey, '/v1/webhooks', {
-      name: 'drain',
-      url: `http://127.0.0.1:${port}/drain`,
-      eventTypes: ['order.created'],
-      paused: true,
-    });
+    const hook = await send(
+      origin,
+      call(apiKey, 'POST', '/v1/webhooks', {
+        name: 'drain',
+        url: `http://127.0.0.1:${port}/drain`,
+        eventTypes: ['order.created'],
+        paused: true,
+      }),
+    );
     let next = 0;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
-        while (next < drainCount) {
-          const { path: route, body } = request(1_000_000 + next++);
-          await post(apiKey, route, JSON.parse(body!));
-        }
+        while (next < drainCount) await send(origin, order(1_000_000 + next++));
       }),
     );
-    const cpu = cpuMeter();
+    const cpu = cpuFrom(meter);
     const t0 = monotonicUs();
-    const resumed = await fetch(`${serviceOrigin}/v1/webhooks/${hook.id}`, {
-      method: 'PATCH',
-      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ paused: false }),
-    });
-    if (!resumed.ok) throw new Error(`resume: ${resumed.status} ${await resumed.text()}`);
+    await send(origin, call(apiKey, 'PATCH', `/v1/webhooks/${hook.id}`, { paused: false }));
     await done;
     const t1 = monotonicUs();
     const ms = (t1 - t0) / 1000;
@@ -184,8 +197,6 @@ async function drain(
     receiver.close();
   }
 }
-
-let serviceOrigin = '';
 
 async function run(): Promise<void> {
   const dbName = `waybill_profile_${process.pid}`;
@@ -211,7 +222,6 @@ async function run(): Promise<void> {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const origin = `http://127.0.0.1:${port}`;
-  serviceOrigin = origin;
   const window = { from: 0, to: 0 };
   let drainWindow: { from: number; to: number } | undefined;
   try {
@@ -224,22 +234,18 @@ async function run(): Promise<void> {
       if (child.exitCode !== null || i > 600) throw new Error('the service did not start');
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    const post = async (key: string, route: string, body: unknown) => {
-      const response = await fetch(`${origin}${route}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      if (!response.ok) throw new Error(`${route}: ${response.status} ${await response.text()}`);
-      return response.json() as Promise<any>;
-    };
-    const { apiKey } = await post(ADMIN_TOKEN, '/v1/tenants', { name: 'profile' });
-    await post(apiKey, '/v1/webhooks', { name: 'erp', url: 'http://127.0.0.1:9/erp', eventTypes: ['*'], paused: true });
-    const request = (n: number): LoadRequest => ({
-      path: '/v1/orders',
-      method: 'POST',
-      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
+    const { apiKey } = await send(origin, call(ADMIN_TOKEN, 'POST', '/v1/tenants', { name: 'profile' }));
+    await send(
+      origin,
+      call(apiKey, 'POST', '/v1/webhooks', {
+        name: 'erp',
+        url: 'http://127.0.0.1:9/erp',
+        eventTypes: ['*'],
+        paused: true,
+      }),
+    );
+    const request = (n: number): LoadRequest =>
+      call(apiKey, 'POST', '/v1/orders', {
         orderNumber: `SO-${n}`,
         externalRef: 'PO-88231',
         customer: { name: 'Acme Retail GmbH', ref: 'C-42' },
@@ -250,20 +256,19 @@ async function run(): Promise<void> {
           { sku: 'CTN-12', description: 'Carton, 12 units', quantity: 30, unit: 'CTN', weightKg: 210 },
         ],
         notes: 'Dock 4',
-      }),
-    });
+      });
     // Warm up, then measure; the summary counts the samples of the measured window only.
     await closedLoop([origin], 16, 2, (n) => request(-1 - n), 201);
     const own = (await admin.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
-    meterContext = { service: child.pid!, postmaster: statCpuMs(own)?.ppid, own };
-    const cpu = cpuMeter();
+    const meter: Meter = { service: child.pid!, postmaster: statCpuMs(own)?.ppid, own };
+    const cpu = cpuFrom(meter);
     window.from = monotonicUs();
     const load = await closedLoop([origin], 16, seconds, request, 201);
     window.to = monotonicUs();
     console.log(
       `${main}: ${Math.round(load.perSec)} orders/s, p50 ${load.p50Ms.toFixed(1)} ms, p99 ${load.p99Ms.toFixed(1)} ms; ${cpu(load.requests)}`,
     );
-    if (drainCount > 0) drainWindow = await drain(apiKey, post, request);
+    if (drainCount > 0) drainWindow = await drain(origin, apiKey, request, meter);
   } finally {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
