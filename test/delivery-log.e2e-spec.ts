@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryRepository } from '../src/webhooks/deliveries/delivery.repository.js';
+import { rowsRead } from './support/plans.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 /**
@@ -101,13 +102,7 @@ describe('the delivery log of one subscription', () => {
     } finally {
       (dataSource as unknown as { query: unknown }).query = query;
     }
-    let read = 0;
-    const walk = (node: any) => {
-      if (node['Relation Name'] === 'delivery')
-        read += (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0)) * node['Actual Loops'];
-      for (const child of node.Plans ?? []) walk(child);
-    };
-    walk(plan);
+    const read = rowsRead(plan).get('delivery') ?? 0;
     expect(read, JSON.stringify(plan)).toBeLessThanOrEqual(STATUSES.length * (PAGE + 1));
   });
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogEntry } from '../../src/events/event-catalog.js';
 import { DeliveryRepository } from '../../src/webhooks/deliveries/delivery.repository.js';
 import type { AttemptRecord, ClaimedDelivery } from '../../src/webhooks/deliveries/delivery.rows.js';
+import { rowsRead } from '../support/plans.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 
 /**
@@ -152,18 +153,7 @@ describe('engine: write-back cost as the tables grow under a cached plan', () =>
     }
     expect(inPlace, 'attempt outcomes written in place').toBe(BATCH);
     const plan = explained.rows[0]['QUERY PLAN'][0].Plan;
-    const read = new Map<string, number>();
-    const walk = (node: any) => {
-      const relation: string | undefined = node['Relation Name'];
-      if (relation && node['Node Type'] !== 'ModifyTable')
-        read.set(
-          relation,
-          (read.get(relation) ?? 0) +
-            (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0)) * node['Actual Loops'],
-        );
-      for (const child of node.Plans ?? []) walk(child);
-    };
-    walk(plan);
+    const read = rowsRead(plan);
     expect(read.get('delivery_attempt') ?? 0, JSON.stringify(plan)).toBeLessThanOrEqual(2 * BATCH);
     expect(read.get('delivery') ?? 0, JSON.stringify(plan)).toBeLessThanOrEqual(2 * BATCH);
 
